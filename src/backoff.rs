@@ -1,0 +1,173 @@
+//! Truncated exponential backoff: the delay of the n-th retry, and the unbiased draw behind it.
+
+use rand_core::TryRng;
+
+use crate::policy::{Jitter, Policy};
+
+/// Where the random part of a delay came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum JitterSource {
+    /// The caller's RNG, as intended.
+    Rng,
+    /// The RNG returned an error, so the jitter was derived from the caller's clock and the
+    /// retry number instead (a SplitMix64 hash of both). Still inside the formula's bounds and
+    /// different between devices whose clocks differ, but not random: log it.
+    ClockFallback,
+    /// The policy's jitter range was empty, so nothing was drawn.
+    NotDrawn,
+}
+
+/// A delay in milliseconds and where its jitter came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Delay {
+    pub ms: u32,
+    pub source: JitterSource,
+}
+
+/// Lemire's multiply-and-reject method gives up after this many rejected draws and keeps the
+/// last one. A uniform source is rejected with probability below `range / 2^32`, so for any
+/// range below 2^28 giving up happens with probability below 2^-64: unbiased in practice,
+/// while a stuck RNG (always 0) still gets an answer in bounded time.
+const MAX_DRAWS: u32 = 16;
+
+/// `2^n · base_ms` in 64 bits: `base_ms << 32` still fits, so this never overflows.
+const fn exponential(base_ms: u32, n: u32) -> u64 {
+    let shift = if n > 32 { 32 } else { n };
+    (base_ms as u64) << shift
+}
+
+/// The delay before retry number `n` (0 for the first retry).
+///
+/// `now_ms` only feeds the fallback when the RNG fails.
+pub(crate) fn delay<R: TryRng + ?Sized>(policy: &Policy, n: u32, now_ms: u64, rng: &mut R) -> Delay {
+    let cap = u64::from(policy.max_backoff_ms);
+    let d = exponential(policy.base_ms, n);
+    let capped = clamp_u32(if d < cap { d } else { cap });
+    let (floor, spread) = match policy.jitter {
+        Jitter::None => (capped, 0),
+        Jitter::Additive { max_ms } => {
+            if d >= cap {
+                // Already at the cap: adding r could only be truncated away again.
+                (capped, 0)
+            } else {
+                (capped, max_ms)
+            }
+        }
+        Jitter::Full => (0, capped),
+        Jitter::Equal => (capped - capped / 2, capped / 2),
+    };
+    if spread == 0 {
+        return Delay { ms: floor, source: JitterSource::NotDrawn };
+    }
+    let (r, source) = match uniform_inclusive(rng, spread) {
+        Some(r) => (r, JitterSource::Rng),
+        None => (scale(mix(now_ms ^ u64::from(n).rotate_left(32)), spread), JitterSource::ClockFallback),
+    };
+    let total = u64::from(floor) + u64::from(r);
+    let ms = if total < cap { total } else { cap };
+    Delay { ms: clamp_u32(ms), source }
+}
+
+/// An unbiased draw from `0..=max`, or `None` if the RNG failed.
+pub(crate) fn uniform_inclusive<R: TryRng + ?Sized>(rng: &mut R, max: u32) -> Option<u32> {
+    let Some(range) = max.checked_add(1) else {
+        return rng.try_next_u32().ok();
+    };
+    // 2^32 mod range: the low products below it are the over-represented ones.
+    let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
+    let mut value = 0;
+    for _ in 0..MAX_DRAWS {
+        let x = rng.try_next_u32().ok()?;
+        let product = u64::from(x) * u64::from(range);
+        value = (product >> 32) as u32;
+        if (product as u32) >= threshold {
+            return Some(value);
+        }
+    }
+    Some(value)
+}
+
+/// Maps a 64-bit hash onto `0..=max` by its high bits (a bias of at most `max / 2^64`).
+fn scale(hash: u64, max: u32) -> u32 {
+    let range = u128::from(max) + 1;
+    ((u128::from(hash) * range) >> 64) as u32
+}
+
+/// SplitMix64's finaliser: a cheap, well-spread hash of one word.
+const fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const fn clamp_u32(x: u64) -> u32 {
+    if x > u32::MAX as u64 {
+        u32::MAX
+    } else {
+        x as u32
+    }
+}
+
+/// The bounds `(min, max)` of the n-th delay under `policy`, whatever the RNG says.
+///
+/// What the property tests check every delay against, and what the `schedule` of a policy
+/// prints; public so callers can show their users the same table.
+#[must_use]
+pub fn delay_bounds(policy: &Policy, n: u32) -> (u32, u32) {
+    let cap = u64::from(policy.max_backoff_ms);
+    let d = exponential(policy.base_ms, n);
+    let capped = clamp_u32(if d < cap { d } else { cap });
+    let (lo, hi) = match policy.jitter {
+        Jitter::None => (capped, u64::from(capped)),
+        Jitter::Additive { max_ms } => {
+            if d >= cap {
+                (capped, u64::from(capped))
+            } else {
+                (capped, u64::from(capped) + u64::from(max_ms))
+            }
+        }
+        Jitter::Full => (0, u64::from(capped)),
+        Jitter::Equal => (capped - capped / 2, u64::from(capped)),
+    };
+    (lo, clamp_u32(if hi < cap { hi } else { cap }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::convert::Infallible;
+
+    struct Constant(u32);
+    impl TryRng for Constant {
+        type Error = Infallible;
+        fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+            Ok(self.0)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+            Ok(u64::from(self.0))
+        }
+        fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+            dst.fill(0);
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn stuck_rng_still_answers_within_range() {
+        for max in [1, 2, 1000, 1 << 20, u32::MAX - 1, u32::MAX] {
+            let r = uniform_inclusive(&mut Constant(0), max).unwrap();
+            assert!(r <= max);
+            let r = uniform_inclusive(&mut Constant(u32::MAX), max).unwrap();
+            assert!(r <= max);
+        }
+    }
+
+    #[test]
+    fn exponential_saturates_instead_of_overflowing() {
+        assert_eq!(exponential(1000, 0), 1000);
+        assert_eq!(exponential(1000, 5), 32_000);
+        assert_eq!(exponential(u32::MAX, u32::MAX), u64::from(u32::MAX) << 32);
+    }
+}

@@ -1,0 +1,120 @@
+//! Response headers: how the caller hands them over, and the ones the policy reads.
+
+use crate::http_date;
+
+/// Read access to a response's headers, implemented over whatever the caller's HTTP library
+/// stores them in.
+///
+/// The crate calls [`for_each`](Self::for_each) once per response and picks out the headers it
+/// reads, comparing names case-insensitively; nothing is copied or allocated. Slices and
+/// arrays of `(name, value)` pairs implement it already:
+///
+/// ```
+/// use backoff_core::Headers;
+///
+/// let headers = [("Retry-After", "8"), ("X-RateLimit-Context", "events")];
+/// let mut seen = 0;
+/// headers.for_each(&mut |_name, _value| seen += 1);
+/// assert_eq!(seen, 2);
+/// ```
+pub trait Headers {
+    /// Calls `visit(name, value)` for every header, in any order; repeated names once each.
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8]));
+}
+
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>> Headers for [(K, V)] {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        for (name, value) in self {
+            visit(name.as_ref(), value.as_ref());
+        }
+    }
+}
+
+impl<K: AsRef<[u8]>, V: AsRef<[u8]>, const M: usize> Headers for [(K, V); M] {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        self.as_slice().for_each(visit);
+    }
+}
+
+impl<H: Headers + ?Sized> Headers for &H {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        (**self).for_each(visit);
+    }
+}
+
+/// A response with no headers worth reading.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NoHeaders;
+
+impl Headers for NoHeaders {
+    fn for_each(&self, _visit: &mut dyn FnMut(&[u8], &[u8])) {}
+}
+
+/// The server's request to wait, read from `Retry-After` (and `Date`, for the date form).
+///
+/// `Retry-After` is either delay-seconds (`120`) or an HTTP-date in any of the three forms of
+/// RFC 9110; a date is turned into a delay by subtracting the same response's `Date`, so no
+/// wall clock is needed. A value that is empty, negative, not a number, too large for 64 bits,
+/// a date with no `Date` header to measure it from, or a date before `Date` is treated as
+/// absent. If the header is repeated, the longest valid wait wins: the client never retries
+/// earlier than it was asked.
+///
+/// ```
+/// use backoff_core::retry_after_ms;
+///
+/// assert_eq!(retry_after_ms(&[("retry-after", " 8 ")]), Some(8_000));
+/// let dated = [
+///     ("Date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+///     ("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT"),
+/// ];
+/// assert_eq!(retry_after_ms(&dated), Some(30_000));
+/// assert_eq!(retry_after_ms(&[("Retry-After", "-1")]), None);
+/// ```
+#[must_use]
+pub fn retry_after_ms<H: Headers + ?Sized>(headers: &H) -> Option<u64> {
+    let mut seconds: Option<u64> = None;
+    let mut date: Option<u64> = None;
+    let mut until_date = None::<u64>;
+    // The date form is measured from `Date`, which may come after it: read `Date` first.
+    headers.for_each(&mut |name, value| {
+        if name.eq_ignore_ascii_case(b"date") {
+            date = http_date::parse(value, 1970);
+        }
+    });
+    let pivot = date.map_or(1970, http_date::year_of);
+    headers.for_each(&mut |name, value| {
+        if !name.eq_ignore_ascii_case(b"retry-after") {
+            return;
+        }
+        if let Some(s) = delay_seconds(value) {
+            seconds = Some(seconds.map_or(s, |t| t.max(s)));
+        } else if let Some(at) = http_date::parse(value, pivot) {
+            until_date = Some(until_date.map_or(at, |t| t.max(at)));
+        }
+    });
+    let from_date = match (until_date, date) {
+        (Some(at), Some(now)) => at.checked_sub(now),
+        _ => None,
+    };
+    let longest = match (seconds, from_date) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    longest.map(|s| s.saturating_mul(1000))
+}
+
+/// `1*DIGIT` surrounded by optional whitespace, as whole seconds; `None` if it overflows.
+pub(crate) fn delay_seconds(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() {
+        return None;
+    }
+    value.iter().try_fold(0u64, |acc, &b| {
+        if b.is_ascii_digit() {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+        } else {
+            None
+        }
+    })
+}

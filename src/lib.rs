@@ -1,0 +1,102 @@
+//! The retry and error policy of an HTTP API client, and nothing else.
+//!
+//! `backoff-core` takes what happened to a request — a status code, a few headers, the body,
+//! or a transport failure — together with the time and a random source, and answers with the
+//! one thing to do next: **succeed**, **fail** with a parsed error, or **retry** after exactly
+//! this long. It owns no socket, no timer and no buffer of yours (the sans-IO shape of
+//! `quinn-proto`): `#![no_std]`, no allocation, no floating point, no `unsafe`, no panics.
+//!
+//! # The policy
+//!
+//! The preset, [`Policy::FOLLOW_UP_BOSS`], follows the Follow Up Boss API's "Error
+//! Responses" and "Rate Limiting" pages:
+//!
+//! | outcome | next action |
+//! |---|---|
+//! | 2xx | succeed |
+//! | 400, 401, 403, 404, other 4xx | fail at once, with the body's `errorMessage` |
+//! | 408, 5xx, transport failure | retry with truncated exponential backoff |
+//! | 429 (and 503) with `Retry-After` | retry after exactly that long; too long → fail now |
+//! | 1xx, 3xx, < 100, > 599 | fail |
+//!
+//! The n-th retry (n = 0 for the first) waits
+//!
+//! ```text
+//! wait_ms = min(2^n · base_ms + r, max_backoff_ms),   r uniform over 0..=jitter_ms
+//! ```
+//!
+//! with `base_ms = 1000`, `jitter_ms = 1000` and `max_backoff_ms = 32 000` in the preset, so
+//! the first retry waits 1–2 s, the second 2–3 s, the third 4–5 s, and from the sixth on
+//! 32 s, until `max_retries` (8) or the deadline stops it. `r` is drawn afresh on each retry,
+//! unbiased (Lemire's multiply-and-reject, not `x % 1001`). `2^n` saturates, so no attempt
+//! count overflows.
+//!
+//! # A request's life
+//!
+//! ```
+//! use backoff_core::{Action, NoHeaders, Policy, Request};
+//! # struct Rng(u64);
+//! # impl rand_core::TryRng for Rng {
+//! #     type Error = core::convert::Infallible;
+//! #     fn try_next_u32(&mut self) -> Result<u32, Self::Error> { Ok((self.try_next_u64()? >> 32) as u32) }
+//! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); Ok(self.0) }
+//! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> { d.fill(0); Ok(()) }
+//! # }
+//! let mut rng = Rng(7);
+//! let mut now = 0; // the caller's monotonic clock, in ms
+//! let mut request = Request::new(&Policy::FOLLOW_UP_BOSS, now);
+//! let answers: [(u16, &[u8]); 2] = [(503, b"<html>busy</html>"), (400, br#"{"errorMessage":"Invalid email"}"#)];
+//! for (status, body) in answers {
+//!     match request.complete::<64, _, _>(now, status, &NoHeaders, body, &mut rng) {
+//!         Action::Succeed { .. } => unreachable!("no 2xx in this script"),
+//!         Action::Fail(error) => {
+//!             assert_eq!(error.message(), Some("Invalid email"));
+//!             break;
+//!         }
+//!         Action::Retry(retry) => {
+//!             now = retry.at_ms; // sleep until then, and send again
+//!             request = retry.request;
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! Bodies can also be fed in chunks: [`Request::response`] reads the status and headers and
+//! returns a [`Reply`] that takes the body piece by piece, so firmware never holds it whole.
+//!
+//! # Time and randomness
+//!
+//! Time is the caller's monotonic clock in milliseconds. A clock that goes backwards is read
+//! as "no time passed"; every sum saturates. Randomness is a `rand_core` 0.10 [`TryRng`]
+//! (every infallible `Rng` is one). If it fails, the jitter is derived from the clock and the
+//! retry number instead and the retry says so ([`JitterSource::ClockFallback`]).
+//!
+//! # Features
+//!
+//! - `defmt`: derives `defmt::Format` for every public type.
+//! - `std`: implements `std::error::Error` for [`Error`]. Nothing else depends on it.
+//!
+//! [`TryRng`]: rand_core::TryRng
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod backoff;
+mod body;
+mod error;
+mod headers;
+pub mod http_date;
+mod policy;
+mod request;
+mod utf8;
+
+pub use backoff::{delay_bounds, JitterSource};
+pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+pub use error::{Cause, Error, ErrorKind, Stop};
+pub use headers::{retry_after_ms, Headers, NoHeaders};
+pub use policy::{Jitter, Policy, RetryOn};
+pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};

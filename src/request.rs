@@ -1,0 +1,296 @@
+//! The per-request state machine: one attempt's outcome in, the next action out.
+
+use rand_core::TryRng;
+
+use crate::backoff::{self, JitterSource};
+use crate::body::{Body, BodyParser, Progress};
+use crate::error::{Cause, Error, ErrorKind, Stop};
+use crate::headers::{self, Headers};
+use crate::policy::{Policy, RetryOn};
+
+/// Whether sending the request twice is harmless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Idempotency {
+    /// Safe to repeat (GET, PUT, DELETE, or a POST with an idempotency key): retried as the
+    /// policy says. The default.
+    Idempotent,
+    /// Not safe to repeat (a POST that creates something): retried only when the request was
+    /// provably not processed — a 429, or a transport failure before it was sent.
+    NotIdempotent,
+}
+
+/// How far a failed transport got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum TransportFailure {
+    /// Nothing was sent: DNS, connect or TLS handshake failed.
+    BeforeSend,
+    /// The connection failed after the request (or part of it) was sent: the server may have
+    /// processed it.
+    AfterSend,
+}
+
+/// What the caller does next. Every variant must be handled: a `match` covers it completely.
+#[derive(Debug)]
+#[must_use = "the action says whether to retry, fail or hand the response on"]
+pub enum Action<'p, const N: usize> {
+    /// The response is a success (2xx): hand it to the application.
+    Succeed {
+        /// How many times the request was sent.
+        attempts: u32,
+    },
+    /// Give up, with the typed error.
+    Fail(Error<N>),
+    /// Wait, then send the request again and report its outcome to `retry.request`.
+    Retry(Retry<'p, N>),
+}
+
+/// Why the wait is as long as it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Wait {
+    /// Truncated exponential backoff, with jitter from this source.
+    Backoff(JitterSource),
+    /// The server's `Retry-After`.
+    RetryAfter,
+}
+
+/// A decision to retry: how long to wait, until when, and the state to continue with.
+#[derive(Debug)]
+#[must_use = "the request continues only through `retry.request`"]
+pub struct Retry<'p, const N: usize> {
+    /// The request, one retry further on. The only way to continue it.
+    pub request: Request<'p>,
+    /// How long to wait, in milliseconds.
+    pub delay_ms: u32,
+    /// The instant to send the request again, on the caller's clock (`now + delay_ms`).
+    pub at_ms: u64,
+    /// Where the delay came from.
+    pub wait: Wait,
+    /// What went wrong with the attempt just made, for the log.
+    pub cause: Cause<N>,
+}
+
+/// The state of one request across its attempts: a few dozen bytes, no buffers.
+///
+/// Each outcome consumes the request; only [`Action::Retry`] gives it back, so a request that
+/// succeeded or failed cannot be asked for another decision.
+///
+/// ```
+/// use backoff_core::{Action, NoHeaders, Policy, Request};
+/// # use core::convert::Infallible;
+/// # struct Dice(u32);
+/// # impl rand_core::TryRng for Dice {
+/// #     type Error = Infallible;
+/// #     fn try_next_u32(&mut self) -> Result<u32, Infallible> { self.0 = self.0.wrapping_mul(747796405).wrapping_add(1); Ok(self.0) }
+/// #     fn try_next_u64(&mut self) -> Result<u64, Infallible> { Ok(u64::from(self.try_next_u32()?)) }
+/// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Infallible> { d.fill(7); Ok(()) }
+/// # }
+/// let mut rng = Dice(1);
+/// let request = Request::new(&Policy::FOLLOW_UP_BOSS, 0);
+/// let action = request.complete::<64, _, _>(10, 503, &NoHeaders, b"", &mut rng);
+/// let Action::Retry(retry) = action else { panic!("a 503 is retried") };
+/// assert!((1000..=2000).contains(&retry.delay_ms));
+/// let action = retry.request.complete::<64, _, _>(retry.at_ms + 40, 201, &NoHeaders, b"", &mut rng);
+/// assert!(matches!(action, Action::Succeed { attempts: 2 }));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Request<'p> {
+    policy: &'p Policy,
+    started_ms: u64,
+    latest_ms: u64,
+    retries: u32,
+    idempotency: Idempotency,
+}
+
+impl<'p> Request<'p> {
+    /// A request about to be sent for the first time at `now_ms` (the caller's monotonic
+    /// clock, in milliseconds; the deadline counts from here).
+    #[must_use]
+    pub const fn new(policy: &'p Policy, now_ms: u64) -> Self {
+        Self {
+            policy,
+            started_ms: now_ms,
+            latest_ms: now_ms,
+            retries: 0,
+            idempotency: Idempotency::Idempotent,
+        }
+    }
+
+    /// Marks the request as safe or not safe to repeat.
+    #[must_use]
+    pub const fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
+        self.idempotency = idempotency;
+        self
+    }
+
+    /// The policy the request follows.
+    #[must_use]
+    pub const fn policy(&self) -> &'p Policy {
+        self.policy
+    }
+
+    /// How many retries were decided so far (0 before the first).
+    #[must_use]
+    pub const fn retries(&self) -> u32 {
+        self.retries
+    }
+
+    /// The attempt about to be made or just made, counting from 1.
+    #[must_use]
+    pub const fn attempt(&self) -> u32 {
+        self.retries.saturating_add(1)
+    }
+
+    /// A response arrived: its status and headers are read now; feed its body to the returned
+    /// [`Reply`] (or not, for a 2xx), then call [`Reply::finish`].
+    pub fn response<const N: usize, H: Headers + ?Sized>(self, status: u16, headers: &H) -> Reply<'p, N> {
+        let kind = ErrorKind::from_status(status);
+        let retry_after_ms = match kind {
+            Some(ErrorKind::RateLimited) | Some(ErrorKind::ServerError) if status == 429 || status == 503 => {
+                headers::retry_after_ms(headers)
+            }
+            _ => None,
+        };
+        Reply { request: self, status, kind, retry_after_ms, parser: BodyParser::new() }
+    }
+
+    /// A response arrived whole: [`response`](Self::response), one
+    /// [`feed`](Reply::feed) and [`finish`](Reply::finish) in one call.
+    pub fn complete<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        status: u16,
+        headers: &H,
+        body: &[u8],
+        rng: &mut R,
+    ) -> Action<'p, N> {
+        let mut reply = self.response::<N, H>(status, headers);
+        reply.feed(body);
+        reply.finish(now_ms, rng)
+    }
+
+    /// No response: the connection failed at `now_ms`, before or after sending.
+    pub fn transport_failure<const N: usize, R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        failure: TransportFailure,
+        rng: &mut R,
+    ) -> Action<'p, N> {
+        let cause = Cause { kind: ErrorKind::Transport, status: None, body: Body::not_read() };
+        let processed = match failure {
+            TransportFailure::BeforeSend => Processed::No,
+            TransportFailure::AfterSend => Processed::Maybe,
+        };
+        self.decide(now_ms, cause, processed, None, rng)
+    }
+
+    fn decide<const N: usize, R: TryRng + ?Sized>(
+        mut self,
+        now_ms: u64,
+        cause: Cause<N>,
+        processed: Processed,
+        retry_after_ms: Option<u64>,
+        rng: &mut R,
+    ) -> Action<'p, N> {
+        // A clock that went backwards is read as "no time passed".
+        let now = if now_ms > self.latest_ms { now_ms } else { self.latest_ms };
+        self.latest_ms = now;
+        match self.next_wait(now, cause.kind, processed, retry_after_ms, rng) {
+            Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
+            Ok((delay_ms, wait)) => {
+                self.retries = self.retries.saturating_add(1);
+                let at_ms = now.saturating_add(u64::from(delay_ms));
+                Action::Retry(Retry { request: self, delay_ms, at_ms, wait, cause })
+            }
+        }
+    }
+
+    /// The wait before the next attempt, or why there is none.
+    fn next_wait<R: TryRng + ?Sized>(
+        &self,
+        now: u64,
+        kind: ErrorKind,
+        processed: Processed,
+        retry_after_ms: Option<u64>,
+        rng: &mut R,
+    ) -> Result<(u32, Wait), Stop> {
+        let policy = self.policy;
+        let class = match kind {
+            ErrorKind::RequestTimeout => RetryOn::REQUEST_TIMEOUT,
+            ErrorKind::RateLimited => RetryOn::RATE_LIMITED,
+            ErrorKind::ServerError => RetryOn::SERVER_ERROR,
+            ErrorKind::Transport => RetryOn::TRANSPORT,
+            _ => return Err(Stop::Permanent),
+        };
+        if !policy.retry_on.contains(class) {
+            return Err(Stop::Permanent);
+        }
+        if self.idempotency == Idempotency::NotIdempotent && processed == Processed::Maybe {
+            return Err(Stop::MayHaveBeenProcessed);
+        }
+        if self.retries >= policy.max_retries {
+            return Err(Stop::RetriesExhausted);
+        }
+        let (delay_ms, wait) = match retry_after_ms {
+            Some(ms) => match u32::try_from(ms) {
+                Ok(ms) if ms <= policy.retry_after_ceiling_ms => (ms, Wait::RetryAfter),
+                _ => return Err(Stop::RetryAfterTooLong),
+            },
+            None => {
+                let delay = backoff::delay(policy, self.retries, now, rng);
+                (delay.ms, Wait::Backoff(delay.source))
+            }
+        };
+        if let Some(deadline) = policy.deadline_ms {
+            let elapsed = now.saturating_sub(self.started_ms);
+            if elapsed.saturating_add(u64::from(delay_ms)) > u64::from(deadline) {
+                return Err(Stop::Deadline);
+            }
+        }
+        Ok((delay_ms, wait))
+    }
+}
+
+/// Whether the failed attempt may have reached the application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Processed {
+    No,
+    Maybe,
+}
+
+/// A response being read: status and headers are in, the body is fed in chunks.
+///
+/// `N` is the capacity of the error message buffer. For a 2xx the body is the application's
+/// and feeding it is a no-op.
+#[derive(Debug)]
+#[must_use = "call `finish` to get the action"]
+pub struct Reply<'p, const N: usize> {
+    request: Request<'p>,
+    status: u16,
+    kind: Option<ErrorKind>,
+    retry_after_ms: Option<u64>,
+    parser: BodyParser<N>,
+}
+
+impl<'p, const N: usize> Reply<'p, N> {
+    /// Feeds the next chunk of the body (any size, down to one byte).
+    pub fn feed(&mut self, chunk: &[u8]) -> Progress {
+        if self.kind.is_none() {
+            return Progress::Decided;
+        }
+        self.parser.feed(chunk)
+    }
+
+    /// The body ended (or the caller stopped reading it) at `now_ms`: the next action.
+    pub fn finish<R: TryRng + ?Sized>(self, now_ms: u64, rng: &mut R) -> Action<'p, N> {
+        let Some(kind) = self.kind else {
+            return Action::Succeed { attempts: self.request.attempt() };
+        };
+        let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
+        let processed = if kind == ErrorKind::RateLimited { Processed::No } else { Processed::Maybe };
+        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng)
+    }
+}
