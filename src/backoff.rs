@@ -110,6 +110,18 @@ const fn clamp_u32(x: u64) -> u32 {
     }
 }
 
+impl Policy {
+    /// The backoff delay before retry number `retry` (0 for the first), drawn from `rng`.
+    ///
+    /// This is the formula alone, without `Retry-After`, deadlines or retry counts: what a
+    /// [`Request`](crate::Request) uses when the server gave no `Retry-After`, public for
+    /// schedules and tests. `now_ms` only feeds the fallback used when the RNG fails.
+    pub fn backoff<R: TryRng + ?Sized>(&self, retry: u32, now_ms: u64, rng: &mut R) -> (u32, JitterSource) {
+        let d = delay(self, retry, now_ms, rng);
+        (d.ms, d.source)
+    }
+}
+
 /// The bounds `(min, max)` of the n-th delay under `policy`, whatever the RNG says.
 ///
 /// What the property tests check every delay against, and what the `schedule` of a policy

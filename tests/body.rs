@@ -1,0 +1,427 @@
+//! The error-body parser, byte by byte and split by split, and against `serde_json`.
+
+use backoff_core::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+use proptest::prelude::*;
+
+fn parse<const N: usize>(body: &[u8]) -> Body<N> {
+    Body::parse(body)
+}
+
+/// Parses `body` cut at every position into two chunks, and in one-byte chunks, and checks
+/// that every cut gives the same answer as the whole.
+fn parse_every_split<const N: usize>(body: &[u8]) -> Body<N> {
+    let whole = parse::<N>(body);
+    for cut in 0..=body.len() {
+        let mut p = BodyParser::<N>::new();
+        p.feed(&body[..cut]);
+        p.feed(&body[cut..]);
+        assert_eq!(p.finish(), whole, "split at {cut} of {:?}", String::from_utf8_lossy(body));
+    }
+    let mut p = BodyParser::<N>::new();
+    for b in body {
+        p.feed(core::slice::from_ref(b));
+    }
+    assert_eq!(p.finish(), whole, "one byte at a time");
+    whole
+}
+
+fn message(body: &[u8]) -> Option<String> {
+    parse_every_split::<256>(body).message().map(str::to_owned)
+}
+
+fn kind(body: &[u8]) -> BodyKind {
+    parse_every_split::<256>(body).kind()
+}
+
+#[test]
+fn every_escape_is_unescaped() {
+    let body = br#"{"errorMessage":"q\" b\\ s\/ \b\f\n\r\t u\u0041\u00e9\u20AC"}"#;
+    assert_eq!(message(body).as_deref(), Some("q\" b\\ s/ \u{8}\u{c}\n\r\t uAé€"));
+}
+
+#[test]
+fn surrogate_pairs_join_and_lone_surrogates_become_replacement_characters() {
+    assert_eq!(message(br#"{"errorMessage":"\ud83d\ude00"}"#).as_deref(), Some("😀"));
+    assert_eq!(message(br#"{"errorMessage":"\uD83D\uDE00!"}"#).as_deref(), Some("😀!"));
+    assert_eq!(message(br#"{"errorMessage":"a\ud800b"}"#).as_deref(), Some("a\u{FFFD}b"));
+    assert_eq!(message(br#"{"errorMessage":"a\udc00b"}"#).as_deref(), Some("a\u{FFFD}b"));
+    assert_eq!(message(br#"{"errorMessage":"\ud800"}"#).as_deref(), Some("\u{FFFD}"));
+    assert_eq!(message(br#"{"errorMessage":"\ud800\ud800\udc00"}"#).as_deref(), Some("\u{FFFD}𐀀"));
+    assert_eq!(message(br#"{"errorMessage":"\ud800\n"}"#).as_deref(), Some("\u{FFFD}\n"));
+    assert_eq!(message(br#"{"errorMessage":"\ud800\u0041"}"#).as_deref(), Some("\u{FFFD}A"));
+}
+
+#[test]
+fn bad_escapes_make_the_body_invalid() {
+    for body in
+        [&br#"{"errorMessage":"\x"}"#[..], br#"{"errorMessage":"\u12"}"#, br#"{"errorMessage":"\u12G4"}"#]
+    {
+        assert_eq!(kind(body), BodyKind::Invalid, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
+fn invalid_utf8_inside_the_message_becomes_replacement_characters() {
+    assert_eq!(message(b"{\"errorMessage\":\"a\xFFb\xC3\"}").as_deref(), Some("a\u{FFFD}b\u{FFFD}"));
+    assert_eq!(message(b"{\"errorMessage\":\"\xF0\x9F\x98\"}").as_deref(), Some("\u{FFFD}"));
+    assert_eq!(message(b"{\"errorMessage\":\"\xED\xA0\x80\"}").as_deref(), Some("\u{FFFD}\u{FFFD}\u{FFFD}"));
+}
+
+#[test]
+fn control_characters_inside_strings_make_the_body_invalid() {
+    assert_eq!(kind(b"{\"errorMessage\":\"a\nb\"}"), BodyKind::Invalid);
+    assert_eq!(kind(b"{\"other\":\"\x01\",\"errorMessage\":\"x\"}"), BodyKind::Invalid);
+}
+
+#[test]
+fn truncation_cuts_at_a_char_boundary_and_says_so() {
+    // "é" is two bytes: with room for 5 bytes, "abcdé" would need 6.
+    let body = r#"{"errorMessage":"abcdéf"}"#.as_bytes();
+    let b = parse_every_split::<5>(body);
+    assert_eq!(b.message(), Some("abcd"));
+    assert!(b.is_truncated());
+    let b = parse_every_split::<6>(body);
+    assert_eq!(b.message(), Some("abcdé"));
+    assert!(b.is_truncated());
+    let b = parse_every_split::<7>(body);
+    assert_eq!(b.message(), Some("abcdéf"));
+    assert!(!b.is_truncated());
+    let emoji = r#"{"errorMessage":"\ud83d\ude00😀"}"#.as_bytes();
+    assert_eq!(parse_every_split::<7>(emoji).message(), Some("😀"));
+    assert_eq!(parse_every_split::<3>(emoji).message(), Some(""));
+    assert!(parse_every_split::<3>(emoji).is_truncated());
+    assert_eq!(parse_every_split::<0>(br#"{"errorMessage":"x"}"#).message(), Some(""));
+}
+
+#[test]
+fn a_leading_bom_and_whitespace_are_skipped() {
+    assert_eq!(message(b"\xEF\xBB\xBF {\"errorMessage\":\"x\"}").as_deref(), Some("x"));
+    assert_eq!(message(b" \t\r\n{ \"errorMessage\" : \"x\" } \n").as_deref(), Some("x"));
+    // A BOM is only a BOM at the very start.
+    assert_eq!(kind(b" \xEF\xBB\xBF{\"errorMessage\":\"x\"}"), BodyKind::NotJson);
+    assert_eq!(kind(b"\xEF\xBB\xBF"), BodyKind::Empty);
+    assert_eq!(kind(b"\xEF\xBB"), BodyKind::NotJson);
+}
+
+#[test]
+fn the_last_error_message_wins_and_error_is_only_a_fallback() {
+    assert_eq!(message(br#"{"errorMessage":"a","errorMessage":"b"}"#).as_deref(), Some("b"));
+    assert_eq!(kind(br#"{"errorMessage":"a","errorMessage":null}"#), BodyKind::NoMessage);
+    assert_eq!(message(br#"{"errorMessage":null,"errorMessage":"b"}"#).as_deref(), Some("b"));
+    assert_eq!(message(br#"{"error":"e"}"#).as_deref(), Some("e"));
+    assert_eq!(kind(br#"{"error":"e"}"#), BodyKind::Error);
+    assert_eq!(message(br#"{"error":"e","errorMessage":"m"}"#).as_deref(), Some("m"));
+    assert_eq!(message(br#"{"errorMessage":"m","error":"e"}"#).as_deref(), Some("m"));
+    assert_eq!(kind(br#"{"errorMessage":5,"error":"e"}"#), BodyKind::NoMessage);
+    assert_eq!(message(br#"{"error":"a","error":"b"}"#).as_deref(), Some("b"));
+}
+
+#[test]
+fn an_error_message_that_is_not_a_string_is_no_message() {
+    for value in ["1", "-2.5e3", "null", "true", "false", "{}", "{\"errorMessage\":\"x\"}", "[]", "[\"x\"]"] {
+        let body = format!(r#"{{"errorMessage":{value}}}"#);
+        assert_eq!(kind(body.as_bytes()), BodyKind::NoMessage, "{body}");
+    }
+}
+
+#[test]
+fn nested_error_messages_are_not_the_message() {
+    assert_eq!(kind(br#"{"data":{"errorMessage":"x"}}"#), BodyKind::NoMessage);
+    assert_eq!(kind(br#"{"data":[{"errorMessage":"x"}]}"#), BodyKind::NoMessage);
+    assert_eq!(kind(br#"[{"errorMessage":"x"}]"#), BodyKind::NotJson);
+    assert_eq!(
+        message(br#"{"data":{"errorMessage":"x","a":[1,{"b":"c"}]},"errorMessage":"top"}"#).as_deref(),
+        Some("top")
+    );
+}
+
+#[test]
+fn keys_are_compared_after_unescaping() {
+    assert_eq!(message(br#"{"error\u004dessage":"x"}"#).as_deref(), Some("x"));
+    assert_eq!(message(br#"{"\u0065rrorMessage":"x"}"#).as_deref(), Some("x"));
+    assert_eq!(kind(br#"{"errormessage":"x"}"#), BodyKind::NoMessage);
+    assert_eq!(kind(br#"{"errorMessageX":"x"}"#), BodyKind::NoMessage);
+    assert_eq!(kind(br#"{"errorMessage\u0000":"x"}"#), BodyKind::NoMessage);
+}
+
+#[test]
+fn deep_nesting_is_accepted_up_to_the_limit_and_refused_beyond() {
+    let nest = |levels: usize| {
+        let inner = levels - 1;
+        format!(r#"{{"errorMessage":"x","d":{}1{}}}"#, "[".repeat(inner), "]".repeat(inner))
+    };
+    assert_eq!(message(nest(usize::from(MAX_DEPTH)).as_bytes()).as_deref(), Some("x"));
+    assert_eq!(kind(nest(usize::from(MAX_DEPTH) + 1).as_bytes()), BodyKind::Invalid);
+    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(MAX_DEPTH))).is_ok());
+    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(MAX_DEPTH) + 1)).is_err());
+    let deep = format!("{{\"d\":{}", "[".repeat(100_000));
+    assert_eq!(parse::<16>(deep.as_bytes()).kind(), BodyKind::Invalid);
+    let mut p = BodyParser::<16>::new();
+    assert_eq!(p.feed(deep.as_bytes()), Progress::Decided);
+}
+
+#[test]
+fn ten_mebibytes_of_whitespace_is_an_empty_body() {
+    let spaces = vec![b' '; 10 << 20];
+    let mut p = BodyParser::<16>::new();
+    for chunk in spaces.chunks(4096) {
+        assert_eq!(p.feed(chunk), Progress::Reading);
+    }
+    assert_eq!(p.finish().kind(), BodyKind::Empty);
+    let mut big = b"{\"errorMessage\":\"x\"".to_vec();
+    big.extend_from_slice(&spaces);
+    big.push(b'}');
+    assert_eq!(parse::<16>(&big).message(), Some("x"));
+}
+
+#[test]
+fn bodies_cut_off_anywhere_are_truncated_not_guessed() {
+    let body = br#"{"errorMessage":"a\"b\u00e9\ud83d\ude00c","n":-1.5e+3,"t":[true,false,null]}"#;
+    for cut in 1..body.len() {
+        let b = parse::<64>(&body[..cut]);
+        assert_eq!(b.kind(), BodyKind::Truncated, "cut at {cut}");
+        assert_eq!(b.message(), None);
+    }
+    assert_eq!(parse::<64>(body).kind(), BodyKind::ErrorMessage);
+}
+
+#[test]
+fn broken_json_yields_no_message() {
+    for body in [
+        &br#"{"errorMessage":"x",}"#[..],
+        br#"{"errorMessage":"x"}}"#,
+        br#"{"errorMessage":"x"} x"#,
+        br#"{"errorMessage" "x"}"#,
+        br#"{"errorMessage":"x","a":01}"#,
+        br#"{"errorMessage":"x","a":1.}"#,
+        br#"{"errorMessage":"x","a":-}"#,
+        br#"{"errorMessage":"x","a":tru}"#,
+        br#"{"errorMessage":"x","a":[1,]}"#,
+        br#"{"errorMessage":"x","a":[}"#,
+        br#"{"errorMessage":'x'}"#,
+        br#"{errorMessage:"x"}"#,
+        b"{\"errorMessage\":\"x\"}\x00",
+    ] {
+        let b = parse_every_split::<64>(body);
+        assert_eq!(b.kind(), BodyKind::Invalid, "{}", String::from_utf8_lossy(body));
+        assert_eq!(b.message(), None);
+    }
+}
+
+#[test]
+fn bodies_that_are_not_json_keep_a_printable_prefix() {
+    let html = b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\x01\xFF</body></html>";
+    let b = parse_every_split::<128>(html);
+    assert_eq!(b.kind(), BodyKind::NotJson);
+    assert_eq!(
+        b.raw_text(),
+        Some("<html> <head><title>502 Bad Gateway</title></head> <body>\u{FFFD}\u{FFFD}</body></html>")
+    );
+    assert_eq!(b.message(), None);
+    let short = parse_every_split::<16>(html);
+    assert_eq!(short.raw_text(), Some("<html> <head><ti"));
+    assert!(short.is_truncated());
+    assert_eq!(kind(b"Service Unavailable"), BodyKind::NotJson);
+    assert_eq!(kind(b"  \n"), BodyKind::Empty);
+    assert_eq!(kind(b""), BodyKind::Empty);
+    assert_eq!(kind(b"\"errorMessage\""), BodyKind::NotJson);
+    // Once the prefix is full nothing more is read.
+    let mut p = BodyParser::<4>::new();
+    assert_eq!(p.feed(b"<html>"), Progress::Decided);
+}
+
+// ---- differential against serde_json ----
+
+/// The message serde_json finds, under this crate's documented rule: the top-level object's
+/// `errorMessage` if present (a string, or no message), else its `error` string.
+fn reference(body: &[u8]) -> Result<Option<String>, ()> {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|_| ())?;
+    let Some(object) = value.as_object() else { return Err(()) };
+    let pick = match object.get("errorMessage") {
+        Some(v) => v,
+        None => match object.get("error") {
+            Some(v) => v,
+            None => return Ok(None),
+        },
+    };
+    Ok(pick.as_str().map(str::to_owned))
+}
+
+fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
+    prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        (-1e6f64..1e6).prop_map(serde_json::Value::from),
+        "[ -~]{0,12}".prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::from),
+    ]
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    json_leaf().prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..5).prop_map(serde_json::Value::from),
+            prop::collection::vec((key(), inner), 0..5)
+                .prop_map(|kv| serde_json::Value::Object(kv.into_iter().collect())),
+        ]
+    })
+}
+
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("errorMessage".to_owned()),
+        Just("error".to_owned()),
+        Just("data".to_owned()),
+        "[a-zA-Z]{0,6}"
+    ]
+}
+
+/// A top-level object, written out with random whitespace and random escaping of ASCII.
+fn json_object_text() -> impl Strategy<Value = Vec<u8>> {
+    (prop::collection::vec((key(), json_value()), 0..6), any::<u64>()).prop_map(|(fields, seed)| {
+        let mut out = String::from("{");
+        let mut s = seed;
+        let mut coin = move || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 33) % 4
+        };
+        for (i, (k, v)) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            if coin() == 0 {
+                out.push_str(" \n");
+            }
+            out.push_str(&escape_randomly(k, &mut coin));
+            out.push(':');
+            match v {
+                serde_json::Value::String(text) => out.push_str(&escape_randomly(text, &mut coin)),
+                other => out.push_str(&other.to_string()),
+            }
+        }
+        out.push('}');
+        out.into_bytes()
+    })
+}
+
+fn escape_randomly(s: &str, coin: &mut impl FnMut() -> u64) -> String {
+    let mut out = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if coin() == 0 => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{:04X}", u));
+                }
+            }
+            '/' if coin() == 1 => out.push_str("\\/"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Whether the body has what RFC 8259 leaves to the parser (a lone surrogate escape, invalid
+/// UTF-8, a BOM): there serde_json refuses and this parser is lenient on purpose.
+fn has_lenient_case(body: &[u8]) -> bool {
+    if std::str::from_utf8(body).is_err() || body.starts_with(b"\xEF\xBB\xBF") {
+        return true;
+    }
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    text.contains("\\ud8")
+        || text.contains("\\ud9")
+        || text.contains("\\uda")
+        || text.contains("\\udb")
+        || text.contains("\\udc")
+        || text.contains("\\udd")
+        || text.contains("\\ude")
+        || text.contains("\\udf")
+}
+
+fn check_against_serde(body: &[u8]) -> Result<(), TestCaseError> {
+    let ours = parse::<4096>(body);
+    match reference(body) {
+        Ok(expected) => {
+            prop_assert_eq!(
+                ours.message().map(str::to_owned),
+                expected,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+            prop_assert!(!ours.is_truncated());
+        }
+        Err(()) if !has_lenient_case(body) => {
+            prop_assert_eq!(ours.message(), None, "serde_json rejects {:?}", String::from_utf8_lossy(body));
+        }
+        Err(()) => {}
+    }
+    Ok(())
+}
+
+const JSON_BYTES: &[u8] = b"{}[]\",:\\ 0123456789.eE+-tfnrulabd\n";
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Whenever serde_json finds a top-level string `errorMessage`, so does the parser, with
+    /// the same text; when it finds none, neither does the parser.
+    #[test]
+    fn message_agrees_with_serde_json_on_generated_objects(body in json_object_text()) {
+        check_against_serde(&body)?;
+    }
+
+    /// Cut, flipped or inserted bytes: no message whenever serde_json rejects the body.
+    #[test]
+    fn message_agrees_with_serde_json_on_mutated_objects(
+        body in json_object_text(),
+        edits in prop::collection::vec((any::<prop::sample::Index>(), 0u8..3, prop::sample::select(JSON_BYTES)), 1..4),
+    ) {
+        let mut body = body;
+        for (at, op, byte) in edits {
+            let i = at.index(body.len() + 1);
+            match op {
+                0 => body.truncate(i),
+                1 if i < body.len() => body[i] = byte,
+                _ => body.insert(i, byte),
+            }
+        }
+        check_against_serde(&body)?;
+    }
+
+    /// Any body, cut into any chunks, gives the same answer as whole.
+    #[test]
+    fn chunked_equals_whole(
+        body in prop_oneof![json_object_text(), prop::collection::vec(any::<u8>(), 0..200)],
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..6),
+    ) {
+        let whole = parse::<32>(&body);
+        let mut at: Vec<usize> = cuts.iter().map(|c| c.index(body.len() + 1)).collect();
+        at.sort_unstable();
+        let mut p = BodyParser::<32>::new();
+        let mut from = 0;
+        for to in at.into_iter().chain([body.len()]) {
+            p.feed(&body[from..to]);
+            from = to;
+        }
+        prop_assert_eq!(p.finish(), whole);
+    }
+
+    /// Arbitrary bytes never panic, and the text is always within capacity and valid UTF-8
+    /// free of control characters when it is a raw prefix.
+    #[test]
+    fn arbitrary_bytes_get_a_bounded_answer(body in prop::collection::vec(any::<u8>(), 0..400)) {
+        let b = parse::<24>(&body);
+        if let Some(raw) = b.raw_text() {
+            prop_assert!(raw.len() <= 24);
+            prop_assert!(!raw.chars().any(char::is_control));
+        }
+        if let Some(m) = b.message() {
+            prop_assert!(m.len() <= 24);
+        }
+    }
+}
