@@ -1,37 +1,4 @@
 //! The error body: a push parser that finds the top-level `errorMessage` of a JSON object.
-//!
-//! The parser is fed the body in chunks of any size ([`BodyParser::feed`]) and then told that
-//! the body ended ([`BodyParser::finish`]). It checks the whole body against RFC 8259's
-//! grammar in one pass with constant memory — a bit per nesting level, no recursion — and
-//! unescapes the message straight into the caller's [`heapless::String<N>`].
-//!
-//! # What counts as the message
-//!
-//! - The value of the key `errorMessage` in the top-level object, if it is a string. Keys are
-//!   compared after unescaping, so `"error\u004dessage"` is the same key.
-//! - If the key appears more than once, the **last** one wins (as `serde_json::Value` and
-//!   JavaScript's `JSON.parse` do); if that last value is not a string there is no message.
-//! - Only if there is no `errorMessage` key at all, the value of a top-level `error` key,
-//!   under the same rules.
-//! - Nothing nested: an `errorMessage` inside `data: {...}` or an array is not it.
-//! - Nothing from a body that is not valid JSON in full: a broken or cut-off body is reported
-//!   as [`BodyKind::Invalid`] or [`BodyKind::Truncated`] and carries no text.
-//!
-//! # Where RFC 8259 leaves the choice to the parser
-//!
-//! - A leading UTF-8 byte-order mark is skipped.
-//! - A lone surrogate escape (`"\ud800"`) becomes U+FFFD.
-//! - Invalid UTF-8 inside a string becomes U+FFFD (one per maximal ill-formed subpart).
-//! - Nesting deeper than [`MAX_DEPTH`] is refused ([`BodyKind::Invalid`]), the same limit at
-//!   which `serde_json` refuses it.
-//!
-//! # A body that is not JSON
-//!
-//! If the first byte after whitespace (and a BOM) is not `{`, the body is not a JSON object:
-//! an HTML page from a proxy, plain text, or a JSON array or scalar. The parser decides at
-//! that byte, keeps a printable prefix of the body in the same buffer (runs of whitespace
-//! become one space, control characters and invalid UTF-8 become U+FFFD) and ignores the rest
-//! once the buffer is full.
 
 use heapless::String;
 
@@ -212,7 +179,40 @@ const KEY_CAP: usize = 12;
 /// `key_len` past `KEY_CAP`: the key is longer than any we look for.
 const KEY_OVERFLOW: u8 = u8::MAX;
 
-/// A push parser for error bodies; see the [module docs](self) for what it accepts.
+/// A push parser for error bodies.
+///
+/// It is fed the body in chunks of any size ([`BodyParser::feed`]) and then told that
+/// the body ended ([`BodyParser::finish`]). It checks the whole body against RFC 8259's
+/// grammar in one pass with constant memory — a bit per nesting level, no recursion — and
+/// unescapes the message straight into the caller's [`heapless::String<N>`].
+///
+/// # What counts as the message
+///
+/// - The value of the key `errorMessage` in the top-level object, if it is a string. Keys are
+///   compared after unescaping, so `"error\u004dessage"` is the same key.
+/// - If the key appears more than once, the **last** one wins (as `serde_json::Value` and
+///   JavaScript's `JSON.parse` do); if that last value is not a string there is no message.
+/// - Only if there is no `errorMessage` key at all, the value of a top-level `error` key,
+///   under the same rules.
+/// - Nothing nested: an `errorMessage` inside `data: {...}` or an array is not it.
+/// - Nothing from a body that is not valid JSON in full: a broken or cut-off body is reported
+///   as [`BodyKind::Invalid`] or [`BodyKind::Truncated`] and carries no text.
+///
+/// # Where RFC 8259 leaves the choice to the parser
+///
+/// - A leading UTF-8 byte-order mark is skipped.
+/// - A lone surrogate escape (`"\ud800"`) becomes U+FFFD.
+/// - Invalid UTF-8 inside a string becomes U+FFFD (one per maximal ill-formed subpart).
+/// - Nesting deeper than [`MAX_DEPTH`] is refused ([`BodyKind::Invalid`]), the same limit at
+///   which `serde_json` refuses it.
+///
+/// # A body that is not JSON
+///
+/// If the first byte after whitespace (and a BOM) is not `{`, the body is not a JSON object:
+/// an HTML page from a proxy, plain text, or a JSON array or scalar. The parser decides at
+/// that byte, keeps a printable prefix of the body in the same buffer (runs of whitespace
+/// become one space, control characters and invalid UTF-8 become U+FFFD) and ignores the rest
+/// once the buffer is full.
 ///
 /// ```
 /// use backoff_core::{BodyKind, BodyParser};

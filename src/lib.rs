@@ -100,3 +100,7 @@ pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
 pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
+
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
