@@ -1,0 +1,158 @@
+//! The whole state machine driven by arbitrary event sequences: policies, statuses, headers,
+//! bodies in chunks, transport failures, clocks that jump either way, and RNG streams that
+//! may run dry.
+//!
+//! Invariants checked on every decision:
+//! - a request retries at most `max_retries` times, and the attempt counts add up;
+//! - a backoff delay lies within `delay_bounds`; a `Retry-After` wait is within the ceiling;
+//! - `at_ms` is the decision instant plus the delay, and decision instants never go back;
+//! - 2xx succeeds, 4xx other than 408/429 fails at once, invalid statuses fail;
+//! - the deadline is never overrun by a scheduled retry.
+#![no_main]
+
+use arbitrary::Arbitrary;
+use backoff_core::{
+    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Policy, Request, RetryOn, Stop, TransportFailure, Wait,
+};
+use libfuzzer_sys::fuzz_target;
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    base_ms: u32,
+    max_backoff_ms: u32,
+    jitter: u8,
+    jitter_ms: u32,
+    max_retries: u8,
+    deadline_ms: Option<u32>,
+    ceiling_ms: u32,
+    retry_on: u8,
+    not_idempotent: bool,
+    start: u64,
+    rng: Vec<u32>,
+    events: Vec<Event>,
+}
+
+#[derive(Arbitrary, Debug)]
+enum Event {
+    Response { clock: i64, status: u16, headers: Vec<(Vec<u8>, Vec<u8>)>, chunks: Vec<Vec<u8>> },
+    Transport { clock: i64, after_send: bool },
+}
+
+struct Words(Vec<u32>, usize);
+
+#[derive(Debug)]
+struct Dry;
+impl core::fmt::Display for Dry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("dry")
+    }
+}
+impl core::error::Error for Dry {}
+
+impl rand_core::TryRng for Words {
+    type Error = Dry;
+    fn try_next_u32(&mut self) -> Result<u32, Dry> {
+        let w = self.0.get(self.1).copied().ok_or(Dry)?;
+        self.1 += 1;
+        Ok(w)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Dry> {
+        Ok(u64::from(self.try_next_u32()?))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Dry> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+fuzz_target!(|input: Input| {
+    let jitter = match input.jitter % 4 {
+        0 => Jitter::None,
+        1 => Jitter::Full,
+        2 => Jitter::Equal,
+        _ => Jitter::Additive { max_ms: input.jitter_ms },
+    };
+    let classes = [RetryOn::REQUEST_TIMEOUT, RetryOn::RATE_LIMITED, RetryOn::SERVER_ERROR, RetryOn::TRANSPORT];
+    let retry_on = classes
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| input.retry_on & (1 << i) != 0)
+        .fold(RetryOn::NOTHING, |set, (_, &c)| set.and(c));
+    let policy = Policy {
+        base_ms: input.base_ms,
+        max_backoff_ms: input.max_backoff_ms,
+        jitter,
+        max_retries: u32::from(input.max_retries % 16),
+        deadline_ms: input.deadline_ms,
+        retry_after_ceiling_ms: input.ceiling_ms,
+        retry_on,
+    };
+    let idempotency = if input.not_idempotent { Idempotency::NotIdempotent } else { Idempotency::Idempotent };
+    let mut rng = Words(input.rng, 0);
+    let mut request = Request::new(&policy, input.start).with_idempotency(idempotency);
+    let mut now = input.start;
+    let mut decided_at = input.start;
+    let mut retries = 0u32;
+    for event in &input.events {
+        let (clock, status) = match event {
+            Event::Response { clock, status, .. } => (*clock, Some(*status)),
+            Event::Transport { clock, .. } => (*clock, None),
+        };
+        now = now.saturating_add_signed(clock);
+        let action: Action<32> = match event {
+            Event::Response { status, headers, chunks, .. } => {
+                let mut reply = request.response::<32, _>(*status, headers.as_slice());
+                for chunk in chunks {
+                    let _ = reply.feed(chunk);
+                }
+                reply.finish(now, &mut rng)
+            }
+            Event::Transport { after_send, .. } => {
+                let failure = if *after_send { TransportFailure::AfterSend } else { TransportFailure::BeforeSend };
+                request.transport_failure(now, failure, &mut rng)
+            }
+        };
+        let kind = status.map(ErrorKind::from_status);
+        match action {
+            Action::Succeed { attempts } => {
+                assert!(matches!(status, Some(200..=299)));
+                assert_eq!(attempts, retries + 1);
+                return;
+            }
+            Action::Fail(error) => {
+                assert_eq!(error.attempts, retries + 1);
+                assert_eq!(error.status(), status);
+                if matches!(kind, Some(Some(k)) if !matches!(k, ErrorKind::RequestTimeout | ErrorKind::RateLimited | ErrorKind::ServerError)) {
+                    assert_eq!(error.stop, Stop::Permanent);
+                }
+                if error.stop == Stop::RetriesExhausted {
+                    assert_eq!(retries, policy.max_retries);
+                }
+                return;
+            }
+            Action::Retry(retry) => {
+                assert!(retries < policy.max_retries);
+                assert!(!matches!(status, Some(200..=299)));
+                match retry.wait {
+                    Wait::Backoff(_) => {
+                        let (lo, hi) = delay_bounds(&policy, retries);
+                        assert!((lo..=hi).contains(&retry.delay_ms));
+                    }
+                    Wait::RetryAfter => {
+                        assert!(matches!(status, Some(429 | 503)));
+                        assert!(retry.delay_ms <= policy.retry_after_ceiling_ms);
+                    }
+                }
+                let decided = now.max(decided_at);
+                assert_eq!(retry.at_ms, decided.saturating_add(u64::from(retry.delay_ms)));
+                if let Some(deadline) = policy.deadline_ms {
+                    assert!(retry.at_ms.saturating_sub(input.start) <= u64::from(deadline));
+                }
+                decided_at = decided;
+                retries += 1;
+                assert_eq!(retry.request.retries(), retries);
+                request = retry.request;
+            }
+        }
+    }
+});
