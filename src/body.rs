@@ -282,13 +282,16 @@ impl<const N: usize> BodyParser<N> {
         while let Some(&byte) = chunk.get(i) {
             match self.state {
                 State::Invalid | State::RawDone => return Progress::Decided,
-                State::Str if self.role != Role::TopKey && self.high == 0 && !self.utf8.is_pending() => {
+                State::Str if self.high == 0 && !self.utf8.is_pending() => {
                     // The hot loop: a run of plain bytes inside a string.
                     let rest = chunk.get(i..).unwrap_or_default();
                     let run = plain_run(rest, self.role == Role::Capture);
                     if run > 0 {
-                        if self.role == Role::Capture {
-                            self.capture_ascii(rest.get(..run).unwrap_or_default());
+                        let plain = rest.get(..run).unwrap_or_default();
+                        match self.role {
+                            Role::Capture => self.capture_ascii(plain),
+                            Role::TopKey => self.key_bytes(plain),
+                            Role::Skip | Role::NestedKey => {}
                         }
                         i += run;
                         continue;
@@ -677,6 +680,20 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
+    /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
+    /// for only mark it as too long; non-ASCII bytes are kept as they are, which is how an
+    /// escaped character would be encoded too.
+    fn key_bytes(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.key_len);
+        match self.key.get_mut(at..at + bytes.len()) {
+            Some(slot) if self.key_len != KEY_OVERFLOW => {
+                slot.copy_from_slice(bytes);
+                self.key_len += bytes.len() as u8;
+            }
+            _ => self.key_len = KEY_OVERFLOW,
+        }
+    }
+
     fn capture_ascii(&mut self, run: &[u8]) {
         if self.truncated {
             return;
@@ -732,9 +749,19 @@ impl<const N: usize> BodyParser<N> {
 /// string: not `"`, `\` or a control byte; and, when capturing, ASCII only (other bytes go
 /// through the UTF-8 decoder).
 fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
-    let limit = if ascii_only { 0x80 } else { 0x100 };
-    bytes
-        .iter()
-        .position(|&b| b == b'"' || b == b'\\' || b < 0x20 || u16::from(b) >= limit)
-        .unwrap_or(bytes.len())
+    let table = if ascii_only { &PLAIN_ASCII } else { &PLAIN_ANY };
+    bytes.iter().position(|&b| !table[usize::from(b)]).unwrap_or(bytes.len())
 }
+
+const fn plain_table(ascii_only: bool) -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut b = 0x20;
+    while b < 256 {
+        table[b] = b != b'"' as usize && b != b'\\' as usize && (b < 0x80 || !ascii_only);
+        b += 1;
+    }
+    table
+}
+
+static PLAIN_ASCII: [bool; 256] = plain_table(true);
+static PLAIN_ANY: [bool; 256] = plain_table(false);
