@@ -43,9 +43,14 @@ fn ours(body: &[u8]) -> Body<128> {
 fn cases() -> Vec<(&'static str, Vec<u8>)> {
     let small = br#"{"errorMessage":"Invalid fields in the request body: emails."}"#.to_vec();
 
-    let mut kib = String::from(r#"{"id":81234,"status":"error","requestId":"a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6","#);
-    kib.push_str(r#""context":{"person":{"firstName":"Ren\u00e9e","lastName":"O'Brien","tags":["lead","vip","2024"],"#);
-    kib.push_str(r#""emails":[{"value":"renee@example.com","type":"work"}],"phones":[{"value":"+1 555 0100"}]}},"#);
+    let mut kib =
+        String::from(r#"{"id":81234,"status":"error","requestId":"a1b2c3d4-e5f6-7a8b-9c0d-e1f2a3b4c5d6","#);
+    kib.push_str(
+        r#""context":{"person":{"firstName":"Ren\u00e9e","lastName":"O'Brien","tags":["lead","vip","2024"],"#,
+    );
+    kib.push_str(
+        r#""emails":[{"value":"renee@example.com","type":"work"}],"phones":[{"value":"+1 555 0100"}]}},"#,
+    );
     while kib.len() < 850 {
         kib.push_str(r#""note":"lorem ipsum dolor sit amet, consectetur adipiscing elit","#);
     }
@@ -82,7 +87,10 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
 
 fn main() {
     let samples = if std::env::args().any(|a| a == "--bench") { samples() } else { 3 };
-    println!("{:<20} {:>7} {:>12} {:>12} {:>14} {:>10} {:>10}", "case", "bytes", "ours ns", "serde_json", "serde-json-core", "sj/ours", "sjc/ours");
+    println!(
+        "{:<20} {:>7} {:>12} {:>12} {:>14} {:>10} {:>10}",
+        "case", "bytes", "ours ns", "serde_json", "serde-json-core", "sj/ours", "sjc/ours"
+    );
     for (name, body) in cases() {
         // Check every answer before timing.
         let expected = with_serde_json(&body);
@@ -93,7 +101,10 @@ fn main() {
         let mut contenders = [
             Contender { name: "ours", run: Box::new(|| keep(ours(black_box(body)))) },
             Contender { name: "serde_json", run: Box::new(|| keep(with_serde_json(black_box(body)))) },
-            Contender { name: "serde-json-core", run: Box::new(|| keep(with_serde_json_core(black_box(body)))) },
+            Contender {
+                name: "serde-json-core",
+                run: Box::new(|| keep(with_serde_json_core(black_box(body)))),
+            },
         ];
         let t = race(&mut contenders, samples);
         println!(
@@ -109,5 +120,7 @@ fn main() {
         );
         let _ = contenders.iter().map(|c| c.name).count();
     }
-    println!("! = serde-json-core gave a different answer from serde_json (it rejects surrogate-pair escapes)");
+    println!(
+        "! = serde-json-core gave a different answer from serde_json (it rejects surrogate-pair escapes)"
+    );
 }

@@ -278,32 +278,185 @@ impl<const N: usize> BodyParser<N> {
 
     /// Feeds the next chunk of the body. Chunks may be any size, including empty.
     pub fn feed(&mut self, chunk: &[u8]) -> Progress {
+        // The state lives in a local while the chunk is read: every arm that sets a constant
+        // next state then jumps straight to that state's code, and nothing is stored per byte.
+        let mut st = self.state;
         let mut i = 0;
-        while let Some(&byte) = chunk.get(i) {
-            match self.state {
-                State::Invalid | State::RawDone => return Progress::Decided,
-                State::Str if self.high == 0 && !self.utf8.is_pending() => {
-                    // The hot loop: a run of plain bytes inside a string.
-                    let rest = chunk.get(i..).unwrap_or_default();
-                    let run = plain_run(rest, self.role == Role::Capture);
-                    if run > 0 {
-                        let plain = rest.get(..run).unwrap_or_default();
-                        match self.role {
-                            Role::Capture => self.capture_ascii(plain),
-                            Role::TopKey => self.key_bytes(plain),
-                            Role::Skip | Role::NestedKey => {}
+        while let Some(&b) = chunk.get(i) {
+            if self.depth >= 2 && st.skips_whitespace() {
+                let (next_i, next_st) = self.skim(chunk, i, st);
+                if next_i != i || next_st != st {
+                    i = next_i;
+                    st = next_st;
+                    continue;
+                }
+            }
+            match st {
+                State::Str => {
+                    if self.high == 0 && !self.utf8.is_pending() {
+                        let rest = chunk.get(i..).unwrap_or_default();
+                        let run = plain_run(rest, self.role == Role::Capture);
+                        if run > 0 {
+                            let plain = rest.get(..run).unwrap_or_default();
+                            match self.role {
+                                Role::Capture => self.capture_ascii(plain),
+                                Role::TopKey => self.key_bytes(plain),
+                                Role::Skip | Role::NestedKey => {}
+                            }
+                            i += run;
+                            continue;
                         }
-                        i += run;
-                        continue;
                     }
+                    let (next, consumed) = self.string_byte(b);
+                    st = next;
+                    if consumed {
+                        i += 1;
+                    }
+                    continue;
+                }
+                State::Invalid | State::RawDone => {
+                    self.state = st;
+                    return Progress::Decided;
                 }
                 _ => {}
             }
-            if self.step(byte) {
+            if is_whitespace(b) && st.skips_whitespace() {
+                i += 1;
+                continue;
+            }
+            let consumed = match st {
+                State::Str | State::Invalid | State::RawDone => true, // handled above
+                State::Start => {
+                    if b == 0xEF {
+                        st = State::Bom1;
+                        true
+                    } else {
+                        st = State::Lead;
+                        false
+                    }
+                }
+                State::Bom1 | State::Bom2 => {
+                    let expected = if st == State::Bom1 { 0xBB } else { 0xBF };
+                    if b == expected {
+                        st = if st == State::Bom1 { State::Bom2 } else { State::Lead };
+                        true
+                    } else {
+                        // Not a BOM after all: its bytes start the raw prefix.
+                        let _ = self.raw_byte(0xEF);
+                        if st == State::Bom2 {
+                            let _ = self.raw_byte(0xBB);
+                        }
+                        st = State::Raw;
+                        false
+                    }
+                }
+                State::Lead => {
+                    if b == b'{' {
+                        st = self.open(true);
+                        true
+                    } else {
+                        st = State::Raw;
+                        false
+                    }
+                }
+                State::Raw => {
+                    let rest = chunk.get(i..).unwrap_or_default();
+                    let run = printable_ascii_run(rest);
+                    let (consumed, full) = if run > 0 && !self.utf8.is_pending() {
+                        i += run - 1;
+                        (true, self.raw_ascii(rest.get(..run).unwrap_or_default()))
+                    } else {
+                        self.raw_byte(b)
+                    };
+                    if full {
+                        st = State::RawDone;
+                    }
+                    consumed
+                }
+                State::Value => {
+                    st = self.value(b);
+                    true
+                }
+                State::ValueOrClose => {
+                    st = if b == b']' { self.close(false) } else { self.value(b) };
+                    true
+                }
+                State::KeyOrClose => {
+                    st = match b {
+                        b'"' => self.begin_key(),
+                        b'}' => self.close(true),
+                        _ => State::Invalid,
+                    };
+                    true
+                }
+                State::Key => {
+                    st = if b == b'"' { self.begin_key() } else { State::Invalid };
+                    true
+                }
+                State::Colon => {
+                    st = if b == b':' { State::Value } else { State::Invalid };
+                    true
+                }
+                State::CommaOrClose => {
+                    st = match b {
+                        b',' if self.top_is_object() => State::Key,
+                        b',' => State::Value,
+                        b'}' => self.close(true),
+                        b']' => self.close(false),
+                        _ => State::Invalid,
+                    };
+                    true
+                }
+                State::Escape => {
+                    st = self.escape(b);
+                    true
+                }
+                State::Hex(n) => {
+                    st = self.hex_digit(n, b);
+                    true
+                }
+                State::Num(n) => match number(n, b) {
+                    Some(next) => {
+                        st = State::Num(next);
+                        if matches!(next, Number::Int | Number::Frac | Number::ExpInt) {
+                            // The rest of a run of digits needs no decision.
+                            let rest = chunk.get(i + 1..).unwrap_or_default();
+                            i += rest.iter().take_while(|d| d.is_ascii_digit()).count();
+                        }
+                        true
+                    }
+                    None if matches!(n, Number::Zero | Number::Int | Number::Frac | Number::ExpInt) => {
+                        // The number ended; this byte belongs to what follows it.
+                        st = State::CommaOrClose;
+                        false
+                    }
+                    None => {
+                        st = State::Invalid;
+                        true
+                    }
+                },
+                State::Literal(which, at) => {
+                    let word = LITERALS.get(usize::from(which)).copied().unwrap_or_default();
+                    st = if word.get(usize::from(at)) != Some(&b) {
+                        State::Invalid
+                    } else if usize::from(at) + 1 == word.len() {
+                        State::CommaOrClose
+                    } else {
+                        State::Literal(which, at + 1)
+                    };
+                    true
+                }
+                State::End => {
+                    st = State::Invalid;
+                    true
+                }
+            };
+            if consumed {
                 i += 1;
             }
         }
-        match self.state {
+        self.state = st;
+        match st {
             State::Invalid | State::RawDone => Progress::Decided,
             _ => Progress::Reading,
         }
@@ -339,110 +492,97 @@ impl<const N: usize> BodyParser<N> {
         Body { kind, text: self.text, truncated: self.truncated }
     }
 
-    /// Handles one byte; `false` when the byte must be handled again in the new state.
-    fn step(&mut self, b: u8) -> bool {
-        match self.state {
-            State::Start => match b {
-                0xEF => self.state = State::Bom1,
-                _ => {
-                    self.state = State::Lead;
-                    return false;
-                }
-            },
-            State::Bom1 => {
-                if b == 0xBB {
-                    self.state = State::Bom2;
-                } else {
-                    self.state = State::Raw;
-                    self.raw_byte(0xEF);
-                    return false;
-                }
+    /// Reads nested JSON (depth 2 and deeper, where nothing is kept) with control flow that
+    /// follows the grammar, so each token is a predictable branch rather than a jump through
+    /// the state table. Returns where it stopped and the state there: at the end of the chunk,
+    /// back at the top level, or at anything it leaves to the byte-by-byte path (escapes, a
+    /// token cut by the chunk's end, and every error, which that path then reports).
+    fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
+        loop {
+            while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
+                i += 1;
             }
-            State::Bom2 => {
-                if b == 0xBF {
-                    self.state = State::Lead;
-                } else {
-                    self.state = State::Raw;
-                    self.raw_byte(0xEF);
-                    self.raw_byte(0xBB);
-                    return false;
+            let Some(&b) = chunk.get(i) else { return (i, st) };
+            let rest = chunk.get(i..).unwrap_or_default();
+            match (st, b) {
+                (State::KeyOrClose | State::Key, b'"') | (State::Value | State::ValueOrClose, b'"') => {
+                    let body = rest.get(1..).unwrap_or_default();
+                    let run = plain_run(body, false);
+                    if body.get(run) != Some(&b'"') {
+                        return (i, st);
+                    }
+                    i += run + 2;
+                    st = if matches!(st, State::KeyOrClose | State::Key) {
+                        State::Colon
+                    } else {
+                        State::CommaOrClose
+                    };
                 }
-            }
-            State::Lead => match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'{' => self.open(true),
-                _ => {
-                    self.state = State::Raw;
-                    return false;
+                (State::Colon, b':') => {
+                    i += 1;
+                    st = State::Value;
                 }
-            },
-            State::Raw => return self.raw_byte(b),
-            State::RawDone | State::Invalid => {}
-            State::Value => return self.value(b),
-            State::ValueOrClose => {
-                if b == b']' {
-                    self.close(false);
-                } else {
-                    return self.value(b);
+                (State::Value | State::ValueOrClose, b'-' | b'0'..=b'9') => {
+                    let run = rest
+                        .iter()
+                        .position(|&d| !matches!(d, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
+                    // Only a number whose end is in this chunk, and valid, is skimmed.
+                    match run {
+                        Some(run) if is_number(rest.get(..run).unwrap_or_default()) => {
+                            i += run;
+                            st = State::CommaOrClose;
+                        }
+                        _ => return (i, st),
+                    }
                 }
-            }
-            State::KeyOrClose => match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'"' => self.begin_key(),
-                b'}' => self.close(true),
-                _ => self.state = State::Invalid,
-            },
-            State::Key => match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b'"' => self.begin_key(),
-                _ => self.state = State::Invalid,
-            },
-            State::Colon => match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b':' => self.state = State::Value,
-                _ => self.state = State::Invalid,
-            },
-            State::CommaOrClose => match b {
-                b' ' | b'\t' | b'\n' | b'\r' => {}
-                b',' => self.state = if self.top_is_object() { State::Key } else { State::Value },
-                b'}' => self.close(true),
-                b']' => self.close(false),
-                _ => self.state = State::Invalid,
-            },
-            State::Str => return self.string_byte(b),
-            State::Escape => self.escape(b),
-            State::Hex(n) => self.hex_digit(n, b),
-            State::Num(n) => return self.number(n, b),
-            State::Literal(which, at) => {
-                let word = LITERALS.get(usize::from(which)).copied().unwrap_or_default();
-                if word.get(usize::from(at)) != Some(&b) {
-                    self.state = State::Invalid;
-                } else if usize::from(at) + 1 == word.len() {
-                    self.state = State::CommaOrClose;
-                } else {
-                    self.state = State::Literal(which, at + 1);
+                (State::Value | State::ValueOrClose, b't' | b'f' | b'n') => {
+                    let word: &[u8] = match b {
+                        b't' => b"true",
+                        b'f' => b"false",
+                        _ => b"null",
+                    };
+                    if !rest.starts_with(word) {
+                        return (i, st);
+                    }
+                    i += word.len();
+                    st = State::CommaOrClose;
                 }
-            }
-            State::End => {
-                if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
-                    self.state = State::Invalid;
+                (State::Value | State::ValueOrClose, b'{' | b'[') => {
+                    st = self.open(b == b'{');
+                    if st == State::Invalid {
+                        return (i, State::Value);
+                    }
+                    i += 1;
                 }
+                (State::CommaOrClose, b',') => {
+                    i += 1;
+                    st = if self.top_is_object() { State::Key } else { State::Value };
+                }
+                (State::CommaOrClose, b'}' | b']')
+                | (State::ValueOrClose, b']')
+                | (State::KeyOrClose, b'}') => {
+                    let next = self.close(b == b'}');
+                    if next == State::Invalid {
+                        return (i, st);
+                    }
+                    i += 1;
+                    st = next;
+                    if self.depth < 2 {
+                        return (i, st);
+                    }
+                }
+                _ => return (i, st),
             }
         }
-        true
     }
 
-    /// The first byte of a value.
-    fn value(&mut self, b: u8) -> bool {
+    /// The first byte of a value (not whitespace); returns the next state.
+    #[inline(always)]
+    fn value(&mut self, b: u8) -> State {
         let at_top = self.depth == 1;
-        match b {
-            b' ' | b'\t' | b'\n' | b'\r' => return true,
-            b'"' => {
-                self.role = if at_top { self.begin_top_value(true) } else { Role::Skip };
-                self.state = State::Str;
-                return true;
-            }
-            _ => {}
+        if b == b'"' {
+            self.role = if at_top { self.begin_top_value(true) } else { Role::Skip };
+            return State::Str;
         }
         if at_top {
             self.begin_top_value(false);
@@ -450,15 +590,14 @@ impl<const N: usize> BodyParser<N> {
         match b {
             b'{' => self.open(true),
             b'[' => self.open(false),
-            b'-' => self.state = State::Num(Number::Minus),
-            b'0' => self.state = State::Num(Number::Zero),
-            b'1'..=b'9' => self.state = State::Num(Number::Int),
-            b't' => self.state = State::Literal(0, 1),
-            b'f' => self.state = State::Literal(1, 1),
-            b'n' => self.state = State::Literal(2, 1),
-            _ => self.state = State::Invalid,
+            b'-' => State::Num(Number::Minus),
+            b'0' => State::Num(Number::Zero),
+            b'1'..=b'9' => State::Num(Number::Int),
+            b't' => State::Literal(0, 1),
+            b'f' => State::Literal(1, 1),
+            b'n' => State::Literal(2, 1),
+            _ => State::Invalid,
         }
-        true
     }
 
     /// A value of the top-level object begins: records what it means for the message.
@@ -485,20 +624,19 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    fn begin_key(&mut self) {
+    fn begin_key(&mut self) -> State {
         self.role = if self.depth == 1 {
             self.key_len = 0;
             Role::TopKey
         } else {
             Role::NestedKey
         };
-        self.state = State::Str;
+        State::Str
     }
 
-    fn open(&mut self, object: bool) {
+    fn open(&mut self, object: bool) -> State {
         if self.depth >= MAX_DEPTH {
-            self.state = State::Invalid;
-            return;
+            return State::Invalid;
         }
         if object {
             self.stack |= 1u128 << self.depth;
@@ -506,7 +644,11 @@ impl<const N: usize> BodyParser<N> {
             self.stack &= !(1u128 << self.depth);
         }
         self.depth += 1;
-        self.state = if object { State::KeyOrClose } else { State::ValueOrClose };
+        if object {
+            State::KeyOrClose
+        } else {
+            State::ValueOrClose
+        }
     }
 
     fn top_is_object(&self) -> bool {
@@ -516,16 +658,21 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    fn close(&mut self, object: bool) {
+    fn close(&mut self, object: bool) -> State {
         if self.depth == 0 || self.top_is_object() != object {
-            self.state = State::Invalid;
-            return;
+            return State::Invalid;
         }
         self.depth -= 1;
-        self.state = if self.depth == 0 { State::End } else { State::CommaOrClose };
+        if self.depth == 0 {
+            State::End
+        } else {
+            State::CommaOrClose
+        }
     }
 
-    fn string_byte(&mut self, b: u8) -> bool {
+    /// A byte inside a string that is not part of a plain run: returns the next state, and
+    /// whether the byte was consumed.
+    fn string_byte(&mut self, b: u8) -> (State, bool) {
         if self.high != 0 && b != b'\\' {
             self.high = 0;
             self.emit(char::REPLACEMENT_CHARACTER);
@@ -534,50 +681,56 @@ impl<const N: usize> BodyParser<N> {
             self.utf8.reset();
             self.emit(char::REPLACEMENT_CHARACTER);
         }
-        match b {
+        let next = match b {
             b'"' => self.end_string(),
-            b'\\' => self.state = State::Escape,
-            0x00..=0x1F => self.state = State::Invalid,
-            0x20..=0x7F => self.emit(char::from(b)),
-            _ => match self.role {
-                Role::Skip | Role::NestedKey => {}
-                Role::TopKey => self.key_len = KEY_OVERFLOW,
-                Role::Capture => match self.utf8.push(b) {
-                    Step::Pending => {}
-                    Step::Char(c) => self.emit(c),
-                    Step::Replace => {
-                        self.emit(char::REPLACEMENT_CHARACTER);
-                        return false;
-                    }
-                },
-            },
-        }
-        true
+            b'\\' => State::Escape,
+            0x00..=0x1F => State::Invalid,
+            0x20..=0x7F => {
+                self.emit(char::from(b));
+                State::Str
+            }
+            _ => {
+                match self.role {
+                    Role::Skip | Role::NestedKey => {}
+                    Role::TopKey => self.key_len = KEY_OVERFLOW,
+                    Role::Capture => match self.utf8.push(b) {
+                        Step::Pending => {}
+                        Step::Char(c) => self.emit(c),
+                        Step::Replace => {
+                            self.emit(char::REPLACEMENT_CHARACTER);
+                            return (State::Str, false);
+                        }
+                    },
+                }
+                State::Str
+            }
+        };
+        (next, true)
     }
 
-    fn end_string(&mut self) {
-        if self.role == Role::TopKey {
-            let key = self.key.get(..usize::from(self.key_len)).unwrap_or_default();
-            self.target = match key {
-                b"errorMessage" => Target::ErrorMessage,
-                b"error" => Target::Error,
-                _ => Target::Other,
-            };
-            self.state = State::Colon;
-        } else if self.role == Role::NestedKey {
-            self.state = State::Colon;
-        } else {
-            self.state = State::CommaOrClose;
-        }
+    fn end_string(&mut self) -> State {
+        let next = match self.role {
+            Role::TopKey => {
+                let key = self.key.get(..usize::from(self.key_len)).unwrap_or_default();
+                self.target = match key {
+                    b"errorMessage" => Target::ErrorMessage,
+                    b"error" => Target::Error,
+                    _ => Target::Other,
+                };
+                State::Colon
+            }
+            Role::NestedKey => State::Colon,
+            Role::Skip | Role::Capture => State::CommaOrClose,
+        };
         self.role = Role::Skip;
+        next
     }
 
-    fn escape(&mut self, b: u8) {
+    fn escape(&mut self, b: u8) -> State {
         if self.high != 0 && b != b'u' {
             self.high = 0;
             self.emit(char::REPLACEMENT_CHARACTER);
         }
-        self.state = State::Str;
         let c = match b {
             b'"' => '"',
             b'\\' => '\\',
@@ -589,33 +742,25 @@ impl<const N: usize> BodyParser<N> {
             b't' => '\t',
             b'u' => {
                 self.hex = 0;
-                self.state = State::Hex(0);
-                return;
+                return State::Hex(0);
             }
-            _ => {
-                self.state = State::Invalid;
-                return;
-            }
+            _ => return State::Invalid,
         };
         self.emit(c);
+        State::Str
     }
 
-    fn hex_digit(&mut self, n: u8, b: u8) {
+    fn hex_digit(&mut self, n: u8, b: u8) -> State {
         let v = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             b'A'..=b'F' => b - b'A' + 10,
-            _ => {
-                self.state = State::Invalid;
-                return;
-            }
+            _ => return State::Invalid,
         };
         self.hex = (self.hex << 4) | u16::from(v);
         if n < 3 {
-            self.state = State::Hex(n + 1);
-            return;
+            return State::Hex(n + 1);
         }
-        self.state = State::Str;
         let unit = self.hex;
         if self.high != 0 {
             let high = self.high;
@@ -623,7 +768,7 @@ impl<const N: usize> BodyParser<N> {
             if (0xDC00..=0xDFFF).contains(&unit) {
                 let code = 0x10000 + ((u32::from(high) - 0xD800) << 10) + (u32::from(unit) - 0xDC00);
                 self.emit(char::from_u32(code).unwrap_or(char::REPLACEMENT_CHARACTER));
-                return;
+                return State::Str;
             }
             self.emit(char::REPLACEMENT_CHARACTER);
         }
@@ -631,30 +776,7 @@ impl<const N: usize> BodyParser<N> {
             0xD800..=0xDBFF => self.high = unit,
             _ => self.emit(char::from_u32(u32::from(unit)).unwrap_or(char::REPLACEMENT_CHARACTER)),
         }
-    }
-
-    fn number(&mut self, n: Number, b: u8) -> bool {
-        let next = match (n, b) {
-            (Number::Minus, b'0') => Number::Zero,
-            (Number::Minus, b'1'..=b'9') => Number::Int,
-            (Number::Int, b'0'..=b'9') => Number::Int,
-            (Number::Zero | Number::Int, b'.') => Number::Dot,
-            (Number::Dot | Number::Frac, b'0'..=b'9') => Number::Frac,
-            (Number::Zero | Number::Int | Number::Frac, b'e' | b'E') => Number::Exp,
-            (Number::Exp, b'+' | b'-') => Number::ExpSign,
-            (Number::Exp | Number::ExpSign | Number::ExpInt, b'0'..=b'9') => Number::ExpInt,
-            (Number::Zero | Number::Int | Number::Frac | Number::ExpInt, _) => {
-                // The number ended; this byte belongs to what follows it.
-                self.state = State::CommaOrClose;
-                return false;
-            }
-            _ => {
-                self.state = State::Invalid;
-                return true;
-            }
-        };
-        self.state = State::Num(next);
-        true
+        State::Str
     }
 
     fn emit(&mut self, c: char) {
@@ -712,45 +834,137 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    /// Keeps one byte of a body that is not JSON; `false` when it must be handled again.
-    fn raw_byte(&mut self, b: u8) -> bool {
+    /// Keeps one byte of a body that is not JSON: whether it was consumed (`false` when it
+    /// must be handled again), and whether the prefix is now full.
+    fn raw_byte(&mut self, b: u8) -> (bool, bool) {
         match self.utf8.push(b) {
-            Step::Pending => true,
-            Step::Char(c) => {
-                self.raw_char(c);
-                true
-            }
-            Step::Replace => {
-                self.raw_char(char::REPLACEMENT_CHARACTER);
-                false
-            }
+            Step::Pending => (true, false),
+            Step::Char(c) => (true, self.raw_char(c)),
+            Step::Replace => (false, self.raw_char(char::REPLACEMENT_CHARACTER)),
         }
     }
 
-    fn raw_char(&mut self, c: char) {
-        if self.state == State::RawDone {
-            return;
+    /// Keeps one character of the raw prefix; `true` when the prefix is full.
+    fn raw_char(&mut self, c: char) -> bool {
+        if self.truncated {
+            return true;
         }
         if c.is_whitespace() {
             self.raw_space = !self.text.is_empty();
-            return;
+            return false;
         }
         let c = if c.is_control() { char::REPLACEMENT_CHARACTER } else { c };
         let spaced = !self.raw_space || self.text.push(' ').is_ok();
         self.raw_space = false;
         if !spaced || self.text.push(c).is_err() {
             self.truncated = true;
-            self.state = State::RawDone;
+        }
+        self.truncated
+    }
+
+    /// Keeps a run of printable ASCII (no spaces) of the raw prefix; `true` when full.
+    fn raw_ascii(&mut self, run: &[u8]) -> bool {
+        if self.truncated {
+            return true;
+        }
+        if self.raw_space {
+            self.raw_space = false;
+            if self.text.push(' ').is_err() {
+                self.truncated = true;
+                return true;
+            }
+        }
+        self.capture_ascii(run);
+        self.truncated
+    }
+}
+
+/// The next number state after `b`, or `None` if `b` cannot continue the number.
+#[inline(always)]
+fn number(n: Number, b: u8) -> Option<Number> {
+    Some(match (n, b) {
+        (Number::Minus, b'0') => Number::Zero,
+        (Number::Minus, b'1'..=b'9') => Number::Int,
+        (Number::Int, b'0'..=b'9') => Number::Int,
+        (Number::Zero | Number::Int, b'.') => Number::Dot,
+        (Number::Dot | Number::Frac, b'0'..=b'9') => Number::Frac,
+        (Number::Zero | Number::Int | Number::Frac, b'e' | b'E') => Number::Exp,
+        (Number::Exp, b'+' | b'-') => Number::ExpSign,
+        (Number::Exp | Number::ExpSign | Number::ExpInt, b'0'..=b'9') => Number::ExpInt,
+        _ => return None,
+    })
+}
+
+/// Whether `bytes` is exactly one JSON number.
+fn is_number(bytes: &[u8]) -> bool {
+    let mut n = match bytes.first() {
+        Some(b'-') => Number::Minus,
+        Some(b'0') => Number::Zero,
+        Some(b'1'..=b'9') => Number::Int,
+        _ => return false,
+    };
+    for &b in bytes.get(1..).unwrap_or_default() {
+        match number(n, b) {
+            Some(next) => n = next,
+            None => return false,
         }
     }
+    matches!(n, Number::Zero | Number::Int | Number::Frac | Number::ExpInt)
+}
+
+const fn is_whitespace(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+impl State {
+    /// Whether JSON whitespace is skipped in this state.
+    const fn skips_whitespace(self) -> bool {
+        matches!(
+            self,
+            Self::Lead
+                | Self::Value
+                | Self::ValueOrClose
+                | Self::KeyOrClose
+                | Self::Key
+                | Self::Colon
+                | Self::CommaOrClose
+                | Self::End
+        )
+    }
+}
+
+/// The length of the run of printable ASCII other than space at the start of `bytes`.
+fn printable_ascii_run(bytes: &[u8]) -> usize {
+    bytes.iter().position(|b| !matches!(b, 0x21..=0x7E)).unwrap_or(bytes.len())
 }
 
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\` or a control byte; and, when capturing, ASCII only (other bytes go
 /// through the UTF-8 decoder).
 fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
+    // Eight bytes at a time (SWAR): flag each byte that is `"`, `\\`, below 0x20 or, when
+    // capturing, above 0x7F. Borrows only make false flags above a true one, so the lowest
+    // flag is exact.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero_byte = |v: u64| v.wrapping_sub(ONES) & !v & HIGH;
+    let mut i = 0;
+    while let Some(word) = bytes.get(i..i + 8) {
+        let x = u64::from_le_bytes(word.try_into().unwrap_or([0; 8]));
+        let mut flags = zero_byte(x ^ (ONES * 0x22))
+            | zero_byte(x ^ (ONES * 0x5C))
+            | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+        if ascii_only {
+            flags |= x & HIGH;
+        }
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
     let table = if ascii_only { &PLAIN_ASCII } else { &PLAIN_ANY };
-    bytes.iter().position(|&b| !table[usize::from(b)]).unwrap_or(bytes.len())
+    let tail = bytes.get(i..).unwrap_or_default();
+    i + tail.iter().position(|&b| !table[usize::from(b)]).unwrap_or(tail.len())
 }
 
 const fn plain_table(ascii_only: bool) -> [bool; 256] {

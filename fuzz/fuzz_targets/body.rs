@@ -5,7 +5,8 @@
 //! - text fits the buffer, and a raw prefix has no control characters;
 //! - when serde_json accepts the body, the parser does too and finds the same message;
 //! - when serde_json rejects it, the parser finds no message, unless the body has one of the
-//!   cases RFC 8259 leaves to the parser (lone surrogate, invalid UTF-8, BOM).
+//!   cases RFC 8259 leaves to the parser (lone surrogate, invalid UTF-8, BOM, numbers beyond
+//!   f64's range, which serde_json refuses).
 #![no_main]
 
 use backoff_core::{Body, BodyKind, BodyParser};
@@ -49,6 +50,8 @@ fuzz_target!(|input: &[u8]| {
             assert_eq!(big.message(), expected, "serde_json disagrees");
         }
         Ok(_) => assert_eq!(big.kind(), BodyKind::NotJson),
+        // serde_json refuses numbers beyond f64's range, which the grammar allows.
+        Err(e) if e.to_string().starts_with("number out of range") => {}
         Err(_) => {
             if big.message().is_some() {
                 assert!(lenient(body), "message from a body serde_json rejects");
