@@ -6,9 +6,8 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-/// One contender: a name and the operation to time.
+/// One contender: the operation to time.
 pub struct Contender<'a> {
-    pub name: &'static str,
     pub run: Box<dyn FnMut() + 'a>,
 }
 
