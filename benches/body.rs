@@ -101,10 +101,7 @@ fn main() {
         let mut contenders = [
             Contender { run: Box::new(|| keep(ours(black_box(body)))) },
             Contender { run: Box::new(|| keep(with_serde_json(black_box(body)))) },
-            Contender {
-                name: "serde-json-core",
-                run: Box::new(|| keep(with_serde_json_core(black_box(body)))),
-            },
+            Contender { run: Box::new(|| keep(with_serde_json_core(black_box(body)))) },
         ];
         let t = race(&mut contenders, samples);
         println!(
