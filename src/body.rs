@@ -50,10 +50,12 @@ impl<const N: usize> Body<N> {
 
     /// Parses a whole body at once.
     #[must_use]
+    #[inline]
     pub fn parse(body: &[u8]) -> Self {
         let mut parser = BodyParser::new();
         parser.feed(body);
-        parser.finish()
+        parser.conclude();
+        parser.out
     }
 
     /// What the body turned out to be.
@@ -243,8 +245,8 @@ pub struct BodyParser<const N: usize> {
     error: Slot,
     /// The raw prefix owes a space before its next character.
     raw_space: bool,
-    text: String<N>,
-    truncated: bool,
+    /// The answer being built: the text goes straight where the caller will read it.
+    out: Body<N>,
 }
 
 impl<const N: usize> Default for BodyParser<N> {
@@ -271,8 +273,7 @@ impl<const N: usize> BodyParser<N> {
             error_message: Slot::Absent,
             error: Slot::Absent,
             raw_space: false,
-            text: String::new(),
-            truncated: false,
+            out: Body::not_read(),
         }
     }
 
@@ -283,7 +284,7 @@ impl<const N: usize> BodyParser<N> {
         let mut st = self.state;
         let mut i = 0;
         while let Some(&b) = chunk.get(i) {
-            if self.depth >= 2 && st.skips_whitespace() {
+            if self.depth >= 1 && st.skips_whitespace() {
                 let (next_i, next_st) = self.skim(chunk, i, st);
                 if next_i != i || next_st != st {
                     i = next_i;
@@ -464,7 +465,15 @@ impl<const N: usize> BodyParser<N> {
 
     /// Ends the body and says what it was.
     #[must_use]
+    #[inline]
     pub fn finish(mut self) -> Body<N> {
+        self.conclude();
+        self.out
+    }
+
+    /// Settles `self.out` for the body read so far.
+    #[inline]
+    fn conclude(&mut self) {
         let kind = match self.state {
             State::Start | State::Lead => BodyKind::Empty,
             State::Bom1 | State::Bom2 | State::Raw | State::RawDone => {
@@ -486,89 +495,112 @@ impl<const N: usize> BodyParser<N> {
             _ => BodyKind::Truncated,
         };
         if !matches!(kind, BodyKind::ErrorMessage | BodyKind::Error | BodyKind::NotJson) {
-            self.text.clear();
-            self.truncated = false;
+            self.out.text.clear();
+            self.out.truncated = false;
         }
-        Body { kind, text: self.text, truncated: self.truncated }
+        self.out.kind = kind;
     }
 
-    /// Reads nested JSON (depth 2 and deeper, where nothing is kept) with control flow that
-    /// follows the grammar, so each token is a predictable branch rather than a jump through
-    /// the state table. Returns where it stopped and the state there: at the end of the chunk,
-    /// back at the top level, or at anything it leaves to the byte-by-byte path (escapes, a
-    /// token cut by the chunk's end, and every error, which that path then reports).
+    /// Reads the structure of the object with control flow that follows the grammar, so each
+    /// token is a predictable branch rather than a jump through the state table. Returns where
+    /// it stopped and the state there: at the end of the chunk or of the object, or at
+    /// anything it leaves to the byte-by-byte path (the message itself, escapes, a token cut by
+    /// the chunk's end, and every error, which that path then reports).
     fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
         loop {
             while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
                 i += 1;
             }
             let Some(&b) = chunk.get(i) else { return (i, st) };
-            let rest = chunk.get(i..).unwrap_or_default();
-            match (st, b) {
-                (State::KeyOrClose | State::Key, b'"') | (State::Value | State::ValueOrClose, b'"') => {
-                    let body = rest.get(1..).unwrap_or_default();
-                    let run = plain_run(body, false);
-                    if body.get(run) != Some(&b'"') {
+            match st {
+                State::KeyOrClose | State::Key => {
+                    if b == b'}' && st == State::KeyOrClose {
+                        i += 1;
+                        st = self.close(true);
+                        if self.depth == 0 {
+                            return (i, st);
+                        }
+                        continue;
+                    }
+                    if b != b'"' {
                         return (i, st);
                     }
-                    i += run + 2;
-                    st = if matches!(st, State::KeyOrClose | State::Key) {
-                        State::Colon
-                    } else {
-                        State::CommaOrClose
+                    let Some(len) = closed_plain_string(chunk.get(i + 1..).unwrap_or_default()) else {
+                        return (i, st);
                     };
+                    if self.depth == 1 {
+                        self.target = target_of(chunk.get(i + 1..i + 1 + len).unwrap_or_default());
+                    }
+                    i += len + 2;
+                    st = State::Colon;
                 }
-                (State::Colon, b':') => {
+                State::Colon => {
+                    if b != b':' {
+                        return (i, st);
+                    }
                     i += 1;
                     st = State::Value;
                 }
-                (State::Value | State::ValueOrClose, b'-' | b'0'..=b'9') => {
-                    let run = rest
-                        .iter()
-                        .position(|&d| !matches!(d, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'));
-                    // Only a number whose end is in this chunk, and valid, is skimmed.
-                    match run {
-                        Some(run) if is_number(rest.get(..run).unwrap_or_default()) => {
-                            i += run;
-                            st = State::CommaOrClose;
+                State::Value | State::ValueOrClose => {
+                    // The message, and the rare top-level value after an `error` key, are
+                    // read by the byte-by-byte path, which keeps them.
+                    if self.depth == 1 && self.target != Target::Other {
+                        return (i, st);
+                    }
+                    let rest = chunk.get(i..).unwrap_or_default();
+                    let len = match b {
+                        b'"' => match closed_plain_string(rest.get(1..).unwrap_or_default()) {
+                            Some(len) => len + 2,
+                            None => return (i, st),
+                        },
+                        b'-' | b'0'..=b'9' => match complete_number(rest) {
+                            Some(len) => len,
+                            None => return (i, st),
+                        },
+                        b't' if rest.starts_with(b"true") => 4,
+                        b'f' if rest.starts_with(b"false") => 5,
+                        b'n' if rest.starts_with(b"null") => 4,
+                        b'{' | b'[' => {
+                            let next = self.open(b == b'{');
+                            if next == State::Invalid {
+                                return (i, st);
+                            }
+                            i += 1;
+                            st = next;
+                            continue;
+                        }
+                        b']' if st == State::ValueOrClose => {
+                            i += 1;
+                            st = self.close(false);
+                            if self.depth == 0 {
+                                return (i, st);
+                            }
+                            continue;
                         }
                         _ => return (i, st),
-                    }
-                }
-                (State::Value | State::ValueOrClose, b't' | b'f' | b'n') => {
-                    let word: &[u8] = match b {
-                        b't' => b"true",
-                        b'f' => b"false",
-                        _ => b"null",
                     };
-                    if !rest.starts_with(word) {
-                        return (i, st);
-                    }
-                    i += word.len();
+                    i += len;
                     st = State::CommaOrClose;
                 }
-                (State::Value | State::ValueOrClose, b'{' | b'[') => {
-                    st = self.open(b == b'{');
-                    if st == State::Invalid {
-                        return (i, State::Value);
-                    }
-                    i += 1;
-                }
-                (State::CommaOrClose, b',') => {
-                    i += 1;
-                    st = if self.top_is_object() { State::Key } else { State::Value };
-                }
-                (State::CommaOrClose, b'}' | b']')
-                | (State::ValueOrClose, b']')
-                | (State::KeyOrClose, b'}') => {
-                    let next = self.close(b == b'}');
-                    if next == State::Invalid {
-                        return (i, st);
-                    }
-                    i += 1;
-                    st = next;
-                    if self.depth < 2 {
-                        return (i, st);
+                State::CommaOrClose => {
+                    st = match b {
+                        b',' if self.top_is_object() => State::Key,
+                        b',' => State::Value,
+                        b'}' | b']' => {
+                            let next = self.close(b == b'}');
+                            if next == State::Invalid {
+                                return (i, st);
+                            }
+                            i += 1;
+                            if self.depth == 0 {
+                                return (i, next);
+                            }
+                            next
+                        }
+                        _ => return (i, st),
+                    };
+                    if b == b',' {
+                        i += 1;
                     }
                 }
                 _ => return (i, st),
@@ -616,8 +648,8 @@ impl<const N: usize> BodyParser<N> {
         };
         self.target = Target::Other;
         if capture {
-            self.text.clear();
-            self.truncated = false;
+            self.out.text.clear();
+            self.out.truncated = false;
             Role::Capture
         } else {
             Role::Skip
@@ -711,12 +743,7 @@ impl<const N: usize> BodyParser<N> {
     fn end_string(&mut self) -> State {
         let next = match self.role {
             Role::TopKey => {
-                let key = self.key.get(..usize::from(self.key_len)).unwrap_or_default();
-                self.target = match key {
-                    b"errorMessage" => Target::ErrorMessage,
-                    b"error" => Target::Error,
-                    _ => Target::Other,
-                };
+                self.target = target_of(self.key.get(..usize::from(self.key_len)).unwrap_or_default());
                 State::Colon
             }
             Role::NestedKey => State::Colon,
@@ -795,8 +822,8 @@ impl<const N: usize> BodyParser<N> {
                 }
             }
             Role::Capture => {
-                if !self.truncated && self.text.push(c).is_err() {
-                    self.truncated = true;
+                if !self.out.truncated && self.out.text.push(c).is_err() {
+                    self.out.truncated = true;
                 }
             }
         }
@@ -817,20 +844,20 @@ impl<const N: usize> BodyParser<N> {
     }
 
     fn capture_ascii(&mut self, run: &[u8]) {
-        if self.truncated {
+        if self.out.truncated {
             return;
         }
-        let room = N - self.text.len();
+        let room = N - self.out.text.len();
         let (fits, cut) =
             if run.len() <= room { (run, false) } else { (run.get(..room).unwrap_or_default(), true) };
         // `plain_run` only counts printable ASCII when capturing, so this is valid UTF-8.
         if let Ok(s) = core::str::from_utf8(fits) {
-            if self.text.push_str(s).is_err() {
-                self.truncated = true;
+            if self.out.text.push_str(s).is_err() {
+                self.out.truncated = true;
             }
         }
         if cut {
-            self.truncated = true;
+            self.out.truncated = true;
         }
     }
 
@@ -846,36 +873,50 @@ impl<const N: usize> BodyParser<N> {
 
     /// Keeps one character of the raw prefix; `true` when the prefix is full.
     fn raw_char(&mut self, c: char) -> bool {
-        if self.truncated {
+        if self.out.truncated {
             return true;
         }
         if c.is_whitespace() {
-            self.raw_space = !self.text.is_empty();
+            self.raw_space = !self.out.text.is_empty();
             return false;
         }
         let c = if c.is_control() { char::REPLACEMENT_CHARACTER } else { c };
-        let spaced = !self.raw_space || self.text.push(' ').is_ok();
+        let spaced = !self.raw_space || self.out.text.push(' ').is_ok();
         self.raw_space = false;
-        if !spaced || self.text.push(c).is_err() {
-            self.truncated = true;
+        if !spaced || self.out.text.push(c).is_err() {
+            self.out.truncated = true;
         }
-        self.truncated
+        self.out.truncated
     }
 
-    /// Keeps a run of printable ASCII (no spaces) of the raw prefix; `true` when full.
-    fn raw_ascii(&mut self, run: &[u8]) -> bool {
-        if self.truncated {
+    /// Keeps a run of printable ASCII of the raw prefix, with no two spaces in a row; `true`
+    /// when the prefix is full.
+    fn raw_ascii(&mut self, mut run: &[u8]) -> bool {
+        if self.out.truncated {
             return true;
         }
-        if self.raw_space {
-            self.raw_space = false;
-            if self.text.push(' ').is_err() {
-                self.truncated = true;
-                return true;
-            }
+        if let [b' ', rest @ ..] = run {
+            self.raw_space = !self.out.text.is_empty();
+            run = rest;
         }
-        self.capture_ascii(run);
-        self.truncated
+        let trailing_space = run.last() == Some(&b' ');
+        if trailing_space {
+            run = run.get(..run.len() - 1).unwrap_or_default();
+        }
+        if !run.is_empty() {
+            if self.raw_space {
+                self.raw_space = false;
+                if self.out.text.push(' ').is_err() {
+                    self.out.truncated = true;
+                    return true;
+                }
+            }
+            self.capture_ascii(run);
+        }
+        if trailing_space {
+            self.raw_space = !self.out.text.is_empty();
+        }
+        self.out.truncated
     }
 }
 
@@ -895,21 +936,59 @@ fn number(n: Number, b: u8) -> Option<Number> {
     })
 }
 
-/// Whether `bytes` is exactly one JSON number.
-fn is_number(bytes: &[u8]) -> bool {
-    let mut n = match bytes.first() {
-        Some(b'-') => Number::Minus,
-        Some(b'0') => Number::Zero,
-        Some(b'1'..=b'9') => Number::Int,
-        _ => return false,
-    };
-    for &b in bytes.get(1..).unwrap_or_default() {
-        match number(n, b) {
-            Some(next) => n = next,
-            None => return false,
-        }
+/// Which key of the top-level object `key` (unescaped) is.
+fn target_of(key: &[u8]) -> Target {
+    match key {
+        b"errorMessage" => Target::ErrorMessage,
+        b"error" => Target::Error,
+        _ => Target::Other,
     }
-    matches!(n, Number::Zero | Number::Int | Number::Frac | Number::ExpInt)
+}
+
+/// The length of the string body at the start of `bytes` (after its opening quote) if it
+/// closes with no escape or control byte: the common case, skipped in one scan.
+#[inline(always)]
+fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
+    let run = plain_run(bytes, false);
+    (bytes.get(run) == Some(&b'"')).then_some(run)
+}
+
+/// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
+/// (a number cut by the chunk's end is left to the byte-by-byte path).
+#[inline(always)]
+fn complete_number(bytes: &[u8]) -> Option<usize> {
+    let digits =
+        |from: usize| bytes.get(from..).unwrap_or_default().iter().take_while(|d| d.is_ascii_digit()).count();
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    match bytes.get(i) {
+        Some(b'0') => i += 1,
+        Some(b'1'..=b'9') => i += digits(i),
+        _ => return None,
+    }
+    if bytes.get(i) == Some(&b'.') {
+        let n = digits(i + 1);
+        if n == 0 {
+            return None;
+        }
+        i += 1 + n;
+    }
+    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digits(i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+    }
+    // The byte after the number must be in this chunk, and must not continue it (`01`, `1.`):
+    // anything else is the next token's business.
+    match bytes.get(i) {
+        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') | None => None,
+        Some(_) => Some(i),
+    }
 }
 
 const fn is_whitespace(b: u8) -> bool {
@@ -933,14 +1012,23 @@ impl State {
     }
 }
 
-/// The length of the run of printable ASCII other than space at the start of `bytes`.
+/// The length of the run of printable ASCII at the start of `bytes`, up to a second space in
+/// a row (the raw prefix keeps one space of each run of whitespace).
 fn printable_ascii_run(bytes: &[u8]) -> usize {
-    bytes.iter().position(|b| !matches!(b, 0x21..=0x7E)).unwrap_or(bytes.len())
+    let mut previous = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        if !matches!(b, 0x20..=0x7E) || (b == b' ' && previous == b' ') {
+            return i;
+        }
+        previous = b;
+    }
+    bytes.len()
 }
 
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\` or a control byte; and, when capturing, ASCII only (other bytes go
 /// through the UTF-8 decoder).
+#[inline(always)]
 fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
     // Eight bytes at a time (SWAR): flag each byte that is `"`, `\\`, below 0x20 or, when
     // capturing, above 0x7F. Borrows only make false flags above a true one, so the lowest
@@ -962,20 +1050,18 @@ fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
         }
         i += 8;
     }
-    let table = if ascii_only { &PLAIN_ASCII } else { &PLAIN_ANY };
+    // The last few bytes, padded with a byte that is never flagged.
     let tail = bytes.get(i..).unwrap_or_default();
-    i + tail.iter().position(|&b| !table[usize::from(b)]).unwrap_or(tail.len())
-}
-
-const fn plain_table(ascii_only: bool) -> [bool; 256] {
-    let mut table = [false; 256];
-    let mut b = 0x20;
-    while b < 256 {
-        table[b] = b != b'"' as usize && b != b'\\' as usize && (b < 0x80 || !ascii_only);
-        b += 1;
+    let mut word = [b'A'; 8];
+    for (slot, &b) in word.iter_mut().zip(tail) {
+        *slot = b;
     }
-    table
+    let x = u64::from_le_bytes(word);
+    let mut flags = zero_byte(x ^ (ONES * 0x22))
+        | zero_byte(x ^ (ONES * 0x5C))
+        | (x.wrapping_sub(ONES * 0x20) & !x & HIGH);
+    if ascii_only {
+        flags |= x & HIGH;
+    }
+    i + if flags != 0 { (flags.trailing_zeros() / 8) as usize } else { tail.len() }
 }
-
-static PLAIN_ASCII: [bool; 256] = plain_table(true);
-static PLAIN_ANY: [bool; 256] = plain_table(false);
