@@ -83,6 +83,9 @@ pub enum Stop {
     /// The request is marked not idempotent and may have been processed (a 5xx, a 408, or a
     /// connection cut after sending), so it is not sent again.
     MayHaveBeenProcessed,
+    /// The client's shared [`RetryBudget`](crate::RetryBudget) cannot pay for another retry:
+    /// too many requests are failing.
+    BudgetExhausted,
 }
 
 impl Stop {
@@ -93,6 +96,7 @@ impl Stop {
             Self::Deadline => "deadline reached",
             Self::RetryAfterTooLong => "server asked to wait longer than allowed",
             Self::MayHaveBeenProcessed => "may have been processed; not idempotent",
+            Self::BudgetExhausted => "retry budget exhausted",
         }
     }
 }

@@ -87,18 +87,22 @@ extern crate std;
 
 mod backoff;
 mod body;
+mod budget;
 mod error;
 mod headers;
 pub mod http_date;
 mod policy;
+mod rate_limit;
 mod request;
 mod utf8;
 
 pub use backoff::{delay_bounds, JitterSource};
 pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+pub use budget::RetryBudget;
 pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
+pub use rate_limit::{ContextName, Pacing, Permit, RateLimitHeaders, RateLimits, CONTEXT_NAME_CAP};
 pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
 
 #[cfg(doctest)]

@@ -4,6 +4,7 @@ use rand_core::TryRng;
 
 use crate::backoff::{self, JitterSource};
 use crate::body::{Body, BodyParser, Progress};
+use crate::budget::RetryBudget;
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
@@ -179,12 +180,24 @@ impl<'p> Request<'p> {
         failure: TransportFailure,
         rng: &mut R,
     ) -> Action<'p, N> {
+        self.transport_failure_with_budget(now_ms, failure, rng, None)
+    }
+
+    /// [`transport_failure`](Self::transport_failure), paying any retry from the client's
+    /// shared `budget`.
+    pub fn transport_failure_with_budget<const N: usize, R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        failure: TransportFailure,
+        rng: &mut R,
+        budget: Option<&mut RetryBudget>,
+    ) -> Action<'p, N> {
         let cause = Cause { kind: ErrorKind::Transport, status: None, body: Body::not_read() };
         let processed = match failure {
             TransportFailure::BeforeSend => Processed::No,
             TransportFailure::AfterSend => Processed::Maybe,
         };
-        self.decide(now_ms, cause, processed, None, rng)
+        self.decide(now_ms, cause, processed, None, rng, budget)
     }
 
     fn decide<const N: usize, R: TryRng + ?Sized>(
@@ -194,11 +207,19 @@ impl<'p> Request<'p> {
         processed: Processed,
         retry_after_ms: Option<u64>,
         rng: &mut R,
+        budget: Option<&mut RetryBudget>,
     ) -> Action<'p, N> {
         // A clock that went backwards is read as "no time passed".
         let now = if now_ms > self.latest_ms { now_ms } else { self.latest_ms };
         self.latest_ms = now;
-        match self.next_wait(now, cause.kind, processed, retry_after_ms, rng) {
+        let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng).and_then(|wait| {
+            // Paid last, so only a retry that would happen costs tokens.
+            match budget.map(|budget| budget.withdraw(cause.kind)) {
+                Some(false) => Err(Stop::BudgetExhausted),
+                _ => Ok(wait),
+            }
+        });
+        match wait {
             Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
@@ -286,11 +307,25 @@ impl<'p, const N: usize> Reply<'p, N> {
 
     /// The body ended (or the caller stopped reading it) at `now_ms`: the next action.
     pub fn finish<R: TryRng + ?Sized>(self, now_ms: u64, rng: &mut R) -> Action<'p, N> {
+        self.finish_with_budget(now_ms, rng, None)
+    }
+
+    /// [`finish`](Self::finish), paying any retry from the client's shared `budget` (and
+    /// refilling it on success).
+    pub fn finish_with_budget<R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        rng: &mut R,
+        budget: Option<&mut RetryBudget>,
+    ) -> Action<'p, N> {
         let Some(kind) = self.kind else {
+            if let Some(budget) = budget {
+                budget.deposit();
+            }
             return Action::Succeed { attempts: self.request.attempt() };
         };
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
         let processed = if kind == ErrorKind::RateLimited { Processed::No } else { Processed::Maybe };
-        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng)
+        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
     }
 }

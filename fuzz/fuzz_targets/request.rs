@@ -7,12 +7,16 @@
 //! - a backoff delay lies within `delay_bounds`; a `Retry-After` wait is within the ceiling;
 //! - `at_ms` is the decision instant plus the delay, and decision instants never go back;
 //! - 2xx succeeds, 4xx other than 408/429 fails at once, invalid statuses fail;
-//! - the deadline is never overrun by a scheduled retry.
+//! - the deadline is never overrun by a scheduled retry;
+//! - the shared rate-limit state, fed every response's headers, never lets a request of a
+//!   context through before that context's `Retry-After` has passed;
+//! - the retry budget never goes above its capacity, and a retry is only ever paid for.
 #![no_main]
 
 use arbitrary::Arbitrary;
 use backoff_core::{
-    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Policy, Request, RetryOn, Stop, TransportFailure, Wait,
+    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders, RateLimits,
+    Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -27,6 +31,8 @@ struct Input {
     ceiling_ms: u32,
     retry_on: u8,
     not_idempotent: bool,
+    smooth: bool,
+    budget: Option<(u16, u8, u8, u8)>,
     start: u64,
     rng: Vec<u32>,
     events: Vec<Event>,
@@ -93,6 +99,10 @@ fuzz_target!(|input: Input| {
     let mut now = input.start;
     let mut decided_at = input.start;
     let mut retries = 0u32;
+    let mut limits = RateLimits::<2>::new(if input.smooth { Pacing::Smooth } else { Pacing::Burst });
+    let mut budget = input.budget.map(|(c, r, t, s)| RetryBudget::new(c.into(), r.into(), t.into(), s.into()));
+    // Every Retry-After the shared state was told: (context, until).
+    let mut told: Vec<(Option<Vec<u8>>, u64)> = Vec::new();
     for event in &input.events {
         let (clock, status) = match event {
             Event::Response { clock, status, .. } => (*clock, Some(*status)),
@@ -101,17 +111,34 @@ fuzz_target!(|input: Input| {
         now = now.saturating_add_signed(clock);
         let action: Action<32> = match event {
             Event::Response { status, headers, chunks, .. } => {
+                let seen = RateLimitHeaders::read(headers.as_slice());
+                let context = seen.context.map(|c| c.as_str().as_bytes().to_vec());
+                // Contexts longer than the kept prefix are hashed apart; skip checking them.
+                let checkable = context.as_ref().is_none_or(|c| c.len() <= backoff_core::CONTEXT_NAME_CAP);
+                limits.observe(now, *status, headers.as_slice());
+                if let (Some(wait), 429 | 503, true) = (seen.retry_after_ms, *status, checkable) {
+                    told.push((context.clone(), now.saturating_add(wait)));
+                }
+                if let Permit::Go = limits.acquire(now, context.as_deref()) {
+                    for (ctx, until) in &told {
+                        let applies = ctx.is_none() || context.is_none() || *ctx == context;
+                        assert!(!applies || now >= *until, "rate limit let a request through early");
+                    }
+                }
                 let mut reply = request.response::<32, _>(*status, headers.as_slice());
                 for chunk in chunks {
                     let _ = reply.feed(chunk);
                 }
-                reply.finish(now, &mut rng)
+                reply.finish_with_budget(now, &mut rng, budget.as_mut())
             }
             Event::Transport { after_send, .. } => {
                 let failure = if *after_send { TransportFailure::AfterSend } else { TransportFailure::BeforeSend };
-                request.transport_failure(now, failure, &mut rng)
+                request.transport_failure_with_budget(now, failure, &mut rng, budget.as_mut())
             }
         };
+        if let Some(b) = &budget {
+            assert!(b.tokens() <= b.capacity);
+        }
         let kind = status.map(ErrorKind::from_status);
         match action {
             Action::Succeed { attempts } => {
@@ -127,6 +154,9 @@ fuzz_target!(|input: Input| {
                 }
                 if error.stop == Stop::RetriesExhausted {
                     assert_eq!(retries, policy.max_retries);
+                }
+                if error.stop == Stop::BudgetExhausted {
+                    assert!(budget.is_some());
                 }
                 return;
             }

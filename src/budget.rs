@@ -1,0 +1,75 @@
+//! A retry budget shared by all requests of a client, so an outage does not become a retry
+//! storm.
+//!
+//! A token bucket in the manner of the AWS SDKs' "standard" retry mode and gRPC's retry
+//! throttling: every retry costs tokens, every success puts some back, and when the bucket
+//! cannot pay for a retry the request fails at once ([`Stop::BudgetExhausted`]) instead of
+//! adding load to a server that is already failing. Healthy traffic keeps the bucket full, so
+//! the budget only bites when most requests fail.
+//!
+//! [`Stop::BudgetExhausted`]: crate::Stop::BudgetExhausted
+
+use crate::error::ErrorKind;
+
+/// A token bucket for retries. Plain data: keep one per client (per host, per fleet member).
+///
+/// ```
+/// use backoff_core::RetryBudget;
+///
+/// let mut budget = RetryBudget::AWS_STANDARD;
+/// assert_eq!(budget.tokens(), 500);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RetryBudget {
+    tokens: u32,
+    /// The most tokens the bucket holds; it starts full.
+    pub capacity: u32,
+    /// Tokens a retry after an error response costs.
+    pub retry_cost: u32,
+    /// Tokens a retry after a transport failure or a 408 costs (these are likelier to be a
+    /// sign of an overloaded or unreachable server).
+    pub timeout_cost: u32,
+    /// Tokens a success puts back.
+    pub success_refund: u32,
+}
+
+impl RetryBudget {
+    /// The AWS SDKs' standard retry mode: 500 tokens, a retry costs 5 (10 after a timeout or
+    /// connection failure), a success puts 1 back. From a full bucket, 100 retries in a row
+    /// with no success empty it.
+    pub const AWS_STANDARD: Self = Self::new(500, 5, 10, 1);
+
+    /// A full bucket with these costs.
+    #[must_use]
+    pub const fn new(capacity: u32, retry_cost: u32, timeout_cost: u32, success_refund: u32) -> Self {
+        Self { tokens: capacity, capacity, retry_cost, timeout_cost, success_refund }
+    }
+
+    /// Tokens left.
+    #[must_use]
+    pub const fn tokens(&self) -> u32 {
+        self.tokens
+    }
+
+    /// Takes the cost of retrying after `kind`; `false` (and nothing taken) if the bucket
+    /// cannot pay.
+    pub(crate) fn withdraw(&mut self, kind: ErrorKind) -> bool {
+        let cost = match kind {
+            ErrorKind::Transport | ErrorKind::RequestTimeout => self.timeout_cost,
+            _ => self.retry_cost,
+        };
+        match self.tokens.checked_sub(cost) {
+            Some(left) => {
+                self.tokens = left;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Puts a success's refund back, up to the capacity.
+    pub(crate) fn deposit(&mut self) {
+        self.tokens = self.tokens.saturating_add(self.success_refund).min(self.capacity);
+    }
+}

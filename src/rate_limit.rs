@@ -1,0 +1,345 @@
+//! Rate limits shared by every request of a client: learnt from each response's headers,
+//! asked before each request is sent.
+//!
+//! The Follow Up Boss API (and many others) sends, on every response:
+//!
+//! | header | meaning |
+//! |---|---|
+//! | `X-RateLimit-Limit` | requests allowed per window |
+//! | `X-RateLimit-Remaining` | requests left in the current (sliding) window |
+//! | `X-RateLimit-Window` | the window, in seconds |
+//! | `X-RateLimit-Context` | which limit this is: `global`, `events`, `POST.events`, … |
+//!
+//! and a 429 with `Retry-After`, which holds back every request of that context (every
+//! request at all, if the 429 named no context) until it has passed.
+//!
+//! [`RateLimits`] keeps what it learnt for up to `C` contexts and answers, before a request
+//! goes out, whether it may go now ([`Permit::Go`]) or must wait until an instant
+//! ([`Permit::Wait`]). It never lets a request through before a `Retry-After` it was told has
+//! passed, and never holds one back longer than the longest wait it was told.
+
+use crate::headers::{self, Headers};
+
+/// The longest context name kept in full. Longer names are told apart by a hash of the whole.
+pub const CONTEXT_NAME_CAP: usize = 24;
+
+/// Whether to spread requests evenly over each window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Pacing {
+    /// Send while `Remaining` allows, then hold the context for a window. Bursty, but never
+    /// slower than the server allows.
+    Burst,
+    /// Space the requests of a context `Window / Limit` apart once both are known, so a
+    /// steady sender never exhausts the window and never meets a 429.
+    Smooth,
+}
+
+/// The answer to "may this request go now?".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[must_use = "a request told to wait must not be sent yet"]
+pub enum Permit {
+    /// Send it now; the send has been counted.
+    Go,
+    /// Ask again at `until_ms` (the caller's clock); nothing was counted.
+    Wait {
+        /// The instant to ask again.
+        until_ms: u64,
+    },
+}
+
+/// What one response said about its rate limit, read from its headers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RateLimitHeaders {
+    /// `X-RateLimit-Limit`.
+    pub limit: Option<u32>,
+    /// `X-RateLimit-Remaining`.
+    pub remaining: Option<u32>,
+    /// `X-RateLimit-Window`, converted to milliseconds.
+    pub window_ms: Option<u32>,
+    /// `X-RateLimit-Context`, if present and printable.
+    pub context: Option<ContextName>,
+    /// `Retry-After`, in milliseconds (see [`retry_after_ms`](crate::retry_after_ms)).
+    pub retry_after_ms: Option<u64>,
+}
+
+impl RateLimitHeaders {
+    /// Reads the rate-limit headers of a response. Values that are empty, negative, not
+    /// numbers or beyond 32 bits are treated as absent.
+    #[must_use]
+    pub fn read<H: Headers + ?Sized>(headers: &H) -> Self {
+        let mut out = Self { retry_after_ms: headers::retry_after_ms(headers), ..Self::default() };
+        headers.for_each(&mut |name, value| {
+            let Some(suffix) = strip_prefix_ignore_case(name, b"x-ratelimit-") else { return };
+            let number = || headers::delay_seconds(value).and_then(|v| u32::try_from(v).ok());
+            if suffix.eq_ignore_ascii_case(b"limit") {
+                out.limit = number();
+            } else if suffix.eq_ignore_ascii_case(b"remaining") {
+                out.remaining = number();
+            } else if suffix.eq_ignore_ascii_case(b"window") {
+                out.window_ms = number().map(|s| s.saturating_mul(1000));
+            } else if suffix.eq_ignore_ascii_case(b"context") {
+                out.context = ContextName::new(value.trim_ascii());
+            }
+        });
+        out
+    }
+}
+
+fn strip_prefix_ignore_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
+    let head = name.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix).then(|| name.get(prefix.len()..).unwrap_or_default())
+}
+
+/// A rate-limit context's name: up to [`CONTEXT_NAME_CAP`] bytes kept, and a hash of the
+/// whole name so that longer names sharing a prefix stay apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ContextName {
+    bytes: [u8; CONTEXT_NAME_CAP],
+    len: u8,
+    hash: u32,
+}
+
+impl ContextName {
+    /// A context name, or `None` if it is empty or not printable ASCII.
+    #[must_use]
+    pub fn new(name: &[u8]) -> Option<Self> {
+        if name.is_empty() || !name.iter().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        let mut bytes = [0; CONTEXT_NAME_CAP];
+        let kept = name.len().min(CONTEXT_NAME_CAP);
+        bytes.get_mut(..kept)?.copy_from_slice(name.get(..kept)?);
+        // FNV-1a over the whole name.
+        let hash = name.iter().fold(0x811C_9DC5u32, |h, &b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193));
+        Some(Self { bytes, len: kept as u8, hash })
+    }
+
+    /// The name as kept (cut at [`CONTEXT_NAME_CAP`] bytes).
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
+        core::str::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+/// What is known about one context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Entry {
+    name: ContextName,
+    /// No request of this context before this instant (a 429's `Retry-After`, or an
+    /// exhausted window).
+    hold_until_ms: u64,
+    limit: Option<u32>,
+    window_ms: Option<u32>,
+    /// `Remaining` as last told, minus the requests let through since.
+    remaining: Option<u32>,
+    /// The earliest instant the next paced request may go.
+    next_paced_ms: u64,
+    /// Last instant this entry was used, for eviction.
+    used_ms: u64,
+}
+
+/// Rate-limit state shared by all requests of a client, for up to `C` contexts.
+///
+/// Bounded: `C` entries, chosen by the caller; no allocation. When a new context arrives and
+/// all entries are taken, the least recently used one is evicted — and if it was still
+/// holding requests back, its hold moves to the all-contexts hold, so eviction can make the
+/// client wait longer than needed but never send early.
+///
+/// ```
+/// use backoff_core::{Pacing, Permit, RateLimits};
+///
+/// let mut limits = RateLimits::<4>::new(Pacing::Burst);
+/// assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+/// // The server says: rate limited in the `events` context, come back in 8 s.
+/// limits.observe(10, 429, &[("Retry-After", "8"), ("X-RateLimit-Context", "events")]);
+/// assert_eq!(limits.acquire(20, Some(b"events")), Permit::Wait { until_ms: 8_010 });
+/// assert_eq!(limits.acquire(20, Some(b"people")), Permit::Go); // another context
+/// assert_eq!(limits.acquire(8_010, Some(b"events")), Permit::Go);
+/// ```
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RateLimits<const C: usize> {
+    entries: [Option<Entry>; C],
+    /// No request of any context before this instant (a 429 that named no context, or an
+    /// evicted entry's hold).
+    all_until_ms: u64,
+    pacing: Pacing,
+}
+
+impl<const C: usize> RateLimits<C> {
+    /// Empty state: every request may go until a response says otherwise.
+    #[must_use]
+    pub const fn new(pacing: Pacing) -> Self {
+        Self { entries: [None; C], all_until_ms: 0, pacing }
+    }
+
+    /// Learns from a response received at `now_ms`. Call it for every response, success or
+    /// not, before deciding what to do with it.
+    pub fn observe<H: Headers + ?Sized>(&mut self, now_ms: u64, status: u16, headers: &H) {
+        self.observe_parsed(now_ms, status, &RateLimitHeaders::read(headers));
+    }
+
+    /// [`observe`](Self::observe) for headers already read.
+    pub fn observe_parsed(&mut self, now_ms: u64, status: u16, seen: &RateLimitHeaders) {
+        let retry_after = match status {
+            429 | 503 => seen.retry_after_ms,
+            _ => None,
+        };
+        let Some(name) = seen.context else {
+            if let Some(wait) = retry_after {
+                // A 429 that names no context holds back everything.
+                self.all_until_ms = self.all_until_ms.max(now_ms.saturating_add(wait));
+            }
+            return;
+        };
+        let Some(entry) = self.entry(now_ms, name) else {
+            // No room for contexts at all (`C == 0`): hold everything instead.
+            if let Some(wait) = retry_after {
+                self.all_until_ms = self.all_until_ms.max(now_ms.saturating_add(wait));
+            }
+            return;
+        };
+        entry.used_ms = now_ms;
+        if seen.limit.is_some() {
+            entry.limit = seen.limit;
+        }
+        if seen.window_ms.is_some() {
+            entry.window_ms = seen.window_ms;
+        }
+        if let Some(remaining) = seen.remaining {
+            entry.remaining = Some(remaining);
+            if remaining == 0 {
+                if let Some(window) = entry.window_ms {
+                    // Sliding window: every request in it has left it one window from now.
+                    entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
+                }
+            }
+        }
+        if let Some(wait) = retry_after {
+            entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
+            entry.remaining = Some(0);
+        }
+    }
+
+    /// May a request of `context` go at `now_ms`? `None` asks for a request whose context is
+    /// not known yet: it waits for every known context. A [`Permit::Go`] counts the request
+    /// as sent.
+    pub fn acquire(&mut self, now_ms: u64, context: Option<&[u8]>) -> Permit {
+        let pacing = self.pacing;
+        let mut until = self.all_until_ms;
+        let wanted = context.and_then(ContextName::new);
+        for entry in self.entries.iter().flatten() {
+            if context.is_none() || Some(entry.name) == wanted {
+                until = until.max(entry.ready_at(pacing));
+            }
+        }
+        if until > now_ms {
+            return Permit::Wait { until_ms: until };
+        }
+        for entry in self.entries.iter_mut().flatten() {
+            if context.is_none() || Some(entry.name) == wanted {
+                entry.count_send(now_ms, pacing);
+            }
+        }
+        Permit::Go
+    }
+
+    /// The instant before which no request of `context` may go (0 if none).
+    #[must_use]
+    pub fn hold_until(&self, context: Option<&[u8]>) -> u64 {
+        let wanted = context.and_then(ContextName::new);
+        self.entries
+            .iter()
+            .flatten()
+            .filter(|e| context.is_none() || Some(e.name) == wanted)
+            .map(|e| e.ready_at(self.pacing))
+            .fold(self.all_until_ms, u64::max)
+    }
+
+    /// The entry for `name`, made (evicting the least recently used) if it is new; `None`
+    /// only when `C == 0`.
+    fn entry(&mut self, now_ms: u64, name: ContextName) -> Option<&mut Entry> {
+        let found = self.entries.iter().position(|e| e.is_some_and(|e| e.name == name));
+        let index = match found {
+            Some(index) => index,
+            None => {
+                let free = self.entries.iter().position(Option::is_none);
+                let slot = match free {
+                    Some(free) => free,
+                    None => {
+                        let lru = (0..C).min_by_key(|&i| {
+                            self.entries.get(i).copied().flatten().map_or(0, |e| e.used_ms)
+                        })?;
+                        if let Some(Some(evicted)) = self.entries.get(lru) {
+                            // Its hold must outlive it: move it to the all-contexts hold.
+                            self.all_until_ms = self.all_until_ms.max(evicted.hold_until_ms);
+                        }
+                        lru
+                    }
+                };
+                *self.entries.get_mut(slot)? = Some(Entry::new(name, now_ms));
+                slot
+            }
+        };
+        self.entries.get_mut(index)?.as_mut()
+    }
+}
+
+impl Entry {
+    const fn new(name: ContextName, now_ms: u64) -> Self {
+        Self {
+            name,
+            hold_until_ms: 0,
+            limit: None,
+            window_ms: None,
+            remaining: None,
+            next_paced_ms: 0,
+            used_ms: now_ms,
+        }
+    }
+
+    /// The instant from which a request of this context may go.
+    fn ready_at(&self, pacing: Pacing) -> u64 {
+        match pacing {
+            Pacing::Burst => self.hold_until_ms,
+            Pacing::Smooth => self.hold_until_ms.max(self.next_paced_ms),
+        }
+    }
+
+    /// Paced requests go `window / (limit - 1)` apart: one under the limit in any window,
+    /// which leaves room for the server's clock and the network's delay.
+    fn spacing_ms(&self) -> Option<u64> {
+        let (limit, window) = (self.limit?, self.window_ms?);
+        let slots = u64::from(limit.saturating_sub(1).max(1));
+        Some(u64::from(window).div_ceil(slots))
+    }
+
+    fn count_send(&mut self, now_ms: u64, pacing: Pacing) {
+        self.used_ms = now_ms;
+        if self.remaining == Some(0) && now_ms >= self.hold_until_ms {
+            // A whole window has passed since the window was spent: it is free again.
+            self.remaining = self.limit;
+        }
+        self.remaining = self.remaining.map(|r| r.saturating_sub(1));
+        let spacing = match pacing {
+            Pacing::Smooth => self.spacing_ms(),
+            Pacing::Burst => None,
+        };
+        match spacing {
+            Some(spacing) => self.next_paced_ms = now_ms.saturating_add(spacing),
+            // Counting down is only needed when not pacing: paced sends stay under the limit
+            // in any window, while old sends leave the window unseen by this count.
+            None => {
+                if let (Some(0), Some(window)) = (self.remaining, self.window_ms) {
+                    self.hold_until_ms = self.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,101 @@
+//! A simulated Follow-Up-Boss-like server with a sliding-window rate limit, and a client that
+//! follows the crate's answers. Shared by `tests/rate_limits.rs` and `examples/rate_limit_sim.rs`.
+
+use std::collections::VecDeque;
+
+use backoff_core::{Action, Pacing, Permit, Policy, RateLimits, Request};
+use rand_core::SeedableRng;
+
+/// A server allowing `limit` requests per sliding `window_ms`, in context `events`.
+pub struct Server {
+    pub limit: usize,
+    pub window_ms: u64,
+    accepted: VecDeque<u64>,
+}
+
+impl Server {
+    pub fn new(limit: usize, window_ms: u64) -> Self {
+        Self { limit, window_ms, accepted: VecDeque::new() }
+    }
+
+    /// The status and headers of a request received at `now`.
+    pub fn handle(&mut self, now: u64) -> (u16, Vec<(String, String)>) {
+        while self.accepted.front().is_some_and(|&t| t + self.window_ms <= now) {
+            self.accepted.pop_front();
+        }
+        let mut headers = vec![
+            ("X-RateLimit-Limit".to_owned(), self.limit.to_string()),
+            ("X-RateLimit-Window".to_owned(), (self.window_ms / 1000).to_string()),
+            ("X-RateLimit-Context".to_owned(), "events".to_owned()),
+        ];
+        if self.accepted.len() >= self.limit {
+            let oldest = self.accepted[0];
+            let wait_s = (oldest + self.window_ms - now).div_ceil(1000);
+            headers.push(("X-RateLimit-Remaining".to_owned(), "0".to_owned()));
+            headers.push(("Retry-After".to_owned(), wait_s.to_string()));
+            return (429, headers);
+        }
+        self.accepted.push_back(now);
+        headers.push(("X-RateLimit-Remaining".to_owned(), (self.limit - self.accepted.len()).to_string()));
+        (201, headers)
+    }
+}
+
+/// What a simulated run saw.
+#[derive(Debug, Default)]
+pub struct Report {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub sent: usize,
+    pub rate_limited: usize,
+    pub rate_limited_after_headers: usize,
+    pub total_ms: u64,
+}
+
+/// Sends `requests` POSTs one after another, each through a `Request` and the shared
+/// `RateLimits`, with `latency_ms` per round trip, and counts what happened.
+pub fn run(pacing: Pacing, requests: usize, limit: usize, window_ms: u64, latency_ms: u64) -> Report {
+    let policy = Policy::FOLLOW_UP_BOSS;
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(7);
+    let mut server = Server::new(limit, window_ms);
+    let mut limits = RateLimits::<4>::new(pacing);
+    let mut report = Report::default();
+    let mut seen_headers = false;
+    let mut now = 0u64;
+    for _ in 0..requests {
+        let mut request = Request::new(&policy, now);
+        loop {
+            if let Permit::Wait { until_ms } = limits.acquire(now, Some(b"events")) {
+                now = until_ms;
+                continue;
+            }
+            let (status, headers) = server.handle(now);
+            report.sent += 1;
+            if status == 429 {
+                report.rate_limited += 1;
+                if seen_headers {
+                    report.rate_limited_after_headers += 1;
+                }
+            }
+            limits.observe(now, status, headers.as_slice());
+            seen_headers = true;
+            now += latency_ms;
+            match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+                Action::Succeed { .. } => {
+                    report.succeeded += 1;
+                    break;
+                }
+                Action::Fail(_) => {
+                    report.failed += 1;
+                    break;
+                }
+                Action::Retry(retry) => {
+                    now = retry.at_ms;
+                    request = retry.request;
+                }
+            }
+        }
+    }
+    report.total_ms = now;
+    report
+}
