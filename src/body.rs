@@ -609,7 +609,7 @@ impl<const N: usize> BodyParser<N> {
     }
 
     /// The first byte of a value (not whitespace); returns the next state.
-    #[inline(always)]
+    #[inline]
     fn value(&mut self, b: u8) -> State {
         let at_top = self.depth == 1;
         if b == b'"' {
@@ -876,7 +876,8 @@ impl<const N: usize> BodyParser<N> {
         if self.out.truncated {
             return true;
         }
-        if c.is_whitespace() {
+        // ASCII whitespace only: Unicode's table would cost flash for a log line.
+        if c.is_ascii_whitespace() {
             self.raw_space = !self.out.text.is_empty();
             return false;
         }
@@ -921,7 +922,7 @@ impl<const N: usize> BodyParser<N> {
 }
 
 /// The next number state after `b`, or `None` if `b` cannot continue the number.
-#[inline(always)]
+#[inline]
 fn number(n: Number, b: u8) -> Option<Number> {
     Some(match (n, b) {
         (Number::Minus, b'0') => Number::Zero,
@@ -947,7 +948,7 @@ fn target_of(key: &[u8]) -> Target {
 
 /// The length of the string body at the start of `bytes` (after its opening quote) if it
 /// closes with no escape or control byte: the common case, skipped in one scan.
-#[inline(always)]
+#[inline]
 fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
     let run = plain_run(bytes, false);
     (bytes.get(run) == Some(&b'"')).then_some(run)
@@ -955,7 +956,7 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 
 /// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
 /// (a number cut by the chunk's end is left to the byte-by-byte path).
-#[inline(always)]
+#[inline]
 fn complete_number(bytes: &[u8]) -> Option<usize> {
     let digits =
         |from: usize| bytes.get(from..).unwrap_or_default().iter().take_while(|d| d.is_ascii_digit()).count();
@@ -1028,7 +1029,7 @@ fn printable_ascii_run(bytes: &[u8]) -> usize {
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\` or a control byte; and, when capturing, ASCII only (other bytes go
 /// through the UTF-8 decoder).
-#[inline(always)]
+#[inline]
 fn plain_run(bytes: &[u8], ascii_only: bool) -> usize {
     // Eight bytes at a time (SWAR): flag each byte that is `"`, `\\`, below 0x20 or, when
     // capturing, above 0x7F. Borrows only make false flags above a true one, so the lowest

@@ -15,8 +15,8 @@
 
 use arbitrary::Arbitrary;
 use backoff_core::{
-    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders, RateLimits,
-    Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
+    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders,
+    RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use libfuzzer_sys::fuzz_target;
 
@@ -78,7 +78,8 @@ fuzz_target!(|input: Input| {
         2 => Jitter::Equal,
         _ => Jitter::Additive { max_ms: input.jitter_ms },
     };
-    let classes = [RetryOn::REQUEST_TIMEOUT, RetryOn::RATE_LIMITED, RetryOn::SERVER_ERROR, RetryOn::TRANSPORT];
+    let classes =
+        [RetryOn::REQUEST_TIMEOUT, RetryOn::RATE_LIMITED, RetryOn::SERVER_ERROR, RetryOn::TRANSPORT];
     let retry_on = classes
         .iter()
         .enumerate()
@@ -100,7 +101,8 @@ fuzz_target!(|input: Input| {
     let mut decided_at = input.start;
     let mut retries = 0u32;
     let mut limits = RateLimits::<2>::new(if input.smooth { Pacing::Smooth } else { Pacing::Burst });
-    let mut budget = input.budget.map(|(c, r, t, s)| RetryBudget::new(c.into(), r.into(), t.into(), s.into()));
+    let mut budget =
+        input.budget.map(|(c, r, t, s)| RetryBudget::new(c.into(), r.into(), t.into(), s.into()));
     // Every Retry-After the shared state was told: (context, until).
     let mut told: Vec<(Option<Vec<u8>>, u64)> = Vec::new();
     for event in &input.events {
@@ -132,7 +134,8 @@ fuzz_target!(|input: Input| {
                 reply.finish_with_budget(now, &mut rng, budget.as_mut())
             }
             Event::Transport { after_send, .. } => {
-                let failure = if *after_send { TransportFailure::AfterSend } else { TransportFailure::BeforeSend };
+                let failure =
+                    if *after_send { TransportFailure::AfterSend } else { TransportFailure::BeforeSend };
                 request.transport_failure_with_budget(now, failure, &mut rng, budget.as_mut())
             }
         };
@@ -149,7 +152,8 @@ fuzz_target!(|input: Input| {
             Action::Fail(error) => {
                 assert_eq!(error.attempts, retries + 1);
                 assert_eq!(error.status(), status);
-                if matches!(kind, Some(Some(k)) if !matches!(k, ErrorKind::RequestTimeout | ErrorKind::RateLimited | ErrorKind::ServerError)) {
+                if matches!(kind, Some(Some(k)) if !matches!(k, ErrorKind::RequestTimeout | ErrorKind::RateLimited | ErrorKind::ServerError))
+                {
                     assert_eq!(error.stop, Stop::Permanent);
                 }
                 if error.stop == Stop::RetriesExhausted {

@@ -1,0 +1,331 @@
+//! backoff-core in Cortex-M firmware, run under QEMU.
+//!
+//! Drives the state machine through a scripted lifecycle — a 503, a 429 whose `Retry-After` is
+//! an HTTP-date, a 400 whose `errorMessage` arrives in 16-byte chunks, then a new request
+//! answered 201 — with a deterministic RNG and a fake clock, prints each decision over
+//! semihosting, and exits non-zero if any decision differs from the expected one. It also
+//! measures its own stack high-water mark by painting the stack first.
+//!
+//! No `core::fmt` anywhere (numbers are printed by hand), so that the `panic-free` build, whose
+//! panic handler calls a symbol that does not exist, links only if no panic path survives in
+//! the code the firmware calls. See `examples/firmware/README.md`.
+#![no_std]
+#![no_main]
+
+use cortex_m_rt::entry;
+use cortex_m_semihosting::{debug, hio};
+
+#[entry]
+fn main() -> ! {
+    let top = cortex_m::register::msp::read() as usize;
+    paint_stack(top);
+    #[cfg(feature = "panic-canary")]
+    {
+        let digits = core::hint::black_box(*b"0123456789");
+        print(&[digits[core::hint::black_box(10usize)]]);
+    }
+    let ok = scenario::run();
+    let used = stack_used(top);
+    print(b"stack high-water mark: ");
+    print_u64(used as u64);
+    print(b" bytes\n");
+    if ok {
+        print(b"all decisions as expected\n");
+        debug::exit(debug::EXIT_SUCCESS);
+    } else {
+        print(b"FAILED: a decision differs from the expected one\n");
+        debug::exit(debug::EXIT_FAILURE);
+    }
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[cfg(not(any(feature = "baseline", feature = "sjc")))]
+mod scenario {
+    //! The crate's public API as a real client uses it: policy, state machine, chunked body
+    //! parser, header parsing (delay-seconds and HTTP-date), shared rate limits, retry budget.
+    use super::{print, print_u64, XorShift};
+    use backoff_core::{
+        Action, BodyKind, ErrorKind, Pacing, Permit, Policy, RateLimits, Request, RetryBudget, Stop, Wait,
+    };
+    use core::hint::black_box;
+
+    static POLICY: Policy = Policy::FOLLOW_UP_BOSS;
+    const CONTEXT: &[u8] = b"events";
+    const BAD_REQUEST: &[u8] =
+        br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#;
+    const MESSAGE: &str = "Invalid fields in the request body: emails.";
+
+    /// `size_of` the public state types on this target, for the size report.
+    fn print_sizes() {
+        use backoff_core::{Error, Reply};
+        use core::mem::size_of;
+        let sizes: [(&[u8], usize); 7] = [
+            (b"Policy", size_of::<Policy>()),
+            (b"Request", size_of::<Request<'static>>()),
+            (b"Reply<128>", size_of::<Reply<'static, 128>>()),
+            (b"Error<128>", size_of::<Error<128>>()),
+            (b"Action<128>", size_of::<Action<'static, 128>>()),
+            (b"RateLimits<4>", size_of::<RateLimits<4>>()),
+            (b"RetryBudget", size_of::<RetryBudget>()),
+        ];
+        print(b"sizes:");
+        for (name, size) in sizes {
+            print(b" ");
+            print(name);
+            print(b"=");
+            print_u64(size as u64);
+        }
+        print(b"\n");
+    }
+
+    fn check(ok: bool, what: &[u8]) -> bool {
+        if !ok {
+            print(b"  MISMATCH: ");
+            print(what);
+            print(b"\n");
+        }
+        ok
+    }
+
+    pub fn run() -> bool {
+        print_sizes();
+        let mut rng = XorShift(black_box(0x2545_F491));
+        let mut limits = RateLimits::<4>::new(Pacing::Smooth);
+        let mut budget = RetryBudget::AWS_STANDARD;
+        let mut now: u64 = black_box(1_000);
+        let mut ok = true;
+
+        // Request 1, attempt 1: 503 with an HTML body -> backoff 1000..=2000 ms.
+        let request = Request::new(&POLICY, now);
+        let headers: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"text/html")];
+        limits.observe(now, black_box(503), &headers);
+        let mut reply = request.response::<128, _>(black_box(503), &headers);
+        let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
+        let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+            Action::Retry(retry) => {
+                print(b"attempt 1: 503 -> retry in ");
+                print_u64(u64::from(retry.delay_ms));
+                print(b" ms (backoff)\n");
+                ok &= check((1000..=2000).contains(&retry.delay_ms), b"503 delay outside 1000..=2000");
+                ok &= check(matches!(retry.wait, Wait::Backoff(_)), b"503 wait is not backoff");
+                ok &= check(retry.cause.body.kind() == BodyKind::NotJson, b"503 body is not raw text");
+                now = retry.at_ms;
+                retry.request
+            }
+            _ => return check(false, b"503 was not retried"),
+        };
+
+        // Attempt 2: 429, Retry-After as an HTTP-date 3 s after Date -> exactly 3000 ms, and the
+        // shared state holds the `events` context until then.
+        let headers: [(&[u8], &[u8]); 3] = [
+            (b"Date", b"Fri, 27 Nov 2026 10:00:00 GMT"),
+            (b"Retry-After", b"Fri, 27 Nov 2026 10:00:03 GMT"),
+            (b"X-RateLimit-Context", CONTEXT),
+        ];
+        limits.observe(now, black_box(429), &headers);
+        let mut reply = request.response::<128, _>(black_box(429), &headers);
+        let _ = reply.feed(black_box(br#"{"errorMessage":"Too many requests"}"#));
+        let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+            Action::Retry(retry) => {
+                print(b"attempt 2: 429 -> retry in ");
+                print_u64(u64::from(retry.delay_ms));
+                print(b" ms (Retry-After)\n");
+                ok &= check(
+                    retry.delay_ms == 3000 && retry.wait == Wait::RetryAfter,
+                    b"429 did not wait 3000 ms",
+                );
+                let held = limits.acquire(now + 1, Some(CONTEXT)) == Permit::Wait { until_ms: now + 3000 };
+                ok &= check(held, b"rate-limit context not held until Retry-After");
+                now = retry.at_ms;
+                ok &= check(
+                    limits.acquire(now, Some(CONTEXT)) == Permit::Go,
+                    b"context still held after Retry-After",
+                );
+                retry.request
+            }
+            _ => return check(false, b"429 was not retried"),
+        };
+
+        // Attempt 3: 400, body in 16-byte chunks -> fail at once with the message.
+        let mut reply = request.response::<128, _>(black_box(400), &[(b"Content-Type", b"application/json")]);
+        for chunk in black_box(BAD_REQUEST).chunks(16) {
+            let _ = reply.feed(chunk);
+        }
+        match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+            Action::Fail(error) => {
+                print(b"attempt 3: 400 -> fail: ");
+                print(error.message().unwrap_or("(no message)").as_bytes());
+                print(b"\n");
+                ok &= check(error.kind() == ErrorKind::BadRequest, b"400 kind");
+                ok &= check(error.stop == Stop::Permanent && error.attempts == 3, b"400 stop or attempts");
+                ok &= check(error.message() == Some(MESSAGE), b"400 message");
+            }
+            _ => return check(false, b"400 did not fail"),
+        }
+
+        // Request 2: 201 -> succeed.
+        let request = Request::new(&POLICY, now);
+        let reply = request.response::<128, _>(black_box(201), &[(b"X-RateLimit-Remaining", b"249")]);
+        match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+            Action::Succeed { attempts } => {
+                print(b"request 2: 201 -> succeed after ");
+                print_u64(u64::from(attempts));
+                print(b" attempt(s)\n");
+                ok &= check(attempts == 1, b"201 attempts");
+            }
+            _ => return check(false, b"201 did not succeed"),
+        }
+        ok &= check(budget.tokens() == 500 - 5 - 5 + 1, b"retry budget");
+        ok
+    }
+}
+
+#[cfg(feature = "sjc")]
+mod scenario {
+    //! For comparison: only extracting `errorMessage` from the same 400 body, with
+    //! serde-json-core 0.7 into a `heapless::String<128>` (its escaped mode).
+    use super::print;
+    use core::hint::black_box;
+
+    #[derive(serde::Deserialize)]
+    struct ErrorBody {
+        #[serde(rename = "errorMessage")]
+        error_message: Option<heapless::String<128>>,
+    }
+
+    pub fn run() -> bool {
+        let body = black_box(br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#);
+        let mut scratch = [0u8; 128];
+        match serde_json_core::from_slice_escaped::<ErrorBody>(body, &mut scratch) {
+            Ok((ErrorBody { error_message: Some(message) }, _)) => {
+                print(b"serde-json-core: ");
+                print(message.as_bytes());
+                print(b"\n");
+                message == "Invalid fields in the request body: emails."
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(all(feature = "baseline", not(feature = "sjc")))]
+mod scenario {
+    //! The baseline: the same firmware, printing, with nothing parsed or decided.
+    use super::print;
+
+    pub fn run() -> bool {
+        print(core::hint::black_box(b"baseline: no crate code\n"));
+        true
+    }
+}
+
+/// A xorshift32 generator: deterministic, tiny, good enough for jitter in a test.
+#[cfg_attr(any(feature = "baseline", feature = "sjc"), allow(dead_code))]
+struct XorShift(u32);
+
+impl rand_core::TryRng for XorShift {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        self.0 = x;
+        Ok(x)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok((u64::from(self.try_next_u32()?) << 32) | u64::from(self.try_next_u32()?))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for byte in dst {
+            *byte = self.try_next_u32()? as u8;
+        }
+        Ok(())
+    }
+}
+
+fn print(bytes: &[u8]) {
+    if let Ok(mut out) = hio::hstdout() {
+        let _ = out.write_all(bytes);
+    }
+}
+
+/// Prints a number without `core::fmt` (which is large and has panic paths of its own).
+#[cfg_attr(feature = "sjc", allow(dead_code))]
+fn print_u64(mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    print(digits.get(digits.len() - len..).unwrap_or_default());
+}
+
+const PAINT: u32 = 0xDEAD_BEEF;
+
+extern "C" {
+    /// The lowest address the stack may grow into (end of `.bss`), from cortex-m-rt's link.x.
+    static mut __sheap: u32;
+}
+
+/// Fills the unused stack, from the end of `.bss` to just below the current frame, with a
+/// pattern, so [`stack_used`] can find how deep the stack went.
+fn paint_stack(top: usize) {
+    let bottom = core::ptr::addr_of_mut!(__sheap) as usize;
+    let mut at = bottom;
+    // Stay 256 bytes clear of the live frame.
+    while at + 4 < top.saturating_sub(256) {
+        // SAFETY: `at` is word-aligned RAM between the end of `.bss` and the live stack frame;
+        // nothing else uses it (there is no heap).
+        unsafe { core::ptr::write_volatile(at as *mut u32, PAINT) };
+        at += 4;
+    }
+}
+
+/// Bytes of stack used since [`paint_stack`]: from the top to the lowest word overwritten.
+fn stack_used(top: usize) -> usize {
+    let bottom = core::ptr::addr_of_mut!(__sheap) as usize;
+    let mut at = bottom;
+    // SAFETY: reads of the same painted region, word-aligned.
+    while at < top && unsafe { core::ptr::read_volatile(at as *const u32) } == PAINT {
+        at += 4;
+    }
+    let stack_start = cortex_m_rt_stack_start();
+    stack_start.saturating_sub(at)
+}
+
+fn cortex_m_rt_stack_start() -> usize {
+    extern "C" {
+        static mut _stack_start: u32;
+    }
+    core::ptr::addr_of_mut!(_stack_start) as usize
+}
+
+#[cfg(not(feature = "panic-free"))]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    print(b"panic\n");
+    debug::exit(debug::EXIT_FAILURE);
+    loop {
+        cortex_m::asm::wfi();
+    }
+}
+
+#[cfg(feature = "panic-free")]
+#[panic_handler]
+fn panic(_: &core::panic::PanicInfo) -> ! {
+    extern "C" {
+        /// Deliberately defined nowhere: if any panic path survives optimisation, the link
+        /// fails naming this symbol.
+        fn backoff_core_firmware_has_a_reachable_panic_path() -> !;
+    }
+    // SAFETY: never runs; the link only succeeds if this call was optimised away.
+    unsafe { backoff_core_firmware_has_a_reachable_panic_path() }
+}
