@@ -75,6 +75,8 @@
 //!
 //! - `defmt`: derives `defmt::Format` for every public type.
 //! - `std`: implements `std::error::Error` for [`Error`]. Nothing else depends on it.
+//! - `http`: [`Headers`] for `http::HeaderMap` and `http::Response<B>`, and
+//!   `Request::http_response`, for std clients built on reqwest, hyper or ureq (implies `std`).
 //!
 //! [`TryRng`]: rand_core::TryRng
 
@@ -89,6 +91,8 @@ mod backoff;
 mod body;
 mod budget;
 mod error;
+#[cfg(feature = "http")]
+mod from_http;
 mod headers;
 pub mod http_date;
 mod policy;

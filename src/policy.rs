@@ -103,7 +103,7 @@ impl Policy {
     /// | `base_ms` | 1000 | "Error Responses": truncated exponential backoff from 1 s |
     /// | `jitter` | `Additive { max_ms: 1000 }` | same page: up to 1 s random per retry |
     /// | `max_backoff_ms` | 32 000 | same page (64 000 is the other documented choice) |
-    /// | `max_retries` | 8 | delays 1, 2, 4, 8, 16, 32, 32, 32 s (+ jitter): the cap is reached and held twice, and the worst total wait is 135 s, inside the 2–3 minute budget of a typical job or webhook handler |
+    /// | `max_retries` | 8 | delays 1, 2, 4, 8, 16, 32, 32, 32 s (+ jitter): the cap is reached on the sixth retry and kept for two more, and the worst total wait is 132 s (`cargo run --example schedule`), inside the 2–3 minute budget of a typical job or webhook handler |
     /// | `deadline_ms` | `None` | `max_retries` already bounds the total |
     /// | `retry_after_ceiling_ms` | 600 000 | a server asking for more than 10 minutes is answered with a failure now |
     /// | `retry_on` | `ALL` | 408, 429, 5xx and transport failures |

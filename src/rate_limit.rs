@@ -214,16 +214,18 @@ impl<const C: usize> RateLimits<C> {
         }
         if let Some(remaining) = seen.remaining {
             entry.remaining = Some(remaining);
-            if remaining == 0 {
-                if let Some(window) = entry.window_ms {
-                    // Sliding window: every request in it has left it one window from now.
-                    entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
-                }
-            }
         }
-        if let Some(wait) = retry_after {
-            entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
-            entry.remaining = Some(0);
+        match (retry_after, seen.remaining, entry.window_ms) {
+            // `Retry-After` takes precedence over the window: it is the server's own answer.
+            (Some(wait), _, _) => {
+                entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
+                entry.remaining = Some(0);
+            }
+            // Sliding window: every request in it has left it one window from now.
+            (None, Some(0), Some(window)) => {
+                entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
+            }
+            _ => {}
         }
     }
 

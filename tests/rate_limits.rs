@@ -92,6 +92,20 @@ fn remaining_zero_holds_the_context_for_a_window() {
 }
 
 #[test]
+fn retry_after_takes_precedence_over_the_window() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    let headers = [
+        ("Retry-After", "2"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Window", "10"),
+        ("X-RateLimit-Context", "events"),
+    ];
+    limits.observe(0, 429, &headers);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Wait { until_ms: 2_000 });
+    assert_eq!(limits.acquire(2_000, Some(b"events")), Permit::Go);
+}
+
+#[test]
 fn a_429_without_a_context_holds_every_request() {
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
     limits.observe(0, 429, &[("Retry-After", "3")]);

@@ -1,0 +1,41 @@
+//! Conversions from the `http` crate (1.x), behind the `http` feature: the header map and
+//! response types that reqwest, hyper and ureq hand to their callers.
+
+use crate::headers::Headers;
+use crate::request::{Reply, Request};
+
+impl Headers for ::http::HeaderMap {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        for (name, value) in self {
+            visit(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+}
+
+impl<B> Headers for ::http::Response<B> {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        self.headers().for_each(visit);
+    }
+}
+
+impl<'p> Request<'p> {
+    /// [`response`](Self::response) for an `http::Response`: its status and headers are read
+    /// now; feed its body to the returned [`Reply`].
+    ///
+    /// ```
+    /// use backoff_core::{Action, Policy, Request};
+    ///
+    /// let response = http::Response::builder()
+    ///     .status(429)
+    ///     .header("Retry-After", "3")
+    ///     .body(())
+    ///     .unwrap();
+    /// let reply = Request::new(&Policy::FOLLOW_UP_BOSS, 0).http_response::<64, _>(&response);
+    /// let mut rng = rand_pcg::Pcg32::new(1, 1);
+    /// let Action::Retry(retry) = reply.finish(0, &mut rng) else { panic!() };
+    /// assert_eq!(retry.delay_ms, 3_000);
+    /// ```
+    pub fn http_response<const N: usize, B>(self, response: &::http::Response<B>) -> Reply<'p, N> {
+        self.response(response.status().as_u16(), response.headers())
+    }
+}
