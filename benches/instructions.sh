@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Instructions per decision of the state machine, counted by valgrind's callgrind: repeatable
+# where wall time is noisy. Runs the peers bench binary with 0 and with 1000 decisions of each
+# kind; the difference over 1000 is the cost of one decision.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)"; exit 1; }
+bin=$(cargo bench --bench peers --no-run --message-format=json 2>/dev/null |
+  python3 -c 'import sys,json
+for l in sys.stdin:
+    m=json.loads(l)
+    if m.get("reason")=="compiler-artifact" and m.get("target",{}).get("name")=="peers" and m.get("executable"): print(m["executable"])')
+count() { # status n -> instructions
+  local out=/tmp/callgrind.backoff-core.$$
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --decisions "$1" "$2" >/dev/null 2>&1
+  sed -n 's/^summary: //p' "$out"
+  rm -f "$out"
+}
+printf '%-36s %12s\n' "decision" "instructions"
+for status in 503 400 201; do
+  base=$(count "$status" 0)
+  many=$(count "$status" 1000)
+  case $status in
+    503) name="503, 49-byte HTML body -> retry" ;;
+    400) name="400, 62-byte errorMessage -> fail" ;;
+    201) name="201 -> succeed" ;;
+  esac
+  printf '%-36s %12s\n' "$name" "$(( (many - base) / 1000 ))"
+done
