@@ -40,6 +40,7 @@ const fn exponential(base_ms: u32, n: u32) -> u64 {
 /// The delay before retry number `n` (0 for the first retry).
 ///
 /// `now_ms` only feeds the fallback when the RNG fails.
+#[inline]
 pub(crate) fn delay<R: TryRng + ?Sized>(policy: &Policy, n: u32, now_ms: u64, rng: &mut R) -> Delay {
     let cap = u64::from(policy.max_backoff_ms);
     let d = exponential(policy.base_ms, n);
@@ -70,22 +71,27 @@ pub(crate) fn delay<R: TryRng + ?Sized>(policy: &Policy, n: u32, now_ms: u64, rn
 }
 
 /// An unbiased draw from `0..=max`, or `None` if the RNG failed.
+///
+/// Lemire's "nearly divisionless" method: the product of a 32-bit draw and the range has the
+/// answer in its high half; its low half says whether the draw fell in the over-represented
+/// remainder, which needs a division to know exactly, but only when the low half is smaller
+/// than the range (rarely, for small ranges).
+#[inline]
 pub(crate) fn uniform_inclusive<R: TryRng + ?Sized>(rng: &mut R, max: u32) -> Option<u32> {
     let Some(range) = max.checked_add(1) else {
         return rng.try_next_u32().ok();
     };
-    // 2^32 mod range: the low products below it are the over-represented ones.
-    let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
-    let mut value = 0;
-    for _ in 0..MAX_DRAWS {
-        let x = rng.try_next_u32().ok()?;
-        let product = u64::from(x) * u64::from(range);
-        value = (product >> 32) as u32;
-        if (product as u32) >= threshold {
-            return Some(value);
+    let mut product = u64::from(rng.try_next_u32().ok()?) * u64::from(range);
+    if (product as u32) < range {
+        // 2^32 mod range: the low products below it are the over-represented ones.
+        let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
+        let mut draws = 1;
+        while (product as u32) < threshold && draws < MAX_DRAWS {
+            product = u64::from(rng.try_next_u32().ok()?) * u64::from(range);
+            draws += 1;
         }
     }
-    Some(value)
+    Some((product >> 32) as u32)
 }
 
 /// Maps a 64-bit hash onto `0..=max` by its high bits (a bias of at most `max / 2^64`).
@@ -116,6 +122,7 @@ impl Policy {
     /// This is the formula alone, without `Retry-After`, deadlines or retry counts: what a
     /// [`Request`](crate::Request) uses when the server gave no `Retry-After`, public for
     /// schedules and tests. `now_ms` only feeds the fallback used when the RNG fails.
+    #[inline]
     pub fn backoff<R: TryRng + ?Sized>(&self, retry: u32, now_ms: u64, rng: &mut R) -> (u32, JitterSource) {
         let d = delay(self, retry, now_ms, rng);
         (d.ms, d.source)
