@@ -36,16 +36,19 @@ pub fn parse(value: &[u8], pivot_year: u32) -> Option<u64> {
 /// has four digits of year).
 #[must_use]
 pub fn year_of(epoch_s: u64) -> u32 {
-    let days = epoch_s / 86_400;
-    if days >= days_before_year(10_000) {
+    // Years past 9999 are all 9999; below that, days fit in 32 bits and `x / 86 400` is
+    // `(x >> 7) / 675`, which keeps 64-bit division (a library call on 32-bit targets) out.
+    let Ok(scaled) = u32::try_from(epoch_s >> 7) else { return 9999 };
+    let days = scaled / 675;
+    if u64::from(days) >= days_before_year(10_000) {
         return 9999;
     }
     // 400 Gregorian years are 146 097 days; the estimate is off by at most one year.
-    let mut year = 1970 + u32::try_from(days * 400 / 146_097).unwrap_or(0);
+    let mut year = 1970 + days.saturating_mul(400) / 146_097;
     for _ in 0..2 {
-        if days_before_year(year) > days {
+        if days_before_year(year) > u64::from(days) {
             year -= 1;
-        } else if days_before_year(year + 1) <= days {
+        } else if days_before_year(year + 1) <= u64::from(days) {
             year += 1;
         }
     }
@@ -137,11 +140,12 @@ const fn is_leap(year: u32) -> bool {
     year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
 }
 
-/// Days from 1970-01-01 to January 1st of `year` (for `year >= 1970`).
+/// Days from 1970-01-01 to January 1st of `year` (for `1970 <= year <= 10_000`; 32-bit
+/// arithmetic, so no 64-bit division on 32-bit targets).
 fn days_before_year(year: u32) -> u64 {
-    let y = u64::from(year.saturating_sub(1));
-    let leaps = |y: u64| y / 4 - y / 100 + y / 400;
-    u64::from(year.saturating_sub(1970)) * 365 + leaps(y) - leaps(1969)
+    let year = year.clamp(1970, 10_000);
+    let leaps = |y: u32| y / 4 - y / 100 + y / 400;
+    u64::from((year - 1970) * 365 + leaps(year - 1) - leaps(1969))
 }
 
 fn epoch(year: u32, month: u32, day: u32, seconds: u64) -> Option<u64> {

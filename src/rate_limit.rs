@@ -318,8 +318,8 @@ impl Entry {
     /// which leaves room for the server's clock and the network's delay.
     fn spacing_ms(&self) -> Option<u64> {
         let (limit, window) = (self.limit?, self.window_ms?);
-        let slots = u64::from(limit.saturating_sub(1).max(1));
-        Some(u64::from(window).div_ceil(slots))
+        let slots = limit.saturating_sub(1).max(1);
+        Some(u64::from(window.div_ceil(slots)))
     }
 
     fn count_send(&mut self, now_ms: u64, pacing: Pacing) {
