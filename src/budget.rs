@@ -1,17 +1,20 @@
-//! A retry budget shared by all requests of a client, so an outage does not become a retry
-//! storm.
-//!
-//! A token bucket in the manner of the AWS SDKs' "standard" retry mode and gRPC's retry
-//! throttling: every retry costs tokens, every success puts some back, and when the bucket
-//! cannot pay for a retry the request fails at once ([`Stop::BudgetExhausted`]) instead of
-//! adding load to a server that is already failing. Healthy traffic keeps the bucket full, so
-//! the budget only bites when most requests fail.
-//!
-//! [`Stop::BudgetExhausted`]: crate::Stop::BudgetExhausted
+//! A retry budget shared by all requests of a client. The rules are on [`RetryBudget`].
 
 use crate::error::ErrorKind;
 
-/// A token bucket for retries. Plain data: keep one per client (per host, per fleet member).
+/// A token bucket for retries, so an outage does not become a retry storm. Plain data: keep
+/// one per client (per host, per fleet member).
+///
+/// In the manner of the AWS SDKs' "standard" retry mode and gRPC's retry throttling: every
+/// retry costs tokens, every success puts some back, and when the bucket cannot pay for a
+/// retry the request fails at once with [`Stop::BudgetExhausted`] instead of adding load to a
+/// server that is already failing. Healthy traffic keeps the bucket full, so the budget only
+/// bites when most requests fail. Pass it to [`Reply::finish_with_budget`] and
+/// [`Request::transport_failure_with_budget`]; the preset uses none.
+///
+/// [`Stop::BudgetExhausted`]: crate::Stop::BudgetExhausted
+/// [`Reply::finish_with_budget`]: crate::Reply::finish_with_budget
+/// [`Request::transport_failure_with_budget`]: crate::Request::transport_failure_with_budget
 ///
 /// ```
 /// use backoff_core::RetryBudget;

@@ -63,6 +63,19 @@
 //!
 //! Bodies can also be fed in chunks: [`Request::response`] reads the status and headers and
 //! returns a [`Reply`] that takes the body piece by piece, so firmware never holds it whole.
+//! The error it fails with carries the body's `errorMessage` in a `heapless::String<N>` of the
+//! caller's size, or says what the body was instead ([`BodyKind`]); see [`BodyParser`] for the
+//! exact rules.
+//!
+//! # Shared by a client's requests
+//!
+//! - [`RateLimits`]: learns `Retry-After` and `X-RateLimit-*` from every response and says,
+//!   before each request, whether it may go now or must wait — so one 429 holds back every
+//!   request of its rate-limit context, and a steady sender can be paced never to meet one.
+//! - [`RetryBudget`]: an optional token bucket that stops retries when most requests fail.
+//!
+//! A request marked [`Idempotency::NotIdempotent`] is retried only when it was provably not
+//! processed: a 429, or a [`TransportFailure::BeforeSend`].
 //!
 //! # Time and randomness
 //!

@@ -1,22 +1,5 @@
 //! Rate limits shared by every request of a client: learnt from each response's headers,
-//! asked before each request is sent.
-//!
-//! The Follow Up Boss API (and many others) sends, on every response:
-//!
-//! | header | meaning |
-//! |---|---|
-//! | `X-RateLimit-Limit` | requests allowed per window |
-//! | `X-RateLimit-Remaining` | requests left in the current (sliding) window |
-//! | `X-RateLimit-Window` | the window, in seconds |
-//! | `X-RateLimit-Context` | which limit this is: `global`, `events`, `POST.events`, … |
-//!
-//! and a 429 with `Retry-After`, which holds back every request of that context (every
-//! request at all, if the 429 named no context) until it has passed.
-//!
-//! [`RateLimits`] keeps what it learnt for up to `C` contexts and answers, before a request
-//! goes out, whether it may go now ([`Permit::Go`]) or must wait until an instant
-//! ([`Permit::Wait`]). It never lets a request through before a `Retry-After` it was told has
-//! passed, and never holds one back longer than the longest wait it was told.
+//! asked before each request is sent. The rules are on [`RateLimits`].
 
 use crate::headers::{self, Headers};
 
@@ -145,6 +128,27 @@ struct Entry {
 }
 
 /// Rate-limit state shared by all requests of a client, for up to `C` contexts.
+///
+/// The Follow Up Boss API (and many others) sends, on every response:
+///
+/// | header | meaning |
+/// |---|---|
+/// | `X-RateLimit-Limit` | requests allowed per window |
+/// | `X-RateLimit-Remaining` | requests left in the current (sliding) window |
+/// | `X-RateLimit-Window` | the window, in seconds |
+/// | `X-RateLimit-Context` | which limit this is: `global`, `events`, `POST.events`, … |
+///
+/// and a 429 with `Retry-After`, which holds back every request of that context (every
+/// request at all, if the 429 named no context) until it has passed. `Retry-After` takes
+/// precedence over the window. [`observe`](Self::observe) learns from every response;
+/// [`acquire`](Self::acquire) answers, before a request goes out, whether it may go now
+/// ([`Permit::Go`]) or must wait until an instant ([`Permit::Wait`]). It never lets a request
+/// through before a `Retry-After` it was told has passed, and never holds one back longer
+/// than the longest wait it was told (both are property-tested and fuzzed).
+///
+/// The IETF `RateLimit` / `RateLimit-Policy` fields are not read: the Follow Up Boss API does
+/// not send them, and their syntax changed incompatibly between drafts of
+/// draft-ietf-httpapi-ratelimit-headers, so reading them now would be a guess.
 ///
 /// Bounded: `C` entries, chosen by the caller; no allocation. When a new context arrives and
 /// all entries are taken, the least recently used one is evicted — and if it was still
