@@ -4,7 +4,7 @@
 //! cargo run --example sizes
 //! ```
 
-use backoff_core::{Action, Body, BodyParser, Error, Policy, Reply, Request};
+use backoff_core::{Action, Body, BodyParser, Error, Policy, RateLimits, Reply, Request, RetryBudget};
 use core::mem::size_of;
 
 fn main() {
@@ -16,4 +16,6 @@ fn main() {
     println!("{:<28} {:>5} bytes", "Body<128>", size_of::<Body<128>>());
     println!("{:<28} {:>5} bytes", "Error<128>", size_of::<Error<128>>());
     println!("{:<28} {:>5} bytes", "Action<128>", size_of::<Action<'static, 128>>());
+    println!("{:<28} {:>5} bytes", "RateLimits<4> (shared)", size_of::<RateLimits<4>>());
+    println!("{:<28} {:>5} bytes", "RetryBudget (shared)", size_of::<RetryBudget>());
 }
