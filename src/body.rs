@@ -609,7 +609,6 @@ impl<const N: usize> BodyParser<N> {
     }
 
     /// The first byte of a value (not whitespace); returns the next state.
-    #[inline]
     fn value(&mut self, b: u8) -> State {
         let at_top = self.depth == 1;
         if b == b'"' {
@@ -922,7 +921,6 @@ impl<const N: usize> BodyParser<N> {
 }
 
 /// The next number state after `b`, or `None` if `b` cannot continue the number.
-#[inline]
 fn number(n: Number, b: u8) -> Option<Number> {
     Some(match (n, b) {
         (Number::Minus, b'0') => Number::Zero,
@@ -948,7 +946,6 @@ fn target_of(key: &[u8]) -> Target {
 
 /// The length of the string body at the start of `bytes` (after its opening quote) if it
 /// closes with no escape or control byte: the common case, skipped in one scan.
-#[inline]
 fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
     let run = plain_run(bytes, false);
     (bytes.get(run) == Some(&b'"')).then_some(run)
@@ -956,7 +953,6 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 
 /// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
 /// (a number cut by the chunk's end is left to the byte-by-byte path).
-#[inline]
 fn complete_number(bytes: &[u8]) -> Option<usize> {
     let digits =
         |from: usize| bytes.get(from..).unwrap_or_default().iter().take_while(|d| d.is_ascii_digit()).count();
