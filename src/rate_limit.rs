@@ -185,6 +185,9 @@ impl<const C: usize> RateLimits<C> {
 
     /// Learns from a response received at `now_ms`. Call it for every response, success or
     /// not, before deciding what to do with it.
+    ///
+    /// A response without `X-RateLimit-Context` cannot be told apart from other contexts: its
+    /// 429 `Retry-After` holds every request; its other `X-RateLimit-*` values are not kept.
     pub fn observe<H: Headers + ?Sized>(&mut self, now_ms: u64, status: u16, headers: &H) {
         self.observe_parsed(now_ms, status, &RateLimitHeaders::read(headers));
     }
@@ -234,8 +237,8 @@ impl<const C: usize> RateLimits<C> {
     }
 
     /// May a request of `context` go at `now_ms`? `None` asks for a request whose context is
-    /// not known yet: it waits for every known context. A [`Permit::Go`] counts the request
-    /// as sent.
+    /// not known yet: it waits for every known context, and a [`Permit::Go`] counts against
+    /// all of them. A [`Permit::Go`] counts the request as sent.
     pub fn acquire(&mut self, now_ms: u64, context: Option<&[u8]>) -> Permit {
         let pacing = self.pacing;
         let mut until = self.all_until_ms;

@@ -97,11 +97,13 @@ mod scenario {
         let mut now: u64 = black_box(1_000);
         let mut ok = true;
 
+        // Headers are passed as one slice type throughout, as a real client's HTTP library
+        // would hand them over: one copy of the header-reading code.
         // Request 1, attempt 1: 503 with an HTML body -> backoff 1000..=2000 ms.
         let request = Request::new(&POLICY, now);
         let headers: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"text/html")];
-        limits.observe(now, black_box(503), &headers);
-        let mut reply = request.response::<128, _>(black_box(503), &headers);
+        limits.observe(now, black_box(503), &headers[..]);
+        let mut reply = request.response::<128, _>(black_box(503), &headers[..]);
         let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
         let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
             Action::Retry(retry) => {
@@ -124,8 +126,8 @@ mod scenario {
             (b"Retry-After", b"Fri, 27 Nov 2026 10:00:03 GMT"),
             (b"X-RateLimit-Context", CONTEXT),
         ];
-        limits.observe(now, black_box(429), &headers);
-        let mut reply = request.response::<128, _>(black_box(429), &headers);
+        limits.observe(now, black_box(429), &headers[..]);
+        let mut reply = request.response::<128, _>(black_box(429), &headers[..]);
         let _ = reply.feed(black_box(br#"{"errorMessage":"Too many requests"}"#));
         let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
             Action::Retry(retry) => {
@@ -149,7 +151,8 @@ mod scenario {
         };
 
         // Attempt 3: 400, body in 16-byte chunks -> fail at once with the message.
-        let mut reply = request.response::<128, _>(black_box(400), &[(b"Content-Type", b"application/json")]);
+        let headers: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"application/json")];
+        let mut reply = request.response::<128, _>(black_box(400), &headers[..]);
         for chunk in black_box(BAD_REQUEST).chunks(16) {
             let _ = reply.feed(chunk);
         }
@@ -167,7 +170,8 @@ mod scenario {
 
         // Request 2: 201 -> succeed.
         let request = Request::new(&POLICY, now);
-        let reply = request.response::<128, _>(black_box(201), &[(b"X-RateLimit-Remaining", b"249")]);
+        let headers: [(&[u8], &[u8]); 1] = [(b"X-RateLimit-Remaining", b"249")];
+        let reply = request.response::<128, _>(black_box(201), &headers[..]);
         match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
             Action::Succeed { attempts } => {
                 print(b"request 2: 201 -> succeed after ");
