@@ -232,8 +232,11 @@ pub struct BodyParser<const N: usize> {
     state: State,
     role: Role,
     depth: u8,
-    /// Bit `i` is set when the container at depth `i + 1` is an object.
-    stack: u128,
+    /// Bit `i` is set when the container at depth `i + 1` is an object (32-bit words: no
+    /// 128-bit shifts, which are library calls on small targets).
+    stack: [u32; 4],
+    /// Whether the innermost open container is an object: asked at every comma.
+    in_object: bool,
     utf8: Utf8,
     /// A high surrogate escape waiting for its low half; 0 when none.
     high: u16,
@@ -263,7 +266,8 @@ impl<const N: usize> BodyParser<N> {
             state: State::Start,
             role: Role::Skip,
             depth: 0,
-            stack: 0,
+            stack: [0; 4],
+            in_object: false,
             utf8: Utf8::new(),
             high: 0,
             hex: 0,
@@ -508,9 +512,7 @@ impl<const N: usize> BodyParser<N> {
     /// the chunk's end, and every error, which that path then reports).
     fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
         loop {
-            while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
-                i += 1;
-            }
+            i = skip_whitespace(chunk, i);
             let Some(&b) = chunk.get(i) else { return (i, st) };
             match st {
                 State::KeyOrClose | State::Key => {
@@ -531,8 +533,14 @@ impl<const N: usize> BodyParser<N> {
                     if self.depth == 1 {
                         self.target = target_of(chunk.get(i + 1..i + 1 + len).unwrap_or_default());
                     }
-                    i += len + 2;
-                    st = State::Colon;
+                    i = skip_whitespace(chunk, i + len + 2);
+                    // The colon nearly always follows at once: take it here, not round the loop.
+                    st = if chunk.get(i) == Some(&b':') {
+                        i += 1;
+                        State::Value
+                    } else {
+                        State::Colon
+                    };
                 }
                 State::Colon => {
                     if b != b':' {
@@ -579,8 +587,18 @@ impl<const N: usize> BodyParser<N> {
                         }
                         _ => return (i, st),
                     };
-                    i += len;
-                    st = State::CommaOrClose;
+                    i = skip_whitespace(chunk, i + len);
+                    // Likewise the comma after a value.
+                    st = if chunk.get(i) == Some(&b',') {
+                        i += 1;
+                        if self.top_is_object() {
+                            State::Key
+                        } else {
+                            State::Value
+                        }
+                    } else {
+                        State::CommaOrClose
+                    };
                 }
                 State::CommaOrClose => {
                     st = match b {
@@ -669,12 +687,16 @@ impl<const N: usize> BodyParser<N> {
         if self.depth >= MAX_DEPTH {
             return State::Invalid;
         }
-        if object {
-            self.stack |= 1u128 << self.depth;
-        } else {
-            self.stack &= !(1u128 << self.depth);
+        if let Some(word) = self.stack.get_mut(usize::from(self.depth / 32)) {
+            let bit = 1u32 << (self.depth % 32);
+            if object {
+                *word |= bit;
+            } else {
+                *word &= !bit;
+            }
         }
         self.depth += 1;
+        self.in_object = object;
         if object {
             State::KeyOrClose
         } else {
@@ -683,17 +705,20 @@ impl<const N: usize> BodyParser<N> {
     }
 
     fn top_is_object(&self) -> bool {
-        match self.depth.checked_sub(1) {
-            Some(top) => self.stack & (1u128 << top) != 0,
-            None => false,
-        }
+        self.in_object
     }
 
     fn close(&mut self, object: bool) -> State {
-        if self.depth == 0 || self.top_is_object() != object {
+        if self.depth == 0 || self.in_object != object {
             return State::Invalid;
         }
         self.depth -= 1;
+        self.in_object = match self.depth.checked_sub(1) {
+            Some(top) => {
+                self.stack.get(usize::from(top / 32)).is_some_and(|word| word & (1 << (top % 32)) != 0)
+            }
+            None => false,
+        };
         if self.depth == 0 {
             State::End
         } else {
@@ -946,6 +971,7 @@ fn target_of(key: &[u8]) -> Target {
 
 /// The length of the string body at the start of `bytes` (after its opening quote) if it
 /// closes with no escape or control byte: the common case, skipped in one scan.
+#[inline]
 fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
     let run = plain_run(bytes, false);
     (bytes.get(run) == Some(&b'"')).then_some(run)
@@ -954,38 +980,53 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 /// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
 /// (a number cut by the chunk's end is left to the byte-by-byte path).
 fn complete_number(bytes: &[u8]) -> Option<usize> {
-    let digits =
-        |from: usize| bytes.get(from..).unwrap_or_default().iter().take_while(|d| d.is_ascii_digit()).count();
+    let digits_from = |mut i: usize| {
+        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+            i += 1;
+        }
+        i
+    };
     let mut i = usize::from(bytes.first() == Some(&b'-'));
-    match bytes.get(i) {
-        Some(b'0') => i += 1,
-        Some(b'1'..=b'9') => i += digits(i),
+    i = match bytes.get(i)? {
+        b'0' => i + 1,
+        b'1'..=b'9' => digits_from(i + 1),
         _ => return None,
-    }
-    if bytes.get(i) == Some(&b'.') {
-        let n = digits(i + 1);
-        if n == 0 {
+    };
+    let mut next = *bytes.get(i)?;
+    if next == b'.' {
+        let end = digits_from(i + 1);
+        if end == i + 1 {
             return None;
         }
-        i += 1 + n;
+        i = end;
+        next = *bytes.get(i)?;
     }
-    if matches!(bytes.get(i), Some(b'e' | b'E')) {
+    if next == b'e' || next == b'E' {
         i += 1;
         if matches!(bytes.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let n = digits(i);
-        if n == 0 {
+        let end = digits_from(i);
+        if end == i {
             return None;
         }
-        i += n;
+        i = end;
+        next = *bytes.get(i)?;
     }
-    // The byte after the number must be in this chunk, and must not continue it (`01`, `1.`):
-    // anything else is the next token's business.
-    match bytes.get(i) {
-        Some(b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-') | None => None,
-        Some(_) => Some(i),
+    // The byte after the number must not continue it (`01`, `1.`, `1e`): anything else is
+    // the next token's business.
+    if next.is_ascii_digit() || matches!(next, b'.' | b'e' | b'E' | b'+' | b'-') {
+        return None;
     }
+    Some(i)
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
+    while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
+        i += 1;
+    }
+    i
 }
 
 const fn is_whitespace(b: u8) -> bool {
