@@ -102,6 +102,7 @@ pub enum Progress {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Number {
     Minus,
     Zero,
@@ -114,6 +115,7 @@ enum Number {
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum State {
     /// Nothing read yet: a BOM may come.
     Start,
@@ -149,6 +151,7 @@ enum State {
 
 /// What the string being read is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Role {
     /// A value that is not the message: validated, not kept.
     Skip,
@@ -162,6 +165,7 @@ enum Role {
 
 /// Which key of the top-level object was just read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Target {
     Other,
     ErrorMessage,
@@ -170,6 +174,7 @@ enum Target {
 
 /// What the top-level object said so far for one of the two keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 enum Slot {
     Absent,
     Text,
@@ -228,6 +233,7 @@ const KEY_OVERFLOW: u8 = u8::MAX;
 /// assert_eq!(body.message(), Some("Invalid fields: \"emails\"."));
 /// ```
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BodyParser<const N: usize> {
     state: State,
     role: Role,

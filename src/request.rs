@@ -34,6 +34,7 @@ pub enum TransportFailure {
 
 /// What the caller does next. Every variant must be handled: a `match` covers it completely.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "the action says whether to retry, fail or hand the response on"]
 pub enum Action<'p, const N: usize> {
     /// The response is a success (2xx): hand it to the application.
@@ -59,6 +60,7 @@ pub enum Wait {
 
 /// A decision to retry: how long to wait, until when, and the state to continue with.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "the request continues only through `retry.request`"]
 pub struct Retry<'p, const N: usize> {
     /// The request, one retry further on. The only way to continue it.
@@ -287,6 +289,7 @@ enum Processed {
 /// `N` is the capacity of the error message buffer. For a 2xx the body is the application's
 /// and feeding it is a no-op.
 #[derive(Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "call `finish` to get the action"]
 pub struct Reply<'p, const N: usize> {
     request: Request<'p>,

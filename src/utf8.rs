@@ -19,6 +19,7 @@ pub(crate) enum Step {
 /// range of the next byte (narrower than `80..=BF` right after E0, ED, F0 and F4, which is what
 /// rejects overlong forms, surrogates and values past U+10FFFF).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Utf8 {
     code: u32,
     need: u8,
