@@ -6,7 +6,8 @@
 //! cargo run --example schedule
 //! cargo run --example schedule -- --base 500 --cap 64000 --jitter full --retries 10 --seed 7 --show 3
 //! ```
-//! `--jitter` takes a number of ms (additive, the preset's 1000), `none`, `full` or `equal`.
+//! `--jitter` takes a number of ms (additive, the preset's 1000), `none`, `full`, `equal` or
+//! `decorrelated` (whose histogram is of the first retry, as it depends on the one before).
 
 use backoff_core::{delay_bounds, Jitter, Policy};
 use rand_core::SeedableRng;
@@ -29,6 +30,7 @@ fn main() {
                     "none" => Jitter::None,
                     "full" => Jitter::Full,
                     "equal" => Jitter::Equal,
+                    "decorrelated" => Jitter::Decorrelated,
                     _ => Jitter::Additive { max_ms: number() },
                 }
             }
@@ -45,9 +47,11 @@ fn main() {
         "retry", "min ms", "max ms", "sampled", "total sampled", "total max"
     );
     let (mut total, mut total_max) = (0u64, 0u64);
+    let mut previous = None;
     for n in 0..policy.max_retries {
         let (lo, hi) = delay_bounds(&policy, n);
-        let (sampled, _) = policy.backoff(n, total, &mut rng);
+        let (sampled, _) = policy.backoff_after(previous, n, total, &mut rng);
+        previous = Some(sampled);
         total += u64::from(sampled);
         total_max += u64::from(hi);
         println!(
@@ -81,6 +85,6 @@ fn main() {
 
 fn usage(flag: &str, value: &str) -> ! {
     eprintln!("bad argument {flag} {value:?}");
-    eprintln!("usage: schedule [--base MS] [--cap MS] [--jitter MS|none|full|equal] [--retries N] [--seed N] [--show RETRY]");
+    eprintln!("usage: schedule [--base MS] [--cap MS] [--jitter MS|none|full|equal|decorrelated] [--retries N] [--seed N] [--show RETRY]");
     std::process::exit(2);
 }

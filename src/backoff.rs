@@ -37,11 +37,18 @@ const fn exponential(base_ms: u32, n: u32) -> u64 {
     (base_ms as u64) << shift
 }
 
-/// The delay before retry number `n` (0 for the first retry).
+/// The delay before retry number `n` (0 for the first retry), after a previous backoff delay
+/// of `previous_ms` (only [`Jitter::Decorrelated`] reads it; `None` before the first).
 ///
 /// `now_ms` only feeds the fallback when the RNG fails.
 #[inline]
-pub(crate) fn delay<R: TryRng + ?Sized>(policy: &Policy, n: u32, now_ms: u64, rng: &mut R) -> Delay {
+pub(crate) fn delay<R: TryRng + ?Sized>(
+    policy: &Policy,
+    n: u32,
+    previous_ms: Option<u32>,
+    now_ms: u64,
+    rng: &mut R,
+) -> Delay {
     let cap = u64::from(policy.max_backoff_ms);
     let d = exponential(policy.base_ms, n);
     let capped = clamp_u32(if d < cap { d } else { cap });
@@ -57,6 +64,12 @@ pub(crate) fn delay<R: TryRng + ?Sized>(policy: &Policy, n: u32, now_ms: u64, rn
         }
         Jitter::Full => (0, capped),
         Jitter::Equal => (capped - capped / 2, capped / 2),
+        Jitter::Decorrelated => {
+            let low = policy.base_ms.min(policy.max_backoff_ms);
+            let previous = u64::from(previous_ms.unwrap_or(policy.base_ms));
+            let high = clamp_u32(previous.saturating_mul(3).min(cap));
+            (low, high.saturating_sub(low))
+        }
     };
     if spread == 0 {
         return Delay { ms: floor, source: JitterSource::NotDrawn };
@@ -122,9 +135,25 @@ impl Policy {
     /// This is the formula alone, without `Retry-After`, deadlines or retry counts: what a
     /// [`Request`](crate::Request) uses when the server gave no `Retry-After`, public for
     /// schedules and tests. `now_ms` only feeds the fallback used when the RNG fails.
+    ///
+    /// [`Jitter::Decorrelated`] depends on the previous delay, which this does not know: it
+    /// draws as for the first retry. Use [`backoff_after`](Self::backoff_after) to follow it.
     #[inline]
     pub fn backoff<R: TryRng + ?Sized>(&self, retry: u32, now_ms: u64, rng: &mut R) -> (u32, JitterSource) {
-        let d = delay(self, retry, now_ms, rng);
+        self.backoff_after(None, retry, now_ms, rng)
+    }
+
+    /// [`backoff`](Self::backoff) after a previous backoff delay of `previous_ms` (`None`
+    /// before the first retry), which [`Jitter::Decorrelated`] grows from.
+    #[inline]
+    pub fn backoff_after<R: TryRng + ?Sized>(
+        &self,
+        previous_ms: Option<u32>,
+        retry: u32,
+        now_ms: u64,
+        rng: &mut R,
+    ) -> (u32, JitterSource) {
+        let d = delay(self, retry, previous_ms, now_ms, rng);
         (d.ms, d.source)
     }
 }
@@ -149,6 +178,16 @@ pub fn delay_bounds(policy: &Policy, n: u32) -> (u32, u32) {
         }
         Jitter::Full => (0, u64::from(capped)),
         Jitter::Equal => (capped - capped / 2, u64::from(capped)),
+        // Each delay is at most three times the one before, starting from three times base.
+        Jitter::Decorrelated => {
+            let mut hi = u64::from(policy.base_ms).saturating_mul(3);
+            let mut k = 0;
+            while k < n && hi < cap {
+                hi = hi.saturating_mul(3);
+                k += 1;
+            }
+            (policy.base_ms.min(policy.max_backoff_ms), hi)
+        }
     };
     (lo, clamp_u32(if hi < cap { hi } else { cap }))
 }

@@ -20,6 +20,11 @@ pub enum Jitter {
     Full,
     /// `min(d, cap) / 2 + r` with `r` uniform over `0..=min(d, cap) / 2` ("equal jitter").
     Equal,
+    /// Uniform over `base_ms..=min(3 · previous, cap)`, where `previous` is the request's
+    /// previous backoff delay (`base_ms` before the first): AWS's "decorrelated jitter". It
+    /// does not use `2^n`; it grows by up to three times per retry and is truncated at the
+    /// cap. The only shape that depends on the request's history.
+    Decorrelated,
 }
 
 /// The outcome classes that can be retried, as a small set.

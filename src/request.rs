@@ -105,6 +105,8 @@ pub struct Request<'p> {
     started_ms: u64,
     latest_ms: u64,
     retries: u32,
+    /// The last backoff delay, for [`Jitter::Decorrelated`](crate::Jitter::Decorrelated).
+    last_backoff_ms: Option<u32>,
     idempotency: Idempotency,
 }
 
@@ -118,6 +120,7 @@ impl<'p> Request<'p> {
             started_ms: now_ms,
             latest_ms: now_ms,
             retries: 0,
+            last_backoff_ms: None,
             idempotency: Idempotency::Idempotent,
         }
     }
@@ -225,6 +228,9 @@ impl<'p> Request<'p> {
             Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
+                if let Wait::Backoff(_) = wait {
+                    self.last_backoff_ms = Some(delay_ms);
+                }
                 let at_ms = now.saturating_add(u64::from(delay_ms));
                 Action::Retry(Retry { request: self, delay_ms, at_ms, wait, cause })
             }
@@ -263,7 +269,7 @@ impl<'p> Request<'p> {
                 _ => return Err(Stop::RetryAfterTooLong),
             },
             None => {
-                let delay = backoff::delay(policy, self.retries, now, rng);
+                let delay = backoff::delay(policy, self.retries, self.last_backoff_ms, now, rng);
                 (delay.ms, Wait::Backoff(delay.source))
             }
         };

@@ -3,7 +3,7 @@
 mod common;
 
 use backoff_core::{
-    Action, BodyKind, ErrorKind, Idempotency, JitterSource, NoHeaders, Policy, Request, Stop,
+    Action, BodyKind, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders, Policy, Request, Stop,
     TransportFailure, Wait,
 };
 use common::{broken, SplitMix};
@@ -326,4 +326,32 @@ fn a_retryable_attempt_still_reports_what_its_body_said() {
     let Action::Retry(retry) = action else { panic!() };
     assert_eq!(retry.cause.body.kind(), BodyKind::NotJson);
     assert_eq!(retry.cause.body.raw_text(), Some("<html><head><title>502 Bad Gateway</title>"));
+}
+
+#[test]
+fn decorrelated_jitter_grows_from_the_previous_delay_and_stays_under_the_cap() {
+    let policy = PRESET.with_jitter(Jitter::Decorrelated).with_max_retries(30);
+    let mut grew = false;
+    for seed in 0..50 {
+        let mut rng = SplitMix(seed);
+        let mut req = Request::new(&policy, 0);
+        let mut previous = policy.base_ms;
+        for _ in 0..30 {
+            let Action::Retry(retry) = respond(req, 0, 503, b"", &mut rng) else { panic!() };
+            let high = (previous * 3).min(policy.max_backoff_ms);
+            assert!((policy.base_ms..=high).contains(&retry.delay_ms), "{} after {previous}", retry.delay_ms);
+            grew |= retry.delay_ms > 3 * policy.base_ms;
+            previous = retry.delay_ms;
+            req = retry.request;
+        }
+    }
+    assert!(grew, "decorrelated delays never grew past the first retry's range");
+    // A Retry-After wait in between does not count as a backoff delay to grow from.
+    let mut rng = SplitMix(1);
+    let Action::Retry(first) = respond(Request::new(&policy, 0), 0, 503, b"", &mut rng) else { panic!() };
+    let action = first.request.complete::<128, _, _>(0, 429, &[("Retry-After", "100")], b"", &mut rng);
+    let Action::Retry(waited) = action else { panic!() };
+    assert_eq!(waited.delay_ms, 100_000);
+    let Action::Retry(next) = respond(waited.request, 0, 503, b"", &mut rng) else { panic!() };
+    assert!(next.delay_ms <= 3 * first.delay_ms);
 }

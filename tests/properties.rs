@@ -13,6 +13,7 @@ fn jitter() -> impl Strategy<Value = Jitter> {
         Just(Jitter::None),
         Just(Jitter::Full),
         Just(Jitter::Equal),
+        Just(Jitter::Decorrelated),
         any::<u32>().prop_map(|max_ms| Jitter::Additive { max_ms }),
         (0u32..5000).prop_map(|max_ms| Jitter::Additive { max_ms }),
     ]

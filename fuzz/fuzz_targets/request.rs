@@ -72,10 +72,11 @@ impl rand_core::TryRng for Words {
 }
 
 fuzz_target!(|input: Input| {
-    let jitter = match input.jitter % 4 {
+    let jitter = match input.jitter % 5 {
         0 => Jitter::None,
         1 => Jitter::Full,
         2 => Jitter::Equal,
+        3 => Jitter::Decorrelated,
         _ => Jitter::Additive { max_ms: input.jitter_ms },
     };
     let classes =
