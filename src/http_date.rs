@@ -137,7 +137,7 @@ fn asctime(s: &[u8]) -> Option<u64> {
 }
 
 const fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 /// Days from 1970-01-01 to January 1st of `year` (for `1970 <= year <= 10_000`; 32-bit
