@@ -105,8 +105,10 @@ pub struct Request<'p> {
     started_ms: u64,
     latest_ms: u64,
     retries: u32,
-    /// The last backoff delay, for [`Jitter::Decorrelated`](crate::Jitter::Decorrelated).
-    last_backoff_ms: Option<u32>,
+    /// The last backoff delay, for [`Jitter::Decorrelated`](crate::Jitter::Decorrelated); 0
+    /// before the first (a decorrelated delay of 0 only happens when base or cap is 0, where
+    /// "none" gives the same draw), which keeps the state at 32 bytes on 32-bit targets.
+    last_backoff_ms: u32,
     idempotency: Idempotency,
 }
 
@@ -120,7 +122,7 @@ impl<'p> Request<'p> {
             started_ms: now_ms,
             latest_ms: now_ms,
             retries: 0,
-            last_backoff_ms: None,
+            last_backoff_ms: 0,
             idempotency: Idempotency::Idempotent,
         }
     }
@@ -229,7 +231,7 @@ impl<'p> Request<'p> {
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
                 if let Wait::Backoff(_) = wait {
-                    self.last_backoff_ms = Some(delay_ms);
+                    self.last_backoff_ms = delay_ms;
                 }
                 let at_ms = now.saturating_add(u64::from(delay_ms));
                 Action::Retry(Retry { request: self, delay_ms, at_ms, wait, cause })
@@ -269,7 +271,8 @@ impl<'p> Request<'p> {
                 _ => return Err(Stop::RetryAfterTooLong),
             },
             None => {
-                let delay = backoff::delay(policy, self.retries, self.last_backoff_ms, now, rng);
+                let previous = if self.last_backoff_ms == 0 { None } else { Some(self.last_backoff_ms) };
+                let delay = backoff::delay(policy, self.retries, previous, now, rng);
                 (delay.ms, Wait::Backoff(delay.source))
             }
         };
