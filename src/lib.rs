@@ -29,7 +29,8 @@
 //! the first retry waits 1–2 s, the second 2–3 s, the third 4–5 s, and from the sixth on
 //! 32 s, until `max_retries` (8) or the deadline stops it. `r` is drawn afresh on each retry,
 //! unbiased (Lemire's multiply-and-reject, not `x % 1001`). `2^n` saturates, so no attempt
-//! count overflows.
+//! count overflows. The other shapes — no jitter, full, equal and decorrelated — are
+//! [`Jitter`] options.
 //!
 //! # A request's life
 //!
