@@ -25,6 +25,8 @@ fn main() -> ! {
         print(&[digits[core::hint::black_box(10usize)]]);
     }
     let ok = scenario::run();
+    #[cfg(feature = "all-api")]
+    all_api::run();
     let used = stack_used(top);
     print(b"stack high-water mark: ");
     print_u64(used as u64);
@@ -222,6 +224,100 @@ mod scenario {
     pub fn run() -> bool {
         print(core::hint::black_box(b"baseline: no crate code\n"));
         true
+    }
+}
+
+#[cfg(feature = "all-api")]
+mod all_api {
+    //! Every public function the scenario does not call, on opaque inputs, so the panic-free
+    //! link speaks for the whole public API. Results go to `black_box`, so nothing is dropped.
+    use super::XorShift;
+    use backoff_core::{
+        delay_bounds, http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind,
+        Idempotency, Jitter, NoHeaders, Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget,
+        RetryOn, TransportFailure,
+    };
+    use core::hint::black_box;
+
+    pub fn run() {
+        let mut rng = XorShift(black_box(7));
+        let jitters = [
+            Jitter::None,
+            Jitter::Additive { max_ms: black_box(1000) },
+            Jitter::Full,
+            Jitter::Equal,
+            Jitter::Decorrelated,
+        ];
+        let jitter = jitters.get(black_box(4usize)).copied().unwrap_or(Jitter::None);
+        let policy = Policy::FOLLOW_UP_BOSS
+            .with_base_ms(black_box(500))
+            .with_max_backoff_ms(black_box(64_000))
+            .with_jitter(jitter)
+            .with_max_retries(black_box(u32::MAX))
+            .with_deadline_ms(black_box(90_000))
+            .with_retry_after_ceiling_ms(black_box(1_000))
+            .with_retry_on(RetryOn::SERVER_ERROR.and(black_box(RetryOn::TRANSPORT)));
+        black_box(RetryOn::ALL.contains(black_box(RetryOn::RATE_LIMITED)));
+        black_box(delay_bounds(&policy, black_box(u32::MAX)));
+        black_box(policy.backoff(black_box(40), black_box(u64::MAX), &mut rng));
+        black_box(policy.backoff_after(black_box(Some(u32::MAX)), black_box(3), 0, &mut rng));
+        black_box(http_date::parse(black_box(b"Sunday, 06-Nov-94 08:49:37 GMT"), black_box(2026)));
+        black_box(http_date::year_of(black_box(u64::MAX)));
+        black_box(ErrorKind::from_status(black_box(65535)));
+
+        let body = black_box(br#"{"error":"\ud83d\ude00","data":[1,{"a":null}]}"#);
+        let parsed = Body::<16>::parse(body);
+        black_box((parsed.kind(), parsed.message(), parsed.raw_text(), parsed.is_truncated()));
+        let mut parser = BodyParser::<8>::default();
+        for chunk in black_box(b"\xEF\xBB\xBF<html> \x01\xFF").chunks(3) {
+            black_box(parser.feed(chunk));
+        }
+        black_box(parser.finish());
+        black_box(Body::<4>::not_read());
+
+        let headers: [(&[u8], &[u8]); 2] =
+            [(b"Retry-After", black_box(b"120")), (b"x-ratelimit-context", b"a")];
+        black_box(retry_after_ms(&headers[..]));
+        let seen = RateLimitHeaders::read(&headers[..]);
+        black_box(seen);
+        let mut limits = RateLimits::<2>::new(black_box(Pacing::Burst));
+        limits.observe_parsed(black_box(5), black_box(429), &seen);
+        black_box(limits.hold_until(None));
+        let _ = black_box(limits.acquire(black_box(6), None));
+        if let Some(name) = ContextName::new(black_box(b"POST.events")) {
+            black_box(name.as_str().len());
+        }
+
+        let mut budget = RetryBudget::new(black_box(10), 5, 10, 1);
+        let request =
+            Request::new(&policy, black_box(0)).with_idempotency(black_box(Idempotency::NotIdempotent));
+        black_box((request.policy().base_ms, request.retries(), request.attempt()));
+        let action: Action<16> = request.complete(black_box(1), black_box(502), &NoHeaders, body, &mut rng);
+        if let Action::Retry(retry) = action {
+            let next: Action<16> = retry.request.transport_failure_with_budget(
+                black_box(2),
+                black_box(TransportFailure::BeforeSend),
+                &mut rng,
+                Some(&mut budget),
+            );
+            if let Action::Fail(error) = &next {
+                // `Display` too: formatting an error into a sink that only counts bytes.
+                struct Count(usize);
+                impl core::fmt::Write for Count {
+                    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                        self.0 += s.len();
+                        Ok(())
+                    }
+                }
+                let mut count = Count(0);
+                let _ = core::fmt::write(&mut count, format_args!("{error}"));
+                black_box(count.0);
+            }
+            black_box(matches!(next, Action::Fail(_)));
+            let again: Action<16> = retry.request.transport_failure(3, TransportFailure::AfterSend, &mut rng);
+            black_box(matches!(again, Action::Succeed { .. }));
+        }
+        black_box(budget.tokens());
     }
 }
 
