@@ -278,6 +278,8 @@ mod all_api {
         let headers: [(&[u8], &[u8]); 2] =
             [(b"Retry-After", black_box(b"120")), (b"x-ratelimit-context", b"a")];
         black_box(retry_after_ms(&headers[..]));
+        black_box(retry_after_ms(&headers)); // the array impl of `Headers`, too
+        black_box(Policy::default().max_retries);
         let seen = RateLimitHeaders::read(&headers[..]);
         black_box(seen);
         let mut limits = RateLimits::<2>::new(black_box(Pacing::Burst));
