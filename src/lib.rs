@@ -4,7 +4,9 @@
 //! or a transport failure — together with the time and a random source, and answers with the
 //! one thing to do next: **succeed**, **fail** with a parsed error, or **retry** after exactly
 //! this long. It owns no socket, no timer and no buffer of yours (the sans-IO shape of
-//! `quinn-proto`): `#![no_std]`, no allocation, no floating point, no `unsafe`, no panics.
+//! `quinn-proto`): `#![no_std]`, no allocation, no floating point, no `unsafe`, and no panic
+//! reachable from any public function (shown at link time by the firmware in
+//! `examples/firmware`, whose panic handler does not exist).
 //!
 //! # The policy
 //!
@@ -15,7 +17,7 @@
 //! |---|---|
 //! | 2xx | succeed |
 //! | 400, 401, 403, 404, other 4xx | fail at once, with the body's `errorMessage` |
-//! | 408, 5xx, transport failure | retry with truncated exponential backoff |
+//! | 408, 5xx, 429 without `Retry-After`, transport failure | retry with truncated exponential backoff |
 //! | 429 (and 503) with `Retry-After` | retry after exactly that long; too long → fail now |
 //! | 1xx, 3xx, < 100, > 599 | fail |
 //!
