@@ -85,7 +85,28 @@ fn cases() -> Vec<(&'static str, Vec<u8>)> {
     ]
 }
 
+/// `--count CONTENDER CASE N`: parse one case N times with one contender and nothing else, for
+/// `bash benches/instructions.sh` (callgrind counts the difference between N and 0).
+fn count(args: &[String]) {
+    let who = args.first().map(String::as_str).unwrap_or("ours");
+    let case: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let n: usize = args.get(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let cases = cases();
+    let body = cases[case.min(cases.len() - 1)].1.as_slice();
+    for _ in 0..n {
+        match who {
+            "serde_json" => keep(with_serde_json(black_box(body))),
+            "serde-json-core" => keep(with_serde_json_core(black_box(body))),
+            _ => keep(ours(black_box(body))),
+        }
+    }
+}
+
 fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--count") {
+        return count(&args[i + 1..]);
+    }
     let samples = if std::env::args().any(|a| a == "--bench") { samples() } else { 3 };
     println!(
         "{:<20} {:>7} {:>12} {:>12} {:>14} {:>10} {:>10}",

@@ -511,125 +511,150 @@ impl<const N: usize> BodyParser<N> {
         self.out.kind = kind;
     }
 
-    /// Reads the structure of the object with control flow that follows the grammar, so each
-    /// token is a predictable branch rather than a jump through the state table. Returns where
-    /// it stopped and the state there: at the end of the chunk or of the object, or at
-    /// anything it leaves to the byte-by-byte path (the message itself, escapes, a token cut by
-    /// the chunk's end, and every error, which that path then reports).
-    fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
-        loop {
-            i = skip_whitespace(chunk, i);
-            let Some(&b) = chunk.get(i) else { return (i, st) };
-            match st {
-                State::KeyOrClose | State::Key => {
-                    if b == b'}' && st == State::KeyOrClose {
+    /// Reads the structure of the object with control flow that follows the grammar — a
+    /// value, then what may follow a value — so each token is a predictable branch rather than
+    /// a jump through the state table. Returns where it stopped and the state there: at the end
+    /// of the chunk or of the object, or at anything it leaves to the byte-by-byte path (the
+    /// message itself, escapes, a token cut by the chunk's end, and every error, which that
+    /// path then reports).
+    ///
+    /// The nesting state lives in locals while it runs (stored back once at the end), so the
+    /// loop keeps it in registers.
+    fn skim(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State) {
+        let mut depth = self.depth;
+        let mut stack = self.stack;
+        let mut in_object = self.in_object;
+        let mut target = self.target;
+        // Where the loop begins: at a value, or after one.
+        let mut at_value = match entry {
+            State::Value => true,
+            State::CommaOrClose => false,
+            State::ValueOrClose | State::KeyOrClose | State::Key | State::Colon => {
+                i = skip_whitespace(chunk, i);
+                match (entry, chunk.get(i)) {
+                    (State::ValueOrClose, Some(b']')) | (State::KeyOrClose, Some(b'}')) => false,
+                    (State::ValueOrClose, Some(_)) => true,
+                    (State::Colon, Some(b':')) => {
                         i += 1;
-                        st = self.close(true);
-                        if self.depth == 0 {
-                            return (i, st);
-                        }
-                        continue;
+                        true
                     }
-                    if b != b'"' {
-                        return (i, st);
-                    }
-                    let Some(len) = closed_plain_string(chunk.get(i + 1..).unwrap_or_default()) else {
-                        return (i, st);
-                    };
-                    if self.depth == 1 {
-                        self.target = target_of(chunk.get(i + 1..i + 1 + len).unwrap_or_default());
-                    }
-                    i = skip_whitespace(chunk, i + len + 2);
-                    // The colon nearly always follows at once: take it here, not round the loop.
-                    st = if chunk.get(i) == Some(&b':') {
-                        i += 1;
-                        State::Value
-                    } else {
-                        State::Colon
-                    };
-                }
-                State::Colon => {
-                    if b != b':' {
-                        return (i, st);
-                    }
-                    i += 1;
-                    st = State::Value;
-                }
-                State::Value | State::ValueOrClose => {
-                    // The message, and the rare top-level value after an `error` key, are
-                    // read by the byte-by-byte path, which keeps them.
-                    if self.depth == 1 && self.target != Target::Other {
-                        return (i, st);
-                    }
-                    let rest = chunk.get(i..).unwrap_or_default();
-                    let len = match b {
-                        b'"' => match closed_plain_string(rest.get(1..).unwrap_or_default()) {
-                            Some(len) => len + 2,
-                            None => return (i, st),
-                        },
-                        b'-' | b'0'..=b'9' => match complete_number(rest) {
-                            Some(len) => len,
-                            None => return (i, st),
-                        },
-                        b't' if rest.starts_with(b"true") => 4,
-                        b'f' if rest.starts_with(b"false") => 5,
-                        b'n' if rest.starts_with(b"null") => 4,
-                        b'{' | b'[' => {
-                            let next = self.open(b == b'{');
-                            if next == State::Invalid {
-                                return (i, st);
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
+                        Some((next, key)) => {
+                            if depth == 1 {
+                                target = target_of(key);
                             }
-                            i += 1;
-                            st = next;
-                            continue;
+                            i = next;
+                            true
                         }
-                        b']' if st == State::ValueOrClose => {
-                            i += 1;
-                            st = self.close(false);
-                            if self.depth == 0 {
-                                return (i, st);
-                            }
-                            continue;
-                        }
-                        _ => return (i, st),
-                    };
-                    i = skip_whitespace(chunk, i + len);
-                    // Likewise the comma after a value.
-                    st = if chunk.get(i) == Some(&b',') {
-                        i += 1;
-                        if self.top_is_object() {
-                            State::Key
-                        } else {
-                            State::Value
-                        }
-                    } else {
-                        State::CommaOrClose
-                    };
+                        None => return (i, entry),
+                    },
+                    _ => return (i, entry),
                 }
-                State::CommaOrClose => {
-                    st = match b {
-                        b',' if self.top_is_object() => State::Key,
-                        b',' => State::Value,
-                        b'}' | b']' => {
-                            let next = self.close(b == b'}');
-                            if next == State::Invalid {
-                                return (i, st);
-                            }
-                            i += 1;
-                            if self.depth == 0 {
-                                return (i, next);
-                            }
-                            next
-                        }
-                        _ => return (i, st),
-                    };
-                    if b == b',' {
-                        i += 1;
-                    }
-                }
-                _ => return (i, st),
             }
-        }
+            _ => return (i, entry),
+        };
+        let exit = loop {
+            if at_value {
+                let Some(b) = next_token(chunk, &mut i) else { break State::Value };
+                // The message, and the rare top-level value after an `error` key, are read by
+                // the byte-by-byte path, which keeps them.
+                if depth == 1 && target != Target::Other {
+                    break State::Value;
+                }
+                let rest = chunk.get(i..).unwrap_or_default();
+                let len = match b {
+                    b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
+                    b'-' | b'0'..=b'9' => complete_number(rest),
+                    b't' | b'f' | b'n' => literal(rest),
+                    b'{' | b'[' => {
+                        if depth >= MAX_DEPTH {
+                            break State::Value;
+                        }
+                        let object = b == b'{';
+                        if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
+                            let bit = 1u32 << (depth % 32);
+                            *word = if object { *word | bit } else { *word & !bit };
+                        }
+                        depth += 1;
+                        in_object = object;
+                        i += 1;
+                        match next_token(chunk, &mut i) {
+                            // Empty: what follows a value closes it.
+                            Some(b'}') if object => Some(0),
+                            Some(b']') if !object => Some(0),
+                            Some(b'"') if object => match key(chunk, i) {
+                                Some((next, key)) => {
+                                    if depth == 1 {
+                                        target = target_of(key);
+                                    }
+                                    i = next;
+                                    continue;
+                                }
+                                None => break State::KeyOrClose,
+                            },
+                            Some(_) if !object => continue,
+                            _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
+                        }
+                    }
+                    _ => None,
+                };
+                match len {
+                    Some(len) => i += len,
+                    None => break State::Value,
+                }
+            }
+            // After a value: a comma, or the end of its container.
+            match next_token(chunk, &mut i) {
+                Some(b',') => {
+                    i += 1;
+                    at_value = true;
+                    if in_object {
+                        if next_token(chunk, &mut i) != Some(b'"') {
+                            break State::Key;
+                        }
+                        match key(chunk, i) {
+                            Some((next, key)) => {
+                                if depth == 1 {
+                                    target = target_of(key);
+                                }
+                                i = next;
+                            }
+                            None => break State::Key,
+                        }
+                    }
+                }
+                Some(b @ (b'}' | b']')) if in_object == (b == b'}') => {
+                    i += 1;
+                    at_value = false;
+                    depth -= 1;
+                    if depth == 0 {
+                        break State::End;
+                    }
+                    let top = depth - 1;
+                    in_object = stack.get(usize::from(top / 32)).is_some_and(|w| w & (1 << (top % 32)) != 0);
+                }
+                _ => break State::CommaOrClose,
+            }
+        };
+        self.skimmed(depth, stack, in_object, target, i, exit)
+    }
+
+    /// Stores back what [`Self::skim`] kept in locals.
+    #[inline]
+    fn skimmed(
+        &mut self,
+        depth: u8,
+        stack: [u32; 4],
+        in_object: bool,
+        target: Target,
+        i: usize,
+        st: State,
+    ) -> (usize, State) {
+        self.depth = depth;
+        self.stack = stack;
+        self.in_object = in_object;
+        self.target = target;
+        (i, st)
     }
 
     /// The first byte of a value (not whitespace); returns the next state.
@@ -983,51 +1008,89 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
     (bytes.get(run) == Some(&b'"')).then_some(run)
 }
 
+/// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
+/// after the colon, and the key's bytes. `None` leaves it to the byte-by-byte path.
+#[inline]
+fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
+    let body = chunk.get(i + 1..)?;
+    let len = closed_plain_string(body)?;
+    let mut colon = i + len + 2;
+    (next_token(chunk, &mut colon) == Some(b':')).then(|| (colon + 1, body.get(..len).unwrap_or_default()))
+}
+
+/// The length of `true`, `false` or `null` at the start of `bytes`, if it is whole there.
+#[inline]
+fn literal(bytes: &[u8]) -> Option<usize> {
+    let word = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    if word == u32::from_le_bytes(*b"true") || word == u32::from_le_bytes(*b"null") {
+        Some(4)
+    } else if word == u32::from_le_bytes(*b"fals") && bytes.get(4) == Some(&b'e') {
+        Some(5)
+    } else {
+        None
+    }
+}
+
 /// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
 /// (a number cut by the chunk's end is left to the byte-by-byte path).
+#[inline]
 fn complete_number(bytes: &[u8]) -> Option<usize> {
-    let digits_from = |mut i: usize| {
-        while bytes.get(i).is_some_and(u8::is_ascii_digit) {
-            i += 1;
-        }
-        i
-    };
     let mut i = usize::from(bytes.first() == Some(&b'-'));
-    i = match bytes.get(i)? {
-        b'0' => i + 1,
-        b'1'..=b'9' => digits_from(i + 1),
-        _ => return None,
-    };
+    let int = digit_run(bytes, i);
+    // At least one digit, and no leading zero.
+    if int == 0 || (int > 1 && bytes.get(i) == Some(&b'0')) {
+        return None;
+    }
+    i += int;
     let mut next = *bytes.get(i)?;
     if next == b'.' {
-        let end = digits_from(i + 1);
-        if end == i + 1 {
+        let n = digit_run(bytes, i + 1);
+        if n == 0 {
             return None;
         }
-        i = end;
+        i += 1 + n;
         next = *bytes.get(i)?;
     }
-    if next == b'e' || next == b'E' {
+    if next | 0x20 == b'e' {
         i += 1;
         if matches!(bytes.get(i), Some(b'+' | b'-')) {
             i += 1;
         }
-        let end = digits_from(i);
-        if end == i {
+        let n = digit_run(bytes, i);
+        if n == 0 {
             return None;
         }
-        i = end;
+        i += n;
         next = *bytes.get(i)?;
     }
-    // The byte after the number must not continue it (`01`, `1.`, `1e`): anything else is
-    // the next token's business.
-    if next.is_ascii_digit() || matches!(next, b'.' | b'e' | b'E' | b'+' | b'-') {
+    // The byte after the number must not continue it (`1.2.3`, `1e2e`, `1-`); a digit cannot
+    // come here. Anything else is the next token's business.
+    if matches!(next, b'.' | b'e' | b'E' | b'+' | b'-') {
         return None;
     }
     Some(i)
 }
 
+/// How many ASCII digits start at `bytes[from]`.
+#[inline]
+fn digit_run(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len())
+}
+
+/// The next byte at or after `*i` that is not JSON whitespace, with `*i` moved to it.
+#[inline(always)]
+fn next_token(chunk: &[u8], i: &mut usize) -> Option<u8> {
+    let b = *chunk.get(*i)?;
+    if b > b' ' {
+        return Some(b);
+    }
+    *i = skip_whitespace(chunk, *i);
+    chunk.get(*i).copied()
+}
+
 /// The index of the first byte at or after `i` that is not JSON whitespace.
+#[inline]
 fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
     while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
         i += 1;
