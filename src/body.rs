@@ -556,51 +556,66 @@ impl<const N: usize> BodyParser<N> {
         let exit = loop {
             if at_value {
                 let Some(b) = next_token(chunk, &mut i) else { break State::Value };
-                // The message, and the rare top-level value after an `error` key, are read by
-                // the byte-by-byte path, which keeps them.
-                if depth == 1 && target != Target::Other {
-                    break State::Value;
-                }
                 let rest = chunk.get(i..).unwrap_or_default();
-                let len = match b {
-                    b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
-                    b'-' | b'0'..=b'9' => complete_number(rest),
-                    b't' | b'f' | b'n' => literal(rest),
-                    b'{' | b'[' => {
-                        if depth >= MAX_DEPTH {
-                            break State::Value;
-                        }
-                        let object = b == b'{';
-                        if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
-                            let bit = 1u32 << (depth % 32);
-                            *word = if object { *word | bit } else { *word & !bit };
-                        }
-                        depth += 1;
-                        in_object = object;
-                        i += 1;
-                        match next_token(chunk, &mut i) {
-                            // Empty: what follows a value closes it.
-                            Some(b'}') if object => Some(0),
-                            Some(b']') if !object => Some(0),
-                            Some(b'"') if object => match key(chunk, i) {
-                                Some((next, key)) => {
-                                    if depth == 1 {
-                                        target = target_of(key);
-                                    }
-                                    i = next;
-                                    continue;
-                                }
-                                None => break State::KeyOrClose,
-                            },
-                            Some(_) if !object => continue,
-                            _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
-                        }
+                if depth == 1 && target != Target::Other {
+                    // A value that may be the message. A string with no escapes that is valid
+                    // UTF-8 is taken here; anything else is left to the byte-by-byte path,
+                    // which unescapes and repairs.
+                    let body = rest.get(1..).unwrap_or_default();
+                    let Some(text) = (b == b'"')
+                        .then(|| closed_plain_string(body))
+                        .flatten()
+                        .and_then(|len| core::str::from_utf8(body.get(..len)?).ok())
+                    else {
+                        break State::Value;
+                    };
+                    self.target = target;
+                    target = Target::Other;
+                    if self.begin_top_value(true) == Role::Capture {
+                        self.capture_str(text);
                     }
-                    _ => None,
-                };
-                match len {
-                    Some(len) => i += len,
-                    None => break State::Value,
+                    i += text.len() + 2;
+                } else {
+                    let len = match b {
+                        b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
+                        b'-' | b'0'..=b'9' => complete_number(rest),
+                        b't' | b'f' | b'n' => literal(rest),
+                        b'{' | b'[' => {
+                            if depth >= MAX_DEPTH {
+                                break State::Value;
+                            }
+                            let object = b == b'{';
+                            if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
+                                let bit = 1u32 << (depth % 32);
+                                *word = if object { *word | bit } else { *word & !bit };
+                            }
+                            depth += 1;
+                            in_object = object;
+                            i += 1;
+                            match next_token(chunk, &mut i) {
+                                // Empty: what follows a value closes it.
+                                Some(b'}') if object => Some(0),
+                                Some(b']') if !object => Some(0),
+                                Some(b'"') if object => match key(chunk, i) {
+                                    Some((next, key)) => {
+                                        if depth == 1 {
+                                            target = target_of(key);
+                                        }
+                                        i = next;
+                                        continue;
+                                    }
+                                    None => break State::KeyOrClose,
+                                },
+                                Some(_) if !object => continue,
+                                _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
+                            }
+                        }
+                        _ => None,
+                    };
+                    match len {
+                        Some(len) => i += len,
+                        None => break State::Value,
+                    }
                 }
             }
             // After a value: a comma, or the end of its container.
@@ -899,19 +914,25 @@ impl<const N: usize> BodyParser<N> {
     }
 
     fn capture_ascii(&mut self, run: &[u8]) {
+        // `plain_run` only counts ASCII when capturing, so this is valid UTF-8.
+        if let Ok(s) = core::str::from_utf8(run) {
+            self.capture_str(s);
+        }
+    }
+
+    /// Appends text to the message, cut at a character boundary if it does not fit.
+    fn capture_str(&mut self, s: &str) {
         if self.out.truncated {
             return;
         }
-        let room = N - self.out.text.len();
-        let (fits, cut) =
-            if run.len() <= room { (run, false) } else { (run.get(..room).unwrap_or_default(), true) };
-        // `plain_run` only counts printable ASCII when capturing, so this is valid UTF-8.
-        if let Ok(s) = core::str::from_utf8(fits) {
-            if self.out.text.push_str(s).is_err() {
-                self.out.truncated = true;
-            }
+        let mut fits = s.len().min(N - self.out.text.len());
+        while !s.is_char_boundary(fits) {
+            fits -= 1;
         }
-        if cut {
+        if fits < s.len() {
+            self.out.truncated = true;
+        }
+        if self.out.text.push_str(s.get(..fits).unwrap_or_default()).is_err() {
             self.out.truncated = true;
         }
     }
