@@ -305,16 +305,10 @@ impl<const N: usize> BodyParser<N> {
             match st {
                 State::Str => {
                     if self.high == 0 && !self.utf8.is_pending() {
-                        let rest = chunk.get(i..).unwrap_or_default();
-                        let run = plain_run(rest, self.role == Role::Capture);
-                        if run > 0 {
-                            let plain = rest.get(..run).unwrap_or_default();
-                            match self.role {
-                                Role::Capture => self.capture_ascii(plain),
-                                Role::TopKey => self.key_bytes(plain),
-                                Role::Skip | Role::NestedKey => {}
-                            }
-                            i += run;
+                        let (next_i, next_st) = self.string_run(chunk, i);
+                        if next_i != i || next_st != st {
+                            i = next_i;
+                            st = next_st;
                             continue;
                         }
                     }
@@ -511,27 +505,117 @@ impl<const N: usize> BodyParser<N> {
         self.out.kind = kind;
     }
 
-    /// Reads the structure of the object with control flow that follows the grammar — a
-    /// value, then what may follow a value — so each token is a predictable branch rather than
-    /// a jump through the state table. Returns where it stopped and the state there: at the end
-    /// of the chunk or of the object, or at anything it leaves to the byte-by-byte path (the
-    /// message itself, escapes, a token cut by the chunk's end, and every error, which that
-    /// path then reports).
-    ///
-    /// The nesting state lives in locals while it runs (stored back once at the end), so the
-    /// loop keeps it in registers.
-    fn skim(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State) {
+    /// The fast path of the structure: reads whole tokens with control flow that follows the
+    /// grammar — a value, then what may follow a value — so each token is a predictable branch
+    /// rather than a jump through the state table. Returns where it stopped and the state
+    /// there: at the end of the chunk or of the object, or at anything it leaves to the
+    /// byte-by-byte path (a message that needs unescaping, a token cut by the chunk's end, and
+    /// every error, which that path then reports).
+    fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
+        loop {
+            let (next_i, next_st, handed_over) =
+                if self.depth >= 2 { self.nested(chunk, i, st) } else { self.top(chunk, i, st) };
+            i = next_i;
+            st = next_st;
+            if !handed_over {
+                return (i, st);
+            }
+        }
+    }
+
+    /// The members of the top-level object (depth 1): keys are compared, the message is kept.
+    /// Hands over (`true`) when a value opens a container.
+    fn top(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
+        let mut at_value = match entry {
+            State::Value => true,
+            State::CommaOrClose => false,
+            State::KeyOrClose | State::Key | State::Colon => {
+                let b = next_token(chunk, &mut i);
+                match (entry, b) {
+                    (State::KeyOrClose, Some(b'}')) => false,
+                    (State::Colon, Some(b':')) => {
+                        i += 1;
+                        true
+                    }
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
+                        Some((next, key)) => {
+                            self.target = target_of(key);
+                            i = next;
+                            true
+                        }
+                        None => return (i, entry, false),
+                    },
+                    _ => return (i, entry, false),
+                }
+            }
+            _ => return (i, entry, false),
+        };
+        loop {
+            if at_value {
+                let Some(b) = next_token(chunk, &mut i) else { return (i, State::Value, false) };
+                let rest = chunk.get(i..).unwrap_or_default();
+                let body = rest.get(1..).unwrap_or_default();
+                let len = if self.target != Target::Other {
+                    // A value that may be the message. A string with no escapes that is valid
+                    // UTF-8 is taken here; anything else is left to the byte-by-byte path,
+                    // which unescapes and repairs.
+                    let Some(text) = (b == b'"')
+                        .then(|| closed_plain_string(body))
+                        .flatten()
+                        .and_then(|len| core::str::from_utf8(body.get(..len)?).ok())
+                    else {
+                        return (i, State::Value, false);
+                    };
+                    if self.begin_top_value(true) == Role::Capture {
+                        self.capture_str(text);
+                    }
+                    Some(text.len() + 2)
+                } else {
+                    match b {
+                        b'"' => closed_plain_string(body).map(|len| len + 2),
+                        b'-' | b'0'..=b'9' => complete_number(rest),
+                        b't' | b'f' | b'n' => literal(rest),
+                        b'{' | b'[' => return (i + 1, self.open(b == b'{'), true),
+                        _ => None,
+                    }
+                };
+                match len {
+                    Some(len) => i += len,
+                    None => return (i, State::Value, false),
+                }
+            }
+            // After a member: a comma and the next key, or the end of the object.
+            match next_token(chunk, &mut i) {
+                Some(b',') => {
+                    i += 1;
+                    if next_token(chunk, &mut i) != Some(b'"') {
+                        return (i, State::Key, false);
+                    }
+                    let Some((next, key)) = key(chunk, i) else { return (i, State::Key, false) };
+                    self.target = target_of(key);
+                    i = next;
+                    at_value = true;
+                }
+                Some(b'}') => return (i + 1, self.close(true), false),
+                _ => return (i, State::CommaOrClose, false),
+            }
+        }
+    }
+
+    /// Values nested in the top-level object (depth 2 and more): validated, nothing kept. The
+    /// nesting state lives in locals while it runs (stored back once at the end), so the loop
+    /// keeps it in registers. Hands over (`true`) when the value at depth 2 closes.
+    fn nested(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
         let mut depth = self.depth;
         let mut stack = self.stack;
         let mut in_object = self.in_object;
-        let mut target = self.target;
         // Where the loop begins: at a value, or after one.
         let mut at_value = match entry {
             State::Value => true,
             State::CommaOrClose => false,
             State::ValueOrClose | State::KeyOrClose | State::Key | State::Colon => {
-                i = skip_whitespace(chunk, i);
-                match (entry, chunk.get(i)) {
+                let b = next_token(chunk, &mut i);
+                match (entry, b) {
                     (State::ValueOrClose, Some(b']')) | (State::KeyOrClose, Some(b'}')) => false,
                     (State::ValueOrClose, Some(_)) => true,
                     (State::Colon, Some(b':')) => {
@@ -539,83 +623,57 @@ impl<const N: usize> BodyParser<N> {
                         true
                     }
                     (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
-                        Some((next, key)) => {
-                            if depth == 1 {
-                                target = target_of(key);
-                            }
+                        Some((next, _)) => {
                             i = next;
                             true
                         }
-                        None => return (i, entry),
+                        None => return (i, entry, false),
                     },
-                    _ => return (i, entry),
+                    _ => return (i, entry, false),
                 }
             }
-            _ => return (i, entry),
+            _ => return (i, entry, false),
         };
         let exit = loop {
             if at_value {
                 let Some(b) = next_token(chunk, &mut i) else { break State::Value };
                 let rest = chunk.get(i..).unwrap_or_default();
-                if depth == 1 && target != Target::Other {
-                    // A value that may be the message. A string with no escapes that is valid
-                    // UTF-8 is taken here; anything else is left to the byte-by-byte path,
-                    // which unescapes and repairs.
-                    let body = rest.get(1..).unwrap_or_default();
-                    let Some(text) = (b == b'"')
-                        .then(|| closed_plain_string(body))
-                        .flatten()
-                        .and_then(|len| core::str::from_utf8(body.get(..len)?).ok())
-                    else {
-                        break State::Value;
-                    };
-                    self.target = target;
-                    target = Target::Other;
-                    if self.begin_top_value(true) == Role::Capture {
-                        self.capture_str(text);
-                    }
-                    i += text.len() + 2;
-                } else {
-                    let len = match b {
-                        b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
-                        b'-' | b'0'..=b'9' => complete_number(rest),
-                        b't' | b'f' | b'n' => literal(rest),
-                        b'{' | b'[' => {
-                            if depth >= MAX_DEPTH {
-                                break State::Value;
-                            }
-                            let object = b == b'{';
-                            if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
-                                let bit = 1u32 << (depth % 32);
-                                *word = if object { *word | bit } else { *word & !bit };
-                            }
-                            depth += 1;
-                            in_object = object;
-                            i += 1;
-                            match next_token(chunk, &mut i) {
-                                // Empty: what follows a value closes it.
-                                Some(b'}') if object => Some(0),
-                                Some(b']') if !object => Some(0),
-                                Some(b'"') if object => match key(chunk, i) {
-                                    Some((next, key)) => {
-                                        if depth == 1 {
-                                            target = target_of(key);
-                                        }
-                                        i = next;
-                                        continue;
-                                    }
-                                    None => break State::KeyOrClose,
-                                },
-                                Some(_) if !object => continue,
-                                _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
-                            }
+                let len = match b {
+                    b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
+                    b'-' | b'0'..=b'9' => complete_number(rest),
+                    b't' | b'f' | b'n' => literal(rest),
+                    b'{' | b'[' => {
+                        if depth >= MAX_DEPTH {
+                            break State::Value;
                         }
-                        _ => None,
-                    };
-                    match len {
-                        Some(len) => i += len,
-                        None => break State::Value,
+                        let object = b == b'{';
+                        if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
+                            let bit = 1u32 << (depth % 32);
+                            *word = if object { *word | bit } else { *word & !bit };
+                        }
+                        depth += 1;
+                        in_object = object;
+                        i += 1;
+                        match next_token(chunk, &mut i) {
+                            // Empty: what follows a value closes it.
+                            Some(b'}') if object => Some(0),
+                            Some(b']') if !object => Some(0),
+                            Some(b'"') if object => match key(chunk, i) {
+                                Some((next, _)) => {
+                                    i = next;
+                                    continue;
+                                }
+                                None => break State::KeyOrClose,
+                            },
+                            Some(_) if !object => continue,
+                            _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
+                        }
                     }
+                    _ => None,
+                };
+                match len {
+                    Some(len) => i += len,
+                    None => break State::Value,
                 }
             }
             // After a value: a comma, or the end of its container.
@@ -628,12 +686,7 @@ impl<const N: usize> BodyParser<N> {
                             break State::Key;
                         }
                         match key(chunk, i) {
-                            Some((next, key)) => {
-                                if depth == 1 {
-                                    target = target_of(key);
-                                }
-                                i = next;
-                            }
+                            Some((next, _)) => i = next,
                             None => break State::Key,
                         }
                     }
@@ -642,34 +695,20 @@ impl<const N: usize> BodyParser<N> {
                     i += 1;
                     at_value = false;
                     depth -= 1;
-                    if depth == 0 {
-                        break State::End;
-                    }
                     let top = depth - 1;
                     in_object = stack.get(usize::from(top / 32)).is_some_and(|w| w & (1 << (top % 32)) != 0);
+                    if depth == 1 {
+                        break State::CommaOrClose;
+                    }
                 }
                 _ => break State::CommaOrClose,
             }
         };
-        self.skimmed(depth, stack, in_object, target, i, exit)
-    }
-
-    /// Stores back what [`Self::skim`] kept in locals.
-    #[inline]
-    fn skimmed(
-        &mut self,
-        depth: u8,
-        stack: [u32; 4],
-        in_object: bool,
-        target: Target,
-        i: usize,
-        st: State,
-    ) -> (usize, State) {
+        let handed_over = depth == 1;
         self.depth = depth;
         self.stack = stack;
         self.in_object = in_object;
-        self.target = target;
-        (i, st)
+        (i, exit, handed_over)
     }
 
     /// The first byte of a value (not whitespace); returns the next state.
@@ -913,10 +952,45 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    fn capture_ascii(&mut self, run: &[u8]) {
-        // `plain_run` only counts ASCII when capturing, so this is valid UTF-8.
-        if let Ok(s) = core::str::from_utf8(run) {
-            self.capture_str(s);
+    /// Reads the inside of a string from `chunk[i]` while it is plain text or whole escapes,
+    /// keeping what its role keeps. Returns where it stopped and the state there: after the
+    /// closing quote, or at what it leaves to the byte-by-byte path (the chunk's end, a cut or
+    /// lone escape, invalid UTF-8 in the message, a control byte).
+    fn string_run(&mut self, chunk: &[u8], mut i: usize) -> (usize, State) {
+        loop {
+            let rest = chunk.get(i..).unwrap_or_default();
+            let run = plain_run(rest, false);
+            let plain = rest.get(..run).unwrap_or_default();
+            match self.role {
+                Role::Skip | Role::NestedKey => {}
+                Role::TopKey => self.key_bytes(plain),
+                Role::Capture => {
+                    let (valid, whole) = match core::str::from_utf8(plain) {
+                        Ok(text) => (text, true),
+                        Err(e) => (
+                            core::str::from_utf8(plain.get(..e.valid_up_to()).unwrap_or_default())
+                                .unwrap_or_default(),
+                            false,
+                        ),
+                    };
+                    self.capture_str(valid);
+                    if !whole {
+                        return (i + valid.len(), State::Str);
+                    }
+                }
+            }
+            i += run;
+            match rest.get(run) {
+                Some(b'"') => return (i + 1, self.end_string()),
+                Some(b'\\') => match whole_escape(rest.get(run..).unwrap_or_default()) {
+                    Some((len, c)) => {
+                        self.emit(c);
+                        i += len;
+                    }
+                    None => return (i, State::Str),
+                },
+                _ => return (i, State::Str),
+            }
         }
     }
 
@@ -988,7 +1062,8 @@ impl<const N: usize> BodyParser<N> {
                     return true;
                 }
             }
-            self.capture_ascii(run);
+            // `printable_ascii_run` only counts ASCII, so this is valid UTF-8.
+            self.capture_str(core::str::from_utf8(run).unwrap_or_default());
         }
         if trailing_space {
             self.raw_space = !self.out.text.is_empty();
@@ -1031,12 +1106,51 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 
 /// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
 /// after the colon, and the key's bytes. `None` leaves it to the byte-by-byte path.
-#[inline]
+#[inline(always)]
 fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
     let body = chunk.get(i + 1..)?;
     let len = closed_plain_string(body)?;
     let mut colon = i + len + 2;
     (next_token(chunk, &mut colon) == Some(b':')).then(|| (colon + 1, body.get(..len).unwrap_or_default()))
+}
+
+/// The escape at the start of `bytes` (at its backslash), if it is whole there and stands for
+/// a character: its length and the character. A surrogate pair is taken whole; a cut or lone
+/// surrogate, and every invalid escape, are left to the byte-by-byte path.
+#[inline]
+fn whole_escape(bytes: &[u8]) -> Option<(usize, char)> {
+    let c = match *bytes.get(1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let unit = hex4(bytes.get(2..6)?)?;
+            if !(0xD800..=0xDBFF).contains(&unit) {
+                return Some((6, char::from_u32(unit)?));
+            }
+            if bytes.get(6..8)? != b"\\u" {
+                return None;
+            }
+            let low = hex4(bytes.get(8..12)?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            return Some((12, char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?));
+        }
+        _ => return None,
+    };
+    Some((2, c))
+}
+
+/// Four hex digits.
+#[inline]
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |acc, &d| Some(acc << 4 | char::from(d).to_digit(16)?))
 }
 
 /// The length of `true`, `false` or `null` at the start of `bytes`, if it is whole there.
