@@ -43,7 +43,7 @@ fn main() -> ! {
     }
 }
 
-#[cfg(not(any(feature = "baseline", feature = "sjc")))]
+#[cfg(not(any(feature = "baseline", feature = "sjc", feature = "parser-only", feature = "core-only")))]
 mod scenario {
     //! The crate's public API as a real client uses it: policy, state machine, chunked body
     //! parser, header parsing (delay-seconds and HTTP-date), shared rate limits, retry budget.
@@ -216,6 +216,67 @@ mod scenario {
     }
 }
 
+#[cfg(feature = "parser-only")]
+mod scenario {
+    //! For comparison with `sjc`, the same job with this crate: only extracting `errorMessage`
+    //! from the same 400 body with `Body::<128>::parse`.
+    use super::print;
+    use core::hint::black_box;
+
+    pub fn run() -> bool {
+        let body = black_box(br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#);
+        match backoff_core::Body::<128>::parse(body).message() {
+            Some(message) => {
+                print(b"backoff-core parser: ");
+                print(message.as_bytes());
+                print(b"\n");
+                message == "Invalid fields in the request body: emails."
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(feature = "core-only")]
+mod scenario {
+    //! The whole core as a minimal client uses it, without the shared rate limits or the retry
+    //! budget: policy, state machine, headers (`Retry-After` in either form) and the parser. A
+    //! 503 with `Retry-After: 2` is retried in 2000 ms; the 400 that follows, read in 16-byte
+    //! chunks, fails with its message.
+    use super::{print, XorShift};
+    use backoff_core::{Action, Policy, Request};
+    use core::hint::black_box;
+
+    static POLICY: Policy = Policy::FOLLOW_UP_BOSS;
+
+    pub fn run() -> bool {
+        let mut rng = XorShift(black_box(0x2545_F491));
+        let now: u64 = black_box(1_000);
+        let headers: [(&[u8], &[u8]); 2] =
+            [(b"Date", black_box(b"Fri, 27 Nov 2026 10:00:00 GMT")), (b"Retry-After", black_box(b"2"))];
+        let mut reply = Request::new(&POLICY, now).response::<128, _>(black_box(503), &headers[..]);
+        let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
+        let request = match reply.finish(now, &mut rng) {
+            Action::Retry(retry) if retry.delay_ms == 2000 => retry.request,
+            _ => return false,
+        };
+        let body = black_box(br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#);
+        let mut reply = request.response::<128, _>(black_box(400), &headers[..0]);
+        for chunk in body.chunks(16) {
+            let _ = reply.feed(chunk);
+        }
+        match reply.finish(now + 2000, &mut rng) {
+            Action::Fail(error)
+                if error.cause.body.message() == Some("Invalid fields in the request body: emails.") =>
+            {
+                print(b"core: 503 -> retry in 2000 ms; 400 -> fail with its message\n");
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
 #[cfg(all(feature = "baseline", not(feature = "sjc")))]
 mod scenario {
     //! The baseline: the same firmware, printing, with nothing parsed or decided.
@@ -324,7 +385,7 @@ mod all_api {
 }
 
 /// A xorshift32 generator: deterministic, tiny, good enough for jitter in a test.
-#[cfg_attr(any(feature = "baseline", feature = "sjc"), allow(dead_code))]
+#[cfg_attr(any(feature = "baseline", feature = "sjc", feature = "parser-only"), allow(dead_code))]
 struct XorShift(u32);
 
 impl rand_core::TryRng for XorShift {

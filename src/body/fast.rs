@@ -1,0 +1,443 @@
+//! The fast path of the body parser (feature `fast-body`, on by default): whole tokens read
+//! with control flow that follows the grammar, strings eight bytes at a time. It only ever
+//! accelerates: it stops at anything unusual — a token cut by the chunk's end, an escape it
+//! does not take whole, every error — and leaves it to the byte-by-byte state machine in
+//! `body.rs`, which alone is a complete parser. Without this module the answers are the same;
+//! the firmware is ~5 KB smaller and large bodies are read several times slower.
+
+use super::{is_whitespace, target_of, BodyParser, Role, State, Target, KEY_OVERFLOW, MAX_DEPTH};
+
+impl<const N: usize> BodyParser<N> {
+    /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
+    /// for only mark it as too long; non-ASCII bytes are kept as they are, which is how an
+    /// escaped character would be encoded too.
+    fn key_bytes(&mut self, bytes: &[u8]) {
+        let at = usize::from(self.key_len);
+        match self.key.get_mut(at..at + bytes.len()) {
+            Some(slot) if self.key_len != KEY_OVERFLOW => {
+                slot.copy_from_slice(bytes);
+                self.key_len += bytes.len() as u8;
+            }
+            _ => self.key_len = KEY_OVERFLOW,
+        }
+    }
+
+    /// The fast path of the structure: reads whole tokens with control flow that follows the
+    /// grammar — a value, then what may follow a value — so each token is a predictable branch
+    /// rather than a jump through the state table. Returns where it stopped and the state
+    /// there: at the end of the chunk or of the object, or at anything it leaves to the
+    /// byte-by-byte path (a message that needs unescaping, a token cut by the chunk's end, and
+    /// every error, which that path then reports).
+    pub(super) fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
+        loop {
+            let (next_i, next_st, handed_over) =
+                if self.depth >= 2 { self.nested(chunk, i, st) } else { self.top(chunk, i, st) };
+            i = next_i;
+            st = next_st;
+            if !handed_over {
+                return (i, st);
+            }
+        }
+    }
+
+    /// The members of the top-level object (depth 1): keys are compared, the message is kept.
+    /// Hands over (`true`) when a value opens a container.
+    fn top(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
+        let mut at_value = match entry {
+            State::Value => true,
+            State::CommaOrClose => false,
+            State::KeyOrClose | State::Key | State::Colon => {
+                let b = next_token(chunk, &mut i);
+                match (entry, b) {
+                    (State::KeyOrClose, Some(b'}')) => false,
+                    (State::Colon, Some(b':')) => {
+                        i += 1;
+                        true
+                    }
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
+                        Some((next, key)) => {
+                            self.target = target_of(key);
+                            i = next;
+                            true
+                        }
+                        None => return (i, entry, false),
+                    },
+                    _ => return (i, entry, false),
+                }
+            }
+            _ => return (i, entry, false),
+        };
+        loop {
+            if at_value {
+                let Some(b) = next_token(chunk, &mut i) else { return (i, State::Value, false) };
+                let rest = chunk.get(i..).unwrap_or_default();
+                let body = rest.get(1..).unwrap_or_default();
+                let len = if self.target != Target::Other {
+                    // A value that may be the message. A string with no escapes that is valid
+                    // UTF-8 is taken here; anything else is left to the byte-by-byte path,
+                    // which unescapes and repairs.
+                    let Some(text) = (b == b'"')
+                        .then(|| closed_plain_string(body))
+                        .flatten()
+                        .and_then(|len| core::str::from_utf8(body.get(..len)?).ok())
+                    else {
+                        return (i, State::Value, false);
+                    };
+                    if self.begin_top_value(true) == Role::Capture {
+                        self.capture_str(text);
+                    }
+                    Some(text.len() + 2)
+                } else {
+                    match b {
+                        b'"' => closed_plain_string(body).map(|len| len + 2),
+                        b'-' | b'0'..=b'9' => complete_number(rest),
+                        b't' | b'f' | b'n' => literal(rest),
+                        b'{' | b'[' => return (i + 1, self.open(b == b'{'), true),
+                        _ => None,
+                    }
+                };
+                match len {
+                    Some(len) => i += len,
+                    None => return (i, State::Value, false),
+                }
+            }
+            // After a member: a comma and the next key, or the end of the object.
+            match next_token(chunk, &mut i) {
+                Some(b',') => {
+                    i += 1;
+                    if next_token(chunk, &mut i) != Some(b'"') {
+                        return (i, State::Key, false);
+                    }
+                    let Some((next, key)) = key(chunk, i) else { return (i, State::Key, false) };
+                    self.target = target_of(key);
+                    i = next;
+                    at_value = true;
+                }
+                Some(b'}') => return (i + 1, self.close(true), false),
+                _ => return (i, State::CommaOrClose, false),
+            }
+        }
+    }
+
+    /// Values nested in the top-level object (depth 2 and more): validated, nothing kept. The
+    /// nesting state lives in locals while it runs (stored back once at the end), so the loop
+    /// keeps it in registers. Hands over (`true`) when the value at depth 2 closes.
+    fn nested(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
+        let mut depth = self.depth;
+        let mut stack = self.stack;
+        let mut in_object = self.in_object;
+        // Where the loop begins: at a value, or after one.
+        let mut at_value = match entry {
+            State::Value => true,
+            State::CommaOrClose => false,
+            State::ValueOrClose | State::KeyOrClose | State::Key | State::Colon => {
+                let b = next_token(chunk, &mut i);
+                match (entry, b) {
+                    (State::ValueOrClose, Some(b']')) | (State::KeyOrClose, Some(b'}')) => false,
+                    (State::ValueOrClose, Some(_)) => true,
+                    (State::Colon, Some(b':')) => {
+                        i += 1;
+                        true
+                    }
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
+                        Some((next, _)) => {
+                            i = next;
+                            true
+                        }
+                        None => return (i, entry, false),
+                    },
+                    _ => return (i, entry, false),
+                }
+            }
+            _ => return (i, entry, false),
+        };
+        let exit = loop {
+            if at_value {
+                let Some(b) = next_token(chunk, &mut i) else { break State::Value };
+                let rest = chunk.get(i..).unwrap_or_default();
+                let len = match b {
+                    b'"' => closed_plain_string(rest.get(1..).unwrap_or_default()).map(|len| len + 2),
+                    b'-' | b'0'..=b'9' => complete_number(rest),
+                    b't' | b'f' | b'n' => literal(rest),
+                    b'{' | b'[' => {
+                        if depth >= MAX_DEPTH {
+                            break State::Value;
+                        }
+                        let object = b == b'{';
+                        if let Some(word) = stack.get_mut(usize::from(depth / 32)) {
+                            let bit = 1u32 << (depth % 32);
+                            *word = if object { *word | bit } else { *word & !bit };
+                        }
+                        depth += 1;
+                        in_object = object;
+                        i += 1;
+                        match next_token(chunk, &mut i) {
+                            // Empty: what follows a value closes it.
+                            Some(b'}') if object => Some(0),
+                            Some(b']') if !object => Some(0),
+                            Some(b'"') if object => match key(chunk, i) {
+                                Some((next, _)) => {
+                                    i = next;
+                                    continue;
+                                }
+                                None => break State::KeyOrClose,
+                            },
+                            Some(_) if !object => continue,
+                            _ => break if object { State::KeyOrClose } else { State::ValueOrClose },
+                        }
+                    }
+                    _ => None,
+                };
+                match len {
+                    Some(len) => i += len,
+                    None => break State::Value,
+                }
+            }
+            // After a value: a comma, or the end of its container.
+            match next_token(chunk, &mut i) {
+                Some(b',') => {
+                    i += 1;
+                    at_value = true;
+                    if in_object {
+                        if next_token(chunk, &mut i) != Some(b'"') {
+                            break State::Key;
+                        }
+                        match key(chunk, i) {
+                            Some((next, _)) => i = next,
+                            None => break State::Key,
+                        }
+                    }
+                }
+                Some(b @ (b'}' | b']')) if in_object == (b == b'}') => {
+                    i += 1;
+                    at_value = false;
+                    depth -= 1;
+                    let top = depth - 1;
+                    in_object = stack.get(usize::from(top / 32)).is_some_and(|w| w & (1 << (top % 32)) != 0);
+                    if depth == 1 {
+                        break State::CommaOrClose;
+                    }
+                }
+                _ => break State::CommaOrClose,
+            }
+        };
+        let handed_over = depth == 1;
+        self.depth = depth;
+        self.stack = stack;
+        self.in_object = in_object;
+        (i, exit, handed_over)
+    }
+
+    /// Reads the inside of a string from `chunk[i]` while it is plain text or whole escapes,
+    /// keeping what its role keeps. Returns where it stopped and the state there: after the
+    /// closing quote, or at what it leaves to the byte-by-byte path (the chunk's end, a cut or
+    /// lone escape, invalid UTF-8 in the message, a control byte).
+    pub(super) fn string_run(&mut self, chunk: &[u8], mut i: usize) -> (usize, State) {
+        loop {
+            let rest = chunk.get(i..).unwrap_or_default();
+            let run = plain_run(rest);
+            let plain = rest.get(..run).unwrap_or_default();
+            match self.role {
+                Role::Skip | Role::NestedKey => {}
+                Role::TopKey => self.key_bytes(plain),
+                Role::Capture => {
+                    let (valid, whole) = match core::str::from_utf8(plain) {
+                        Ok(text) => (text, true),
+                        Err(e) => (
+                            core::str::from_utf8(plain.get(..e.valid_up_to()).unwrap_or_default())
+                                .unwrap_or_default(),
+                            false,
+                        ),
+                    };
+                    self.capture_str(valid);
+                    if !whole {
+                        return (i + valid.len(), State::Str);
+                    }
+                }
+            }
+            i += run;
+            match rest.get(run) {
+                Some(b'"') => return (i + 1, self.end_string()),
+                Some(b'\\') => match whole_escape(rest.get(run..).unwrap_or_default()) {
+                    Some((len, c)) => {
+                        self.emit(c);
+                        i += len;
+                    }
+                    None => return (i, State::Str),
+                },
+                _ => return (i, State::Str),
+            }
+        }
+    }
+}
+
+/// The length of the string body at the start of `bytes` (after its opening quote) if it
+/// closes with no escape or control byte: the common case, skipped in one scan.
+#[inline]
+fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
+    let run = plain_run(bytes);
+    (bytes.get(run) == Some(&b'"')).then_some(run)
+}
+
+/// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
+/// after the colon, and the key's bytes. `None` leaves it to the byte-by-byte path.
+#[inline(always)]
+fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
+    let body = chunk.get(i + 1..)?;
+    let len = closed_plain_string(body)?;
+    let mut colon = i + len + 2;
+    (next_token(chunk, &mut colon) == Some(b':')).then(|| (colon + 1, body.get(..len).unwrap_or_default()))
+}
+
+/// The escape at the start of `bytes` (at its backslash), if it is whole there and stands for
+/// a character: its length and the character. A surrogate pair is taken whole; a cut or lone
+/// surrogate, and every invalid escape, are left to the byte-by-byte path.
+#[inline]
+fn whole_escape(bytes: &[u8]) -> Option<(usize, char)> {
+    let c = match *bytes.get(1)? {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
+        b'u' => {
+            let unit = hex4(bytes.get(2..6)?)?;
+            if !(0xD800..=0xDBFF).contains(&unit) {
+                return Some((6, char::from_u32(unit)?));
+            }
+            if bytes.get(6..8)? != b"\\u" {
+                return None;
+            }
+            let low = hex4(bytes.get(8..12)?)?;
+            if !(0xDC00..=0xDFFF).contains(&low) {
+                return None;
+            }
+            return Some((12, char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?));
+        }
+        _ => return None,
+    };
+    Some((2, c))
+}
+
+/// Four hex digits.
+#[inline]
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0, |acc, &d| Some(acc << 4 | char::from(d).to_digit(16)?))
+}
+
+/// The length of `true`, `false` or `null` at the start of `bytes`, if it is whole there.
+#[inline]
+fn literal(bytes: &[u8]) -> Option<usize> {
+    let word = u32::from_le_bytes(bytes.get(..4)?.try_into().ok()?);
+    if word == u32::from_le_bytes(*b"true") || word == u32::from_le_bytes(*b"null") {
+        Some(4)
+    } else if word == u32::from_le_bytes(*b"fals") && bytes.get(4) == Some(&b'e') {
+        Some(5)
+    } else {
+        None
+    }
+}
+
+/// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
+/// (a number cut by the chunk's end is left to the byte-by-byte path).
+#[inline]
+fn complete_number(bytes: &[u8]) -> Option<usize> {
+    let mut i = usize::from(bytes.first() == Some(&b'-'));
+    let int = digit_run(bytes, i);
+    // At least one digit, and no leading zero.
+    if int == 0 || (int > 1 && bytes.get(i) == Some(&b'0')) {
+        return None;
+    }
+    i += int;
+    let mut next = *bytes.get(i)?;
+    if next == b'.' {
+        let n = digit_run(bytes, i + 1);
+        if n == 0 {
+            return None;
+        }
+        i += 1 + n;
+        next = *bytes.get(i)?;
+    }
+    if next | 0x20 == b'e' {
+        i += 1;
+        if matches!(bytes.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let n = digit_run(bytes, i);
+        if n == 0 {
+            return None;
+        }
+        i += n;
+        next = *bytes.get(i)?;
+    }
+    // The byte after the number must not continue it (`1.2.3`, `1e2e`, `1-`); a digit cannot
+    // come here. Anything else is the next token's business.
+    if matches!(next, b'.' | b'e' | b'E' | b'+' | b'-') {
+        return None;
+    }
+    Some(i)
+}
+
+/// How many ASCII digits start at `bytes[from]`.
+#[inline]
+fn digit_run(bytes: &[u8], from: usize) -> usize {
+    let rest = bytes.get(from..).unwrap_or_default();
+    rest.iter().position(|b| !b.is_ascii_digit()).unwrap_or(rest.len())
+}
+
+/// The next byte at or after `*i` that is not JSON whitespace, with `*i` moved to it.
+#[inline(always)]
+fn next_token(chunk: &[u8], i: &mut usize) -> Option<u8> {
+    let b = *chunk.get(*i)?;
+    if b > b' ' {
+        return Some(b);
+    }
+    *i = skip_whitespace(chunk, *i);
+    chunk.get(*i).copied()
+}
+
+/// The index of the first byte at or after `i` that is not JSON whitespace.
+#[inline]
+fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
+    while chunk.get(i).is_some_and(|&b| is_whitespace(b)) {
+        i += 1;
+    }
+    i
+}
+
+/// The length of the run at the start of `bytes` that needs no per-byte work inside a
+/// string: not `"`, `\\` or a control byte.
+#[inline]
+fn plain_run(bytes: &[u8]) -> usize {
+    // Eight bytes at a time (SWAR): flag each byte that is `"`, `\\` or below 0x20. Borrows
+    // only make false flags above a true one, so the lowest flag is exact.
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let flags = |x: u64| {
+        let quote = x ^ (ONES * 0x22);
+        let backslash = x ^ (ONES * 0x5C);
+        ((quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (x.wrapping_sub(ONES * 0x20) & !x))
+            & (ONES * 0x80)
+    };
+    let mut words = bytes.chunks_exact(8);
+    let mut i = 0;
+    for word in &mut words {
+        let found = flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    // The last few bytes, padded with a byte that is never flagged.
+    let tail = words.remainder();
+    let mut word = [b'A'; 8];
+    for (slot, &b) in word.iter_mut().zip(tail) {
+        *slot = b;
+    }
+    let found = flags(u64::from_le_bytes(word));
+    i + if found != 0 { (found.trailing_zeros() / 8) as usize } else { tail.len() }
+}
