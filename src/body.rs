@@ -370,14 +370,17 @@ impl<const N: usize> BodyParser<N> {
                     }
                 }
                 State::Raw => {
-                    let rest = chunk.get(i..).unwrap_or_default();
-                    let run = printable_ascii_run(rest);
-                    let (consumed, full) = if run > 0 && !self.utf8.is_pending() {
-                        i += run - 1;
-                        (true, self.raw_ascii(rest.get(..run).unwrap_or_default()))
-                    } else {
-                        self.raw_byte(b)
-                    };
+                    if !self.utf8.is_pending() {
+                        let (taken, full) = self.raw_run(chunk.get(i..).unwrap_or_default());
+                        if full {
+                            st = State::RawDone;
+                        }
+                        if taken > 0 || full {
+                            i += taken;
+                            continue;
+                        }
+                    }
+                    let (consumed, full) = self.raw_byte(b);
                     if full {
                         st = State::RawDone;
                     }
@@ -783,35 +786,41 @@ impl<const N: usize> BodyParser<N> {
         self.out.truncated
     }
 
-    /// Keeps a run of printable ASCII of the raw prefix, with no two spaces in a row; `true`
-    /// when the prefix is full.
-    fn raw_ascii(&mut self, mut run: &[u8]) -> bool {
-        if self.out.truncated {
-            return true;
-        }
-        if let [b' ', rest @ ..] = run {
-            self.raw_space = !self.out.text.is_empty();
-            run = rest;
-        }
-        let trailing_space = run.last() == Some(&b' ');
-        if trailing_space {
-            run = run.get(..run.len() - 1).unwrap_or_default();
-        }
-        if !run.is_empty() {
+    /// Keeps the raw prefix from `rest` while it is ASCII: runs of printable characters are
+    /// copied whole, each run of whitespace becomes one space. Returns how many bytes it took
+    /// (it stops at a control byte or non-ASCII, for [`Self::raw_byte`]) and whether the
+    /// prefix is now full.
+    fn raw_run(&mut self, rest: &[u8]) -> (usize, bool) {
+        let mut i = 0;
+        while let Some(&b) = rest.get(i) {
+            if self.out.truncated {
+                return (i, true);
+            }
+            if b.is_ascii_whitespace() {
+                self.raw_space = !self.out.text.is_empty();
+                i += 1;
+                continue;
+            }
+            // Never look further than what can still be kept.
+            let room = N - self.out.text.len();
+            let run = printable_run(rest.get(i..).unwrap_or_default(), room + 1);
+            if run == 0 {
+                break;
+            }
             if self.raw_space {
                 self.raw_space = false;
                 if self.out.text.push(' ').is_err() {
                     self.out.truncated = true;
-                    return true;
+                    return (i, true);
                 }
             }
-            // `printable_ascii_run` only counts ASCII, so this is valid UTF-8.
-            self.capture_str(core::str::from_utf8(run).unwrap_or_default());
+            // `printable_run` only counts ASCII, so this is valid UTF-8.
+            self.capture_str(
+                core::str::from_utf8(rest.get(i..i + run).unwrap_or_default()).unwrap_or_default(),
+            );
+            i += run;
         }
-        if trailing_space {
-            self.raw_space = !self.out.text.is_empty();
-        }
-        self.out.truncated
+        (i, self.out.truncated)
     }
 }
 
@@ -860,15 +869,49 @@ impl State {
     }
 }
 
-/// The length of the run of printable ASCII at the start of `bytes`, up to a second space in
-/// a row (the raw prefix keeps one space of each run of whitespace).
-fn printable_ascii_run(bytes: &[u8]) -> usize {
-    let mut previous = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if !matches!(b, 0x20..=0x7E) || (b == b' ' && previous == b' ') {
-            return i;
+/// How many bytes at the start of `bytes` (which does not start with a space), up to `limit`,
+/// are printable ASCII with no two spaces in a row and no space at the end: a run the raw
+/// prefix keeps as it is. A machine word at a time (SWAR).
+fn printable_run(bytes: &[u8], limit: usize) -> usize {
+    const WORD: usize = core::mem::size_of::<usize>();
+    const ONES: usize = usize::MAX / 0xFF;
+    const HIGH: usize = ONES * 0x80;
+    let bytes = bytes.get(..limit).unwrap_or(bytes);
+    let mut words = bytes.chunks_exact(WORD);
+    let mut i = 0;
+    // The space flag of the previous word's last byte, moved to the first byte's place.
+    let mut carry = 0;
+    let mut run = loop {
+        let Some(word) = words.next() else {
+            let tail = words.remainder();
+            let mut previous = carry != 0;
+            let n = tail
+                .iter()
+                .take_while(|&&b| {
+                    let keep = (0x21..=0x7E).contains(&b) || (b == b' ' && !previous);
+                    previous = b == b' ';
+                    keep
+                })
+                .count();
+            break i + n;
+        };
+        let x = usize::from_le_bytes(word.try_into().unwrap_or([0; WORD]));
+        // Per byte, with no carry between bytes: the high bit set (non-ASCII), the low seven
+        // bits 0x7F (DEL) or below 0x20 (control); and exactly the spaces.
+        let low = x & !HIGH;
+        let unprintable = (x | (low + ONES) | !(low + ONES * 0x60)) & HIGH;
+        let t = x ^ (ONES * 0x20);
+        let space = !(((t & !HIGH) + ONES * 0x7F) | t) & HIGH;
+        let flags = unprintable | (space & ((space << 8) | carry));
+        if flags != 0 {
+            break i + (flags.trailing_zeros() / 8) as usize;
         }
-        previous = b;
+        carry = space >> (8 * (WORD - 1));
+        i += WORD;
+    };
+    // A space that ends the run is left to the whitespace that follows it.
+    if run > 0 && bytes.get(run - 1) == Some(&b' ') {
+        run -= 1;
     }
-    bytes.len()
+    run
 }

@@ -415,6 +415,39 @@ proptest! {
         prop_assert_eq!(p.finish(), whole);
     }
 
+    /// The raw prefix of a body that is not JSON is the body read as UTF-8 (each maximal
+    /// ill-formed subpart one U+FFFD, as `String::from_utf8_lossy` does), control characters
+    /// replaced, each run of ASCII whitespace one space, none at either end; bodies mostly
+    /// printable ASCII, to exercise the word-at-a-time path, with some of everything else.
+    #[test]
+    fn the_raw_prefix_is_the_body_made_printable(
+        first in 0x21u8..0x7F,
+        rest in prop::collection::vec(
+            prop_oneof![8 => 0x20u8..0x7F, 2 => Just(b' '), 2 => prop::sample::select(b"\t\r\n\x0C".to_vec()), 1 => any::<u8>()],
+            0..300,
+        ),
+    ) {
+        prop_assume!(first != b'{');
+        let mut body = vec![first];
+        body.extend(rest);
+        let mut expected = String::new();
+        let mut space = false;
+        for c in String::from_utf8_lossy(&body).chars() {
+            if c.is_ascii_whitespace() {
+                space = !expected.is_empty();
+                continue;
+            }
+            if std::mem::take(&mut space) {
+                expected.push(' ');
+            }
+            expected.push(if c.is_control() { char::REPLACEMENT_CHARACTER } else { c });
+        }
+        let b = parse::<1024>(&body);
+        prop_assert_eq!(b.kind(), BodyKind::NotJson);
+        prop_assert_eq!(b.raw_text(), Some(expected.as_str()));
+        prop_assert!(!b.is_truncated());
+    }
+
     /// Arbitrary bytes never panic, and the text is always within capacity and valid UTF-8
     /// free of control characters when it is a raw prefix.
     #[test]
@@ -423,6 +456,8 @@ proptest! {
         if let Some(raw) = b.raw_text() {
             prop_assert!(raw.len() <= 24);
             prop_assert!(!raw.chars().any(char::is_control));
+            // Whitespace runs become one space, and none leads.
+            prop_assert!(!raw.contains("  ") && !raw.starts_with(' '), "{:?}", raw);
         }
         if let Some(m) = b.message() {
             prop_assert!(m.len() <= 24);

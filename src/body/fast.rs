@@ -28,6 +28,7 @@ impl<const N: usize> BodyParser<N> {
     /// there: at the end of the chunk or of the object, or at anything it leaves to the
     /// byte-by-byte path (a message that needs unescaping, a token cut by the chunk's end, and
     /// every error, which that path then reports).
+    #[inline(never)]
     pub(super) fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
         loop {
             let (next_i, next_st, handed_over) =
@@ -42,6 +43,7 @@ impl<const N: usize> BodyParser<N> {
 
     /// The members of the top-level object (depth 1): keys are compared, the message is kept.
     /// Hands over (`true`) when a value opens a container.
+    #[inline(never)]
     fn top(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
         let mut at_value = match entry {
             State::Value => true,
@@ -122,6 +124,7 @@ impl<const N: usize> BodyParser<N> {
     /// Values nested in the top-level object (depth 2 and more): validated, nothing kept. The
     /// nesting state lives in locals while it runs (stored back once at the end), so the loop
     /// keeps it in registers. Hands over (`true`) when the value at depth 2 closes.
+    #[inline(never)]
     fn nested(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
         let mut depth = self.depth;
         let mut stack = self.stack;
@@ -232,6 +235,7 @@ impl<const N: usize> BodyParser<N> {
     /// keeping what its role keeps. Returns where it stopped and the state there: after the
     /// closing quote, or at what it leaves to the byte-by-byte path (the chunk's end, a cut or
     /// lone escape, invalid UTF-8 in the message, a control byte).
+    #[inline(never)]
     pub(super) fn string_run(&mut self, chunk: &[u8], mut i: usize) -> (usize, State) {
         loop {
             let rest = chunk.get(i..).unwrap_or_default();
@@ -412,10 +416,12 @@ fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
 /// string: not `"`, `\\` or a control byte.
 #[inline]
 fn plain_run(bytes: &[u8]) -> usize {
-    // Eight bytes at a time (SWAR): flag each byte that is `"`, `\\` or below 0x20. Borrows
-    // only make false flags above a true one, so the lowest flag is exact.
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    let flags = |x: u64| {
+    // A machine word at a time (SWAR; 8 bytes on 64-bit targets, 4 on 32-bit ones): flag each
+    // byte that is `"`, `\\` or below 0x20. Borrows only make false flags above a true one, so
+    // the lowest flag is exact.
+    const WORD: usize = core::mem::size_of::<usize>();
+    const ONES: usize = usize::MAX / 0xFF;
+    let flags = |x: usize| {
         let quote = x ^ (ONES * 0x22);
         let backslash = x ^ (ONES * 0x5C);
         ((quote.wrapping_sub(ONES) & !quote)
@@ -423,21 +429,21 @@ fn plain_run(bytes: &[u8]) -> usize {
             | (x.wrapping_sub(ONES * 0x20) & !x))
             & (ONES * 0x80)
     };
-    let mut words = bytes.chunks_exact(8);
+    let mut words = bytes.chunks_exact(WORD);
     let mut i = 0;
     for word in &mut words {
-        let found = flags(u64::from_le_bytes(word.try_into().unwrap_or([0; 8])));
+        let found = flags(usize::from_le_bytes(word.try_into().unwrap_or([0; WORD])));
         if found != 0 {
             return i + (found.trailing_zeros() / 8) as usize;
         }
-        i += 8;
+        i += WORD;
     }
     // The last few bytes, padded with a byte that is never flagged.
     let tail = words.remainder();
-    let mut word = [b'A'; 8];
+    let mut word = [b'A'; WORD];
     for (slot, &b) in word.iter_mut().zip(tail) {
         *slot = b;
     }
-    let found = flags(u64::from_le_bytes(word));
+    let found = flags(usize::from_le_bytes(word));
     i + if found != 0 { (found.trailing_zeros() / 8) as usize } else { tail.len() }
 }
