@@ -28,7 +28,6 @@ impl<const N: usize> BodyParser<N> {
     /// there: at the end of the chunk or of the object, or at anything it leaves to the
     /// byte-by-byte path (a message that needs unescaping, a token cut by the chunk's end, and
     /// every error, which that path then reports).
-    #[inline(never)]
     pub(super) fn skim(&mut self, chunk: &[u8], mut i: usize, mut st: State) -> (usize, State) {
         loop {
             let (next_i, next_st, handed_over) =
@@ -43,7 +42,6 @@ impl<const N: usize> BodyParser<N> {
 
     /// The members of the top-level object (depth 1): keys are compared, the message is kept.
     /// Hands over (`true`) when a value opens a container.
-    #[inline(never)]
     fn top(&mut self, chunk: &[u8], mut i: usize, entry: State) -> (usize, State, bool) {
         let mut at_value = match entry {
             State::Value => true,
@@ -235,7 +233,6 @@ impl<const N: usize> BodyParser<N> {
     /// keeping what its role keeps. Returns where it stopped and the state there: after the
     /// closing quote, or at what it leaves to the byte-by-byte path (the chunk's end, a cut or
     /// lone escape, invalid UTF-8 in the message, a control byte).
-    #[inline(never)]
     pub(super) fn string_run(&mut self, chunk: &[u8], mut i: usize) -> (usize, State) {
         loop {
             let rest = chunk.get(i..).unwrap_or_default();
