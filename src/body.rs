@@ -317,6 +317,18 @@ impl<const N: usize> BodyParser<N> {
                             continue;
                         }
                     }
+                    // The compact parser's one shortcut: the inside of a string it does not
+                    // keep, up to the next byte that matters.
+                    #[cfg(not(feature = "fast-body"))]
+                    if self.high == 0 && matches!(self.role, Role::Skip | Role::NestedKey) {
+                        let rest = chunk.get(i..).unwrap_or_default();
+                        let run = rest.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+                        let run = run.unwrap_or(rest.len());
+                        if run > 0 {
+                            i += run;
+                            continue;
+                        }
+                    }
                     let (next, consumed) = self.string_byte(b);
                     st = next;
                     if consumed {
@@ -370,6 +382,7 @@ impl<const N: usize> BodyParser<N> {
                     }
                 }
                 State::Raw => {
+                    #[cfg(feature = "fast-body")]
                     if !self.utf8.is_pending() {
                         let (taken, full) = self.raw_run(chunk.get(i..).unwrap_or_default());
                         if full {
@@ -740,23 +753,6 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    /// Appends text to the message, cut at a character boundary if it does not fit.
-    fn capture_str(&mut self, s: &str) {
-        if self.out.truncated {
-            return;
-        }
-        let mut fits = s.len().min(N - self.out.text.len());
-        while !s.is_char_boundary(fits) {
-            fits -= 1;
-        }
-        if fits < s.len() {
-            self.out.truncated = true;
-        }
-        if self.out.text.push_str(s.get(..fits).unwrap_or_default()).is_err() {
-            self.out.truncated = true;
-        }
-    }
-
     /// Keeps one byte of a body that is not JSON: whether it was consumed (`false` when it
     /// must be handled again), and whether the prefix is now full.
     fn raw_byte(&mut self, b: u8) -> (bool, bool) {
@@ -784,43 +780,6 @@ impl<const N: usize> BodyParser<N> {
             self.out.truncated = true;
         }
         self.out.truncated
-    }
-
-    /// Keeps the raw prefix from `rest` while it is ASCII: runs of printable characters are
-    /// copied whole, each run of whitespace becomes one space. Returns how many bytes it took
-    /// (it stops at a control byte or non-ASCII, for [`Self::raw_byte`]) and whether the
-    /// prefix is now full.
-    fn raw_run(&mut self, rest: &[u8]) -> (usize, bool) {
-        let mut i = 0;
-        while let Some(&b) = rest.get(i) {
-            if self.out.truncated {
-                return (i, true);
-            }
-            if b.is_ascii_whitespace() {
-                self.raw_space = !self.out.text.is_empty();
-                i += 1;
-                continue;
-            }
-            // Never look further than what can still be kept.
-            let room = N - self.out.text.len();
-            let run = printable_run(rest.get(i..).unwrap_or_default(), room + 1);
-            if run == 0 {
-                break;
-            }
-            if self.raw_space {
-                self.raw_space = false;
-                if self.out.text.push(' ').is_err() {
-                    self.out.truncated = true;
-                    return (i, true);
-                }
-            }
-            // `printable_run` only counts ASCII, so this is valid UTF-8.
-            self.capture_str(
-                core::str::from_utf8(rest.get(i..i + run).unwrap_or_default()).unwrap_or_default(),
-            );
-            i += run;
-        }
-        (i, self.out.truncated)
     }
 }
 
@@ -867,51 +826,4 @@ impl State {
                 | Self::End
         )
     }
-}
-
-/// How many bytes at the start of `bytes` (which does not start with a space), up to `limit`,
-/// are printable ASCII with no two spaces in a row and no space at the end: a run the raw
-/// prefix keeps as it is. A machine word at a time (SWAR).
-fn printable_run(bytes: &[u8], limit: usize) -> usize {
-    const WORD: usize = core::mem::size_of::<usize>();
-    const ONES: usize = usize::MAX / 0xFF;
-    const HIGH: usize = ONES * 0x80;
-    let bytes = bytes.get(..limit).unwrap_or(bytes);
-    let mut words = bytes.chunks_exact(WORD);
-    let mut i = 0;
-    // The space flag of the previous word's last byte, moved to the first byte's place.
-    let mut carry = 0;
-    let mut run = loop {
-        let Some(word) = words.next() else {
-            let tail = words.remainder();
-            let mut previous = carry != 0;
-            let n = tail
-                .iter()
-                .take_while(|&&b| {
-                    let keep = (0x21..=0x7E).contains(&b) || (b == b' ' && !previous);
-                    previous = b == b' ';
-                    keep
-                })
-                .count();
-            break i + n;
-        };
-        let x = usize::from_le_bytes(word.try_into().unwrap_or([0; WORD]));
-        // Per byte, with no carry between bytes: the high bit set (non-ASCII), the low seven
-        // bits 0x7F (DEL) or below 0x20 (control); and exactly the spaces.
-        let low = x & !HIGH;
-        let unprintable = (x | (low + ONES) | !(low + ONES * 0x60)) & HIGH;
-        let t = x ^ (ONES * 0x20);
-        let space = !(((t & !HIGH) + ONES * 0x7F) | t) & HIGH;
-        let flags = unprintable | (space & ((space << 8) | carry));
-        if flags != 0 {
-            break i + (flags.trailing_zeros() / 8) as usize;
-        }
-        carry = space >> (8 * (WORD - 1));
-        i += WORD;
-    };
-    // A space that ends the run is left to the whitespace that follows it.
-    if run > 0 && bytes.get(run - 1) == Some(&b' ') {
-        run -= 1;
-    }
-    run
 }
