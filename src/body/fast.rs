@@ -336,7 +336,8 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 
 /// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
 /// after the colon, and the key's bytes. `None` leaves it to the byte-by-byte path.
-#[inline(always)]
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
     let body = chunk.get(i + 1..)?;
     let len = closed_plain_string(body)?;
@@ -465,7 +466,10 @@ fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
 
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\\` or a control byte.
-#[inline]
+// Inlined where it runs hot on 64-bit hosts; one copy on 32-bit microcontrollers, where its
+// half-dozen inlined copies would cost ~2 KiB of flash.
+#[cfg_attr(target_pointer_width = "64", inline)]
+#[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn plain_run(bytes: &[u8]) -> usize {
     // A machine word at a time (SWAR; 8 bytes on 64-bit targets, 4 on 32-bit ones): flag each
     // byte that is `"`, `\\` or below 0x20. Borrows only make false flags above a true one, so
