@@ -89,6 +89,10 @@
 //!
 //! # Features
 //!
+//! - `fast-body` (default): the body parser's fast path — whole tokens read with control flow
+//!   that follows the grammar, strings a machine word at a time. The same answers 2.5–7×
+//!   faster, for about 5 KiB of flash on Cortex-M; firmware that counts bytes can build with
+//!   `default-features = false` for the compact parser.
 //! - `defmt`: derives `defmt::Format` for every public type.
 //! - `std`: implements `std::error::Error` for [`Error`]. Nothing else depends on it.
 //! - `http`: [`Headers`] for `http::HeaderMap` and `http::Response<B>`, and
