@@ -399,7 +399,7 @@ fn literal(bytes: &[u8]) -> Option<usize> {
 
 /// The length of the valid JSON number at the start of `bytes`, if it ends inside `bytes`
 /// (a number cut by the chunk's end is left to the byte-by-byte path).
-#[inline]
+#[cfg_attr(target_pointer_width = "64", inline(always))]
 fn complete_number(bytes: &[u8]) -> Option<usize> {
     let mut i = usize::from(bytes.first() == Some(&b'-'));
     let int = digit_run(bytes, i);
@@ -477,11 +477,12 @@ fn plain_run(bytes: &[u8]) -> usize {
     const WORD: usize = core::mem::size_of::<usize>();
     const ONES: usize = usize::MAX / 0xFF;
     let flags = |x: usize| {
-        let quote = x ^ (ONES * 0x22);
+        // XOR 0x02 turns `"` into 0x20 and keeps control bytes below 0x20, so one "below
+        // 0x21" test finds both; a backslash XOR 0x5C is zero.
+        let quote_or_control = x ^ (ONES * 0x02);
         let backslash = x ^ (ONES * 0x5C);
-        ((quote.wrapping_sub(ONES) & !quote)
-            | (backslash.wrapping_sub(ONES) & !backslash)
-            | (x.wrapping_sub(ONES * 0x20) & !x))
+        ((quote_or_control.wrapping_sub(ONES * 0x21) & !quote_or_control)
+            | (backslash.wrapping_sub(ONES) & !backslash))
             & (ONES * 0x80)
     };
     let mut words = bytes.chunks_exact(WORD);
