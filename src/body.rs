@@ -682,21 +682,11 @@ impl<const N: usize> BodyParser<N> {
             self.high = 0;
             self.emit(char::REPLACEMENT_CHARACTER);
         }
-        let c = match b {
-            b'"' => '"',
-            b'\\' => '\\',
-            b'/' => '/',
-            b'b' => '\u{8}',
-            b'f' => '\u{c}',
-            b'n' => '\n',
-            b'r' => '\r',
-            b't' => '\t',
-            b'u' => {
-                self.hex = 0;
-                return State::Hex(0);
-            }
-            _ => return State::Invalid,
-        };
+        if b == b'u' {
+            self.hex = 0;
+            return State::Hex(0);
+        }
+        let Some(c) = simple_escape(b) else { return State::Invalid };
         self.emit(c);
         State::Str
     }
@@ -794,6 +784,22 @@ fn number(n: Number, b: u8) -> Option<Number> {
         (Number::Zero | Number::Int | Number::Frac, b'e' | b'E') => Number::Exp,
         (Number::Exp, b'+' | b'-') => Number::ExpSign,
         (Number::Exp | Number::ExpSign | Number::ExpInt, b'0'..=b'9') => Number::ExpInt,
+        _ => return None,
+    })
+}
+
+/// The character a one-letter escape (`\\n`, `\\"`, …) stands for, by the letter after the
+/// backslash; `None` for `u` and for anything that is not an escape.
+fn simple_escape(b: u8) -> Option<char> {
+    Some(match b {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'b' => '\u{8}',
+        b'f' => '\u{c}',
+        b'n' => '\n',
+        b'r' => '\r',
+        b't' => '\t',
         _ => return None,
     })
 }

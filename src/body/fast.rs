@@ -5,7 +5,9 @@
 //! `body.rs`, which alone is a complete parser. Without this module the answers are the same;
 //! Cortex-M firmware is ~5 KiB smaller and bodies are read 2.5–7× slower.
 
-use super::{is_whitespace, target_of, BodyParser, Role, State, Target, KEY_OVERFLOW, MAX_DEPTH};
+use super::{
+    is_whitespace, simple_escape, target_of, BodyParser, Role, State, Target, KEY_OVERFLOW, MAX_DEPTH,
+};
 
 impl<const N: usize> BodyParser<N> {
     /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
@@ -350,32 +352,22 @@ fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
 /// surrogate, and every invalid escape, are left to the byte-by-byte path.
 #[inline]
 fn whole_escape(bytes: &[u8]) -> Option<(usize, char)> {
-    let c = match *bytes.get(1)? {
-        b'"' => '"',
-        b'\\' => '\\',
-        b'/' => '/',
-        b'b' => '\u{8}',
-        b'f' => '\u{c}',
-        b'n' => '\n',
-        b'r' => '\r',
-        b't' => '\t',
-        b'u' => {
-            let unit = hex4(bytes.get(2..6)?)?;
-            if !(0xD800..=0xDBFF).contains(&unit) {
-                return Some((6, char::from_u32(unit)?));
-            }
-            if bytes.get(6..8)? != b"\\u" {
-                return None;
-            }
-            let low = hex4(bytes.get(8..12)?)?;
-            if !(0xDC00..=0xDFFF).contains(&low) {
-                return None;
-            }
-            return Some((12, char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?));
-        }
-        _ => return None,
-    };
-    Some((2, c))
+    let letter = *bytes.get(1)?;
+    if letter != b'u' {
+        return Some((2, simple_escape(letter)?));
+    }
+    let unit = hex4(bytes.get(2..6)?)?;
+    if !(0xD800..=0xDBFF).contains(&unit) {
+        return Some((6, char::from_u32(unit)?));
+    }
+    if bytes.get(6..8)? != b"\\u" {
+        return None;
+    }
+    let low = hex4(bytes.get(8..12)?)?;
+    if !(0xDC00..=0xDFFF).contains(&low) {
+        return None;
+    }
+    Some((12, char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?))
 }
 
 /// Four hex digits.
