@@ -9,6 +9,11 @@ use super::{
     is_whitespace, simple_escape, target_of, BodyParser, Role, State, Target, KEY_OVERFLOW, MAX_DEPTH,
 };
 
+/// The bytes of a machine word: 8 on 64-bit targets, 4 on 32-bit ones.
+const WORD: usize = core::mem::size_of::<usize>();
+/// A machine word with every byte 0x01.
+const ONES: usize = usize::MAX / 0xFF;
+
 impl<const N: usize> BodyParser<N> {
     /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
     /// for only mark it as too long; non-ASCII bytes are kept as they are, which is how an
@@ -341,6 +346,14 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 #[cfg_attr(target_pointer_width = "64", inline(always))]
 #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
+    // Most keys are short and their colon follows at once: one word holds all of it.
+    if let Some(word) = chunk.get(i + 1..i + 1 + WORD) {
+        let stops = string_stops(usize::from_le_bytes(word.try_into().unwrap_or([0; WORD])));
+        let len = (stops.trailing_zeros() / 8) as usize;
+        if word.get(len) == Some(&b'"') && word.get(len + 1) == Some(&b':') {
+            return Some((i + len + 3, word.get(..len).unwrap_or_default()));
+        }
+    }
     let body = chunk.get(i + 1..)?;
     let len = closed_plain_string(body)?;
     let mut colon = i + len + 2;
@@ -456,6 +469,20 @@ fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
     i
 }
 
+/// The bytes of a machine word (SWAR; 8 bytes on 64-bit targets, 4 on 32-bit ones) that end a
+/// plain run inside a string — `"`, `\\` or below 0x20 — flagged by their high bit. Borrows
+/// only make false flags above a true one, so the lowest flag is exact.
+#[inline(always)]
+fn string_stops(x: usize) -> usize {
+    // XOR 0x02 turns `"` into 0x20 and keeps control bytes below 0x20, so one "below 0x21"
+    // test finds both; a backslash XOR 0x5C is zero.
+    let quote_or_control = x ^ (ONES * 0x02);
+    let backslash = x ^ (ONES * 0x5C);
+    ((quote_or_control.wrapping_sub(ONES * 0x21) & !quote_or_control)
+        | (backslash.wrapping_sub(ONES) & !backslash))
+        & (ONES * 0x80)
+}
+
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\\` or a control byte.
 // Inlined where it runs hot on 64-bit hosts; one copy on 32-bit microcontrollers, where its
@@ -463,20 +490,8 @@ fn skip_whitespace(chunk: &[u8], mut i: usize) -> usize {
 #[cfg_attr(target_pointer_width = "64", inline)]
 #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn plain_run(bytes: &[u8]) -> usize {
-    // A machine word at a time (SWAR; 8 bytes on 64-bit targets, 4 on 32-bit ones): flag each
-    // byte that is `"`, `\\` or below 0x20. Borrows only make false flags above a true one, so
-    // the lowest flag is exact.
-    const WORD: usize = core::mem::size_of::<usize>();
-    const ONES: usize = usize::MAX / 0xFF;
-    let flags = |x: usize| {
-        // XOR 0x02 turns `"` into 0x20 and keeps control bytes below 0x20, so one "below
-        // 0x21" test finds both; a backslash XOR 0x5C is zero.
-        let quote_or_control = x ^ (ONES * 0x02);
-        let backslash = x ^ (ONES * 0x5C);
-        ((quote_or_control.wrapping_sub(ONES * 0x21) & !quote_or_control)
-            | (backslash.wrapping_sub(ONES) & !backslash))
-            & (ONES * 0x80)
-    };
+    // A machine word at a time.
+    let flags = string_stops;
     let mut words = bytes.chunks_exact(WORD);
     let mut i = 0;
     for word in &mut words {
@@ -500,8 +515,6 @@ fn plain_run(bytes: &[u8]) -> usize {
 /// are printable ASCII with no two spaces in a row and no space at the end: a run the raw
 /// prefix keeps as it is. A machine word at a time (SWAR).
 fn printable_run(bytes: &[u8], limit: usize) -> usize {
-    const WORD: usize = core::mem::size_of::<usize>();
-    const ONES: usize = usize::MAX / 0xFF;
     const HIGH: usize = ONES * 0x80;
     let bytes = bytes.get(..limit).unwrap_or(bytes);
     let mut words = bytes.chunks_exact(WORD);
