@@ -61,9 +61,9 @@ impl<const N: usize> BodyParser<N> {
                         i += 1;
                         true
                     }
-                    (State::KeyOrClose | State::Key, Some(b'"')) => match key(chunk, i) {
-                        Some((next, key)) => {
-                            self.target = target_of(key);
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match top_key(chunk, i) {
+                        Some((next, target)) => {
+                            self.target = target;
                             i = next;
                             true
                         }
@@ -115,8 +115,8 @@ impl<const N: usize> BodyParser<N> {
                     if next_token(chunk, &mut i) != Some(b'"') {
                         return (i, State::Key, false);
                     }
-                    let Some((next, key)) = key(chunk, i) else { return (i, State::Key, false) };
-                    self.target = target_of(key);
+                    let Some((next, target)) = top_key(chunk, i) else { return (i, State::Key, false) };
+                    self.target = target;
                     i = next;
                     at_value = true;
                 }
@@ -339,6 +339,18 @@ impl<const N: usize> BodyParser<N> {
 fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
     let run = plain_run(bytes);
     (bytes.get(run) == Some(&b'"')).then_some(run)
+}
+
+/// A key of the top-level object at `chunk[i]` (its opening quote), as [`key`] reads it: the
+/// index after the colon, and which key it is. `"errorMessage":` itself is matched whole.
+#[cfg_attr(target_pointer_width = "64", inline(always))]
+fn top_key(chunk: &[u8], i: usize) -> Option<(usize, Target)> {
+    const ERROR_MESSAGE: &[u8; 15] = b"\"errorMessage\":";
+    if chunk.get(i..i + ERROR_MESSAGE.len()) == Some(&ERROR_MESSAGE[..]) {
+        return Some((i + ERROR_MESSAGE.len(), Target::ErrorMessage));
+    }
+    let (next, key) = key(chunk, i)?;
+    Some((next, target_of(key)))
 }
 
 /// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
