@@ -296,6 +296,12 @@ impl<const N: usize> BodyParser<N> {
         // next state then jumps straight to that state's code, and nothing is stored per byte.
         let mut st = self.state;
         let mut i = 0;
+        // The usual start, `{` first, without a round of the byte-by-byte loop.
+        #[cfg(feature = "fast-body")]
+        if st == State::Start && chunk.first() == Some(&b'{') {
+            st = self.open(true);
+            i = 1;
+        }
         while let Some(&b) = chunk.get(i) {
             #[cfg(feature = "fast-body")]
             if self.depth >= 1 && st.skips_whitespace() {
