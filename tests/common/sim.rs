@@ -99,3 +99,108 @@ pub fn run(pacing: Pacing, requests: usize, limit: usize, window_ms: u64, latenc
     report.total_ms = now;
     report
 }
+
+/// What a run with overlapping requests saw.
+#[derive(Debug, Default, Clone)]
+pub struct OverlapReport {
+    pub succeeded: usize,
+    pub failed: usize,
+    pub sent: usize,
+    pub rate_limited: usize,
+    pub total_ms: u64,
+}
+
+/// Sends `requests` POSTs from `concurrency` workers at once, each through its own `Request`
+/// and one shared `RateLimits`. Every trip to the server and back takes a random 5–200 ms each
+/// way (seeded), so responses overtake one another and some are stale when they arrive: the
+/// case a sequential run cannot show.
+pub fn run_overlapping(
+    pacing: Pacing,
+    requests: usize,
+    concurrency: usize,
+    limit: usize,
+    window_ms: u64,
+    seed: u64,
+) -> OverlapReport {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use rand_core::Rng;
+
+    enum Event {
+        /// A worker wants to send (its next request, or its current one again).
+        Ready(usize),
+        /// A worker's request reaches the server.
+        Arrive(usize),
+        /// A worker's response reaches the client.
+        Respond(usize, u16, Vec<(String, String)>),
+    }
+    let policy = Policy::FOLLOW_UP_BOSS;
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(seed);
+    let mut latency = rand_pcg::Pcg32::seed_from_u64(seed ^ 0x5EED);
+    let mut server = Server::new(limit, window_ms);
+    let mut limits = RateLimits::<4>::new(pacing);
+    let mut report = OverlapReport::default();
+    let mut waiting = requests;
+    let mut current: Vec<Option<Request<'_>>> = vec![None; concurrency];
+    let mut queue = BinaryHeap::new();
+    let mut events: Vec<Option<Event>> = Vec::new();
+    let mut push = |queue: &mut BinaryHeap<Reverse<(u64, usize)>>, events: &mut Vec<Option<Event>>, at, e| {
+        events.push(Some(e));
+        queue.push(Reverse((at, events.len() - 1)));
+    };
+    for worker in 0..concurrency {
+        push(&mut queue, &mut events, 0, Event::Ready(worker));
+    }
+    let mut now = 0;
+    while let Some(Reverse((at, id))) = queue.pop() {
+        now = at;
+        match events[id].take().expect("each event runs once") {
+            Event::Ready(w) => {
+                if current[w].is_none() {
+                    if waiting == 0 {
+                        continue;
+                    }
+                    waiting -= 1;
+                    current[w] = Some(Request::new(&policy, now));
+                }
+                match limits.acquire(now, Some(b"events")) {
+                    Permit::Wait { until_ms } => push(&mut queue, &mut events, until_ms, Event::Ready(w)),
+                    Permit::Go => {
+                        report.sent += 1;
+                        let up = 5 + u64::from(latency.next_u32() % 196);
+                        push(&mut queue, &mut events, now + up, Event::Arrive(w));
+                    }
+                }
+            }
+            Event::Arrive(w) => {
+                let (status, headers) = server.handle(now);
+                let down = 5 + u64::from(latency.next_u32() % 196);
+                push(&mut queue, &mut events, now + down, Event::Respond(w, status, headers));
+            }
+            Event::Respond(w, status, headers) => {
+                if status == 429 {
+                    report.rate_limited += 1;
+                }
+                limits.observe(now, status, headers.as_slice());
+                let request = current[w].take().expect("a response belongs to a request");
+                match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+                    Action::Succeed { .. } => {
+                        report.succeeded += 1;
+                        push(&mut queue, &mut events, now, Event::Ready(w));
+                    }
+                    Action::Fail(_) => {
+                        report.failed += 1;
+                        push(&mut queue, &mut events, now, Event::Ready(w));
+                    }
+                    Action::Retry(retry) => {
+                        current[w] = Some(retry.request);
+                        push(&mut queue, &mut events, retry.at_ms, Event::Ready(w));
+                    }
+                }
+            }
+        }
+    }
+    report.total_ms = now;
+    report
+}

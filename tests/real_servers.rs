@@ -1,0 +1,90 @@
+//! Decisions that were wrong against real servers (nginx imitating the API, a reqwest client,
+//! an independent model of the README): one regression test per finding.
+
+mod common;
+
+#[path = "common/sim.rs"]
+mod sim;
+
+use backoff_core::{
+    http_date, retry_after_ms, Action, ErrorKind, Idempotency, NoHeaders, Pacing, Permit, Policy, RateLimits,
+    Request, Stop, Wait,
+};
+use common::SplitMix;
+
+const PRESET: Policy = Policy::FOLLOW_UP_BOSS;
+
+#[test]
+fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
+    let huge = "99999999999999999999999999999999";
+    let headers = [("Retry-After", huge), ("X-RateLimit-Context", "events")];
+    let mut rng = SplitMix(1);
+    let action = Request::new(&PRESET, 0).complete::<64, _, _>(0, 429, &headers, b"", &mut rng);
+    let Action::Fail(error) = action else { panic!("a wait past the ceiling must fail now: {action:?}") };
+    assert_eq!(error.stop, Stop::RetryAfterTooLong);
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 429, &headers);
+    assert_eq!(limits.acquire(1_000_000, Some(b"events")), Permit::Wait { until_ms: u64::MAX });
+}
+
+#[test]
+fn an_rfc850_date_header_measures_an_http_date_retry_after() {
+    // 2026: a year whose two digits RFC 850 readers pivoted on 1970 put in 1926.
+    let headers = [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Sat, 28 Nov 2026 02:00:30 GMT")];
+    assert_eq!(retry_after_ms(&headers), Some(30_000));
+    let headers = [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Saturday, 28-Nov-26 02:00:09 GMT")];
+    assert_eq!(retry_after_ms(&headers), Some(9_000));
+}
+
+#[test]
+fn http_date_parse_answers_every_pivot_year_without_panicking() {
+    for pivot in [0, 1, 99, 1969, 9999, 10_000, u32::MAX - 100, u32::MAX - 1, u32::MAX] {
+        let _ = http_date::parse(b"Sunday, 06-Nov-94 08:49:37 GMT", pivot);
+        let _ = http_date::parse(b"Sunday, 06-Nov-00 08:49:37 GMT", pivot);
+        let _ = http_date::parse(b"Sunday, 06-Nov-99 08:49:37 GMT", pivot);
+    }
+}
+
+#[test]
+fn burst_pacing_with_requests_in_flight_meets_no_429() {
+    for seed in 0..5 {
+        let report = sim::run_overlapping(Pacing::Burst, 200, 4, 20, 10_000, seed);
+        assert_eq!(report.succeeded, 200, "seed {seed}: {report:?}");
+        assert_eq!(report.rate_limited, 0, "seed {seed}: {report:?}");
+    }
+}
+
+#[test]
+fn smooth_pacing_with_requests_in_flight_meets_no_429() {
+    for seed in 0..5 {
+        let report = sim::run_overlapping(Pacing::Smooth, 200, 4, 20, 10_000, seed);
+        assert_eq!(report.succeeded, 200, "seed {seed}: {report:?}");
+        assert_eq!(report.rate_limited, 0, "seed {seed}: {report:?}");
+    }
+}
+
+#[test]
+fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
+    let mut delays = Vec::new();
+    for seed in 0..50 {
+        let mut rng = SplitMix(seed);
+        let action =
+            Request::new(&PRESET, 0).complete::<64, _, _>(0, 429, &[("Retry-After", "0")], b"", &mut rng);
+        let Action::Retry(retry) = action else { panic!("{action:?}") };
+        assert_eq!(retry.wait, Wait::RetryAfter);
+        assert!((1000..=2000).contains(&retry.delay_ms), "{}", retry.delay_ms);
+        delays.push(retry.delay_ms);
+    }
+    delays.sort_unstable();
+    delays.dedup();
+    assert!(delays.len() > 10, "a fleet told the same instant must not arrive at once: {delays:?}");
+}
+
+#[test]
+fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
+    let mut rng = SplitMix(3);
+    let request = Request::new(&PRESET, 0).with_idempotency(Idempotency::NotIdempotent);
+    let action = request.complete::<64, _, _>(0, 408, &NoHeaders, b"", &mut rng);
+    let Action::Retry(retry) = action else { panic!("408 means the request never arrived whole: {action:?}") };
+    assert_eq!(retry.cause.kind, ErrorKind::RequestTimeout);
+}
