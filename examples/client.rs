@@ -6,8 +6,17 @@
 //! ```text
 //! cargo run --example client                        # the default script
 //! cargo run --example client -- --script rate-limit # also: outage
+//! cargo run --example client -- --seed 2026         # the same jitter every run (the README's)
 //! FUB_API_KEY=... cargo run --example client -- --url https://api.followupboss.com/v1/events
 //! ```
+//!
+//! The jitter is seeded from the operating system unless `--seed` is given: copies of a
+//! program seeded with one constant wait the same delays and retry in lockstep.
+//!
+//! `--url` takes the whole endpoint URL (scheme, host and path); the client sends one POST
+//! there, without an `Idempotency-Key` (so it is not retried where it may have been
+//! processed), and exits non-zero if it fails. Against the local server each POST carries an
+//! `Idempotency-Key`, which stands for an API that honours one.
 
 #[path = "support/client.rs"]
 mod client;
@@ -23,19 +32,23 @@ const POLICY: Policy = Policy::FOLLOW_UP_BOSS;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut script, mut url) = ("default".to_owned(), None);
+    let (mut script, mut url, mut seed) = ("default".to_owned(), None, None);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--script", Some(name)) => script = name,
             ("--url", Some(u)) => url = Some(u),
+            ("--seed", Some(n)) if n.parse::<u64>().is_ok() => seed = n.parse().ok(),
             _ => {
                 eprintln!(
-                    "usage: client [--script default|rate-limit|outage] [--url URL (API key in FUB_API_KEY)]"
+                    "usage: client [--script default|rate-limit|outage] [--seed N] \
+                     [--url WHOLE_ENDPOINT_URL (API key in FUB_API_KEY)]"
                 );
                 std::process::exit(2);
             }
         }
     }
+    let seed = seed.unwrap_or_else(os_seed);
+    let url_given = url.is_some();
     let (server, url, key, requests) = match url {
         Some(url) => (None, url, std::env::var("FUB_API_KEY").ok(), 1),
         None => {
@@ -53,10 +66,15 @@ fn main() {
             (Some(server), url, None, requests)
         }
     };
-    println!("POST {url}  (script {script:?}, policy: FOLLOW_UP_BOSS preset)");
+    if server.is_none() {
+        println!("sending {requests} POST to {url} (the whole endpoint URL), not retried where it may have been processed");
+    } else {
+        println!("POST {url}  (script {script:?}, policy: FOLLOW_UP_BOSS preset)");
+    }
     println!("{:<4} {:<4} {:>7} {:<30} {:>8}  message", "req", "try", "status", "decision", "held ms");
     let started = Instant::now();
-    let mut client = Client::new(&url, key, &POLICY, Pacing::Burst, 2026);
+    let mut client = Client::new(&url, key, &POLICY, Pacing::Burst, seed);
+    client.idempotency_keys = server.is_some();
     let (mut ok, mut failed, mut attempts) = (0, 0, 0);
     for index in 1..=requests {
         let body = format!(
@@ -76,6 +94,15 @@ fn main() {
         started.elapsed().as_secs_f64()
     );
     drop(server);
+    if url_given && failed > 0 {
+        std::process::exit(1);
+    }
+}
+
+/// A seed the operating system chose: std seeds `RandomState`'s keys from it.
+fn os_seed() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(0x5EED_u64)
 }
 
 fn print_attempt(a: &Attempt) {

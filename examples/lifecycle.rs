@@ -5,7 +5,7 @@
 //! cargo run --example lifecycle
 //! ```
 
-use backoff_core::{Action, Policy, Request, TransportFailure};
+use backoff_core::{Action, Idempotency, Policy, Request, TransportFailure};
 use rand_core::SeedableRng;
 use rand_pcg::Pcg32;
 
@@ -40,7 +40,7 @@ fn main() {
     let policy = Policy::FOLLOW_UP_BOSS;
     let mut rng = Pcg32::seed_from_u64(2026);
     let mut now: u64 = 0; // the caller's monotonic clock, in ms
-    let mut request = Request::new(&policy, now);
+    let mut request = Request::new(&policy, now, Idempotency::Idempotent);
     println!(
         "policy: base {} ms, cap {} ms, jitter {:?}, max {} retries",
         policy.base_ms, policy.max_backoff_ms, policy.jitter, policy.max_retries

@@ -74,13 +74,23 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
     if spread == 0 {
         return Delay { ms: floor, source: JitterSource::NotDrawn };
     }
-    let (r, source) = match uniform_inclusive(rng, spread) {
-        Some(r) => (r, JitterSource::Rng),
-        None => (scale(mix(now_ms ^ u64::from(n).rotate_left(32)), spread), JitterSource::ClockFallback),
-    };
+    let (r, source) = draw(rng, spread, n, now_ms);
     let total = u64::from(floor) + u64::from(r);
     let ms = if total < cap { total } else { cap };
     Delay { ms: clamp_u32(ms), source }
+}
+
+/// A random value in `0..=max` for retry number `n`: from the RNG, or, if it fails, from a
+/// hash of the clock and `n` (and the source says which). Nothing is drawn when `max` is 0.
+#[inline]
+pub(crate) fn draw<R: TryRng + ?Sized>(rng: &mut R, max: u32, n: u32, now_ms: u64) -> (u32, JitterSource) {
+    if max == 0 {
+        return (0, JitterSource::NotDrawn);
+    }
+    match uniform_inclusive(rng, max) {
+        Some(r) => (r, JitterSource::Rng),
+        None => (scale(mix(now_ms ^ u64::from(n).rotate_left(32)), max), JitterSource::ClockFallback),
+    }
 }
 
 /// An unbiased draw from `0..=max`, or `None` if the RNG failed.

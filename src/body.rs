@@ -26,7 +26,8 @@ pub enum BodyKind {
     NotJson,
     /// Empty, or only whitespace.
     Empty,
-    /// It began as a JSON object but ended early.
+    /// It began as a JSON object but ended early, or the caller could not read the body to its
+    /// end ([`Reply::body_failed`](crate::Reply::body_failed)).
     Truncated,
     /// It began as a JSON object but is not valid JSON (or is nested deeper than
     /// [`MAX_DEPTH`]).
@@ -49,6 +50,11 @@ impl<const N: usize> Body<N> {
     #[must_use]
     pub const fn not_read() -> Self {
         Self { kind: BodyKind::NotRead, text: String::new(), truncated: false }
+    }
+
+    /// A body whose reading failed part way: never a guess at what the rest would have said.
+    pub(crate) const fn cut() -> Self {
+        Self { kind: BodyKind::Truncated, text: String::new(), truncated: false }
     }
 
     /// Parses a whole body at once.

@@ -51,21 +51,31 @@ impl Headers for NoHeaders {
     fn for_each(&self, _visit: &mut dyn FnMut(&[u8], &[u8])) {}
 }
 
-/// The server's request to wait, read from `Retry-After` (and `Date`, for the date form).
+/// The server's request to wait, read from `Retry-After` (and `Date`, for the date form), in
+/// milliseconds.
 ///
-/// `Retry-After` is either delay-seconds (`120`) or an HTTP-date in any of the three forms of
-/// RFC 9110; a date is turned into a delay by subtracting the same response's `Date`, so no
-/// wall clock is needed. A value that is empty, negative, not a number, too large for 64 bits,
-/// a date with no `Date` header to measure it from, or a date before `Date` is treated as
-/// absent. If the header is repeated, the longest valid wait wins: the client never retries
-/// earlier than it was asked.
+/// `Retry-After` is either delay-seconds (`120`; a fraction such as `1.5`, which some large
+/// APIs send, is rounded up to the next millisecond) or an HTTP-date in any of the three forms
+/// of RFC 9110; a date is turned into a delay by subtracting the same response's `Date` (itself
+/// in any of the three forms), so no wall clock is needed.
+///
+/// - A number of any length is read: one too large for 64 bits saturates at `u64::MAX`, so
+///   the caller's ceiling turns it into a failure now
+///   ([`Stop::RetryAfterTooLong`](crate::Stop::RetryAfterTooLong)) and the rate-limit context
+///   is held, as for any wait past the ceiling.
+/// - A value that is empty, negative, not a number, a date with no `Date` header to measure it
+///   from, or a date before `Date` is treated as absent (the request falls back to backoff).
+/// - If the header is repeated, the longest valid wait wins: the client never retries earlier
+///   than it was asked.
 ///
 /// ```
 /// use backoff_core::retry_after_ms;
 ///
 /// assert_eq!(retry_after_ms(&[("retry-after", " 8 ")]), Some(8_000));
+/// assert_eq!(retry_after_ms(&[("Retry-After", "1.5")]), Some(1_500));
+/// assert_eq!(retry_after_ms(&[("Retry-After", "99999999999999999999999")]), Some(u64::MAX));
 /// let dated = [
-///     ("Date", "Sun, 06 Nov 1994 08:49:37 GMT"),
+///     ("Date", "Sunday, 06-Nov-94 08:49:37 GMT"),
 ///     ("Retry-After", "Sun, 06 Nov 1994 08:50:07 GMT"),
 /// ];
 /// assert_eq!(retry_after_ms(&dated), Some(30_000));
@@ -73,48 +83,73 @@ impl Headers for NoHeaders {
 /// ```
 #[must_use]
 pub fn retry_after_ms<H: Headers + ?Sized>(headers: &H) -> Option<u64> {
-    let mut seconds: Option<u64> = None;
+    let mut millis: Option<u64> = None;
     let mut date: Option<u64> = None;
     let mut until_date = None::<u64>;
     // The date form is measured from `Date`, which may come after it: read `Date` first.
     headers.for_each(&mut |name, value| {
         if name.eq_ignore_ascii_case(b"date") {
-            date = http_date::parse(value, 1970);
+            date = http_date::parse(value, http_date::PIVOT_YEAR).ok();
         }
     });
-    let pivot = date.map_or(1970, http_date::year_of);
+    let pivot = date.map_or(http_date::PIVOT_YEAR, http_date::year_of);
     headers.for_each(&mut |name, value| {
         if !name.eq_ignore_ascii_case(b"retry-after") {
             return;
         }
-        if let Some(s) = delay_seconds(value) {
-            seconds = Some(seconds.map_or(s, |t| t.max(s)));
-        } else if let Some(at) = http_date::parse(value, pivot) {
+        if let Some(ms) = delay_ms(value) {
+            millis = Some(millis.map_or(ms, |t| t.max(ms)));
+        } else if let Ok(at) = http_date::parse(value, pivot) {
             until_date = Some(until_date.map_or(at, |t| t.max(at)));
         }
     });
     let from_date = match (until_date, date) {
-        (Some(at), Some(now)) => at.checked_sub(now),
+        (Some(at), Some(now)) => at.checked_sub(now).map(|s| s.saturating_mul(1000)),
         _ => None,
     };
-    let longest = match (seconds, from_date) {
+    match (millis, from_date) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
-    };
-    longest.map(|s| s.saturating_mul(1000))
+    }
 }
 
-/// `1*DIGIT` surrounded by optional whitespace, as whole seconds; `None` if it overflows.
-pub(crate) fn delay_seconds(value: &[u8]) -> Option<u64> {
+/// `1*DIGIT [ "." 1*DIGIT ]` surrounded by optional whitespace, as milliseconds: any number of
+/// digits (saturating at `u64::MAX`), a fraction rounded up to the next millisecond.
+pub(crate) fn delay_ms(value: &[u8]) -> Option<u64> {
     let value = value.trim_ascii();
+    let (whole, fraction) = match value.iter().position(|&b| b == b'.') {
+        Some(dot) => (value.get(..dot)?, Some(value.get(dot + 1..)?)),
+        None => (value, None),
+    };
+    let seconds = whole_number(whole)?;
+    let mut ms = 0u64;
+    let mut round_up = false;
+    if let Some(fraction) = fraction {
+        if fraction.is_empty() || !fraction.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        for (i, &b) in fraction.iter().enumerate() {
+            let digit = u64::from(b - b'0');
+            if i < 3 {
+                ms = ms * 10 + digit;
+            } else if digit != 0 {
+                round_up = true;
+            }
+        }
+        for _ in fraction.len()..3 {
+            ms *= 10;
+        }
+    }
+    Some(seconds.saturating_mul(1000).saturating_add(ms).saturating_add(u64::from(round_up)))
+}
+
+/// `1*DIGIT`, saturating at `u64::MAX` however many digits it has; `None` if it is empty or
+/// has anything but digits.
+pub(crate) fn whole_number(value: &[u8]) -> Option<u64> {
     if value.is_empty() {
         return None;
     }
     value.iter().try_fold(0u64, |acc, &b| {
-        if b.is_ascii_digit() {
-            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
-        } else {
-            None
-        }
+        b.is_ascii_digit().then(|| acc.saturating_mul(10).saturating_add(u64::from(b - b'0')))
     })
 }

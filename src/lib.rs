@@ -17,8 +17,8 @@
 //! |---|---|
 //! | 2xx | succeed |
 //! | 400, 401, 403, 404, other 4xx | fail at once, with the body's `errorMessage` |
-//! | 408, 5xx, 429 without `Retry-After`, transport failure | retry with truncated exponential backoff |
-//! | 429 (and 503) with `Retry-After` | retry after exactly that long; too long → fail now |
+//! | 408, 5xx, 429 without `Retry-After`, transport failure, a body cut mid-way | retry with truncated exponential backoff |
+//! | 429 (and 503) with `Retry-After` | retry after `max(Retry-After, 1 s)` plus up to 1 s of spread, never earlier; too long → fail now |
 //! | 1xx, 3xx, < 100, > 599 | fail |
 //!
 //! The n-th retry (n = 0 for the first) waits
@@ -37,7 +37,7 @@
 //! # A request's life
 //!
 //! ```
-//! use backoff_core::{Action, NoHeaders, Policy, Request};
+//! use backoff_core::{Action, Idempotency, NoHeaders, Policy, Request};
 //! # struct Rng(u64);
 //! # impl rand_core::TryRng for Rng {
 //! #     type Error = core::convert::Infallible;
@@ -47,7 +47,7 @@
 //! # }
 //! let mut rng = Rng(7);
 //! let mut now = 0; // the caller's monotonic clock, in ms
-//! let mut request = Request::new(&Policy::FOLLOW_UP_BOSS, now);
+//! let mut request = Request::new(&Policy::FOLLOW_UP_BOSS, now, Idempotency::Idempotent);
 //! let answers: [(u16, &[u8]); 2] = [(503, b"<html>busy</html>"), (400, br#"{"errorMessage":"Invalid email"}"#)];
 //! for (status, body) in answers {
 //!     match request.complete::<64, _, _>(now, status, &NoHeaders, body, &mut rng) {
@@ -77,8 +77,9 @@
 //!   request of its rate-limit context, and a steady sender can be paced never to meet one.
 //! - [`RetryBudget`]: an optional token bucket that stops retries when most requests fail.
 //!
-//! A request marked [`Idempotency::NotIdempotent`] is retried only when it was provably not
-//! processed: a 429, or a [`TransportFailure::BeforeSend`].
+//! Every request says when it is created whether it is safe to send twice. One marked
+//! [`Idempotency::NotIdempotent`] (a POST that creates something) is retried only when it was
+//! provably not processed: a 429, a 408, or a [`TransportFailure::BeforeSend`].
 //!
 //! # Time and randomness
 //!

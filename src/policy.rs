@@ -96,12 +96,20 @@ pub struct Policy {
     /// The longest `Retry-After` the client will wait, in milliseconds; a server asking for
     /// more gets a failure now ([`Stop::RetryAfterTooLong`](crate::Stop::RetryAfterTooLong)).
     pub retry_after_ceiling_ms: u32,
+    /// The shortest wait after a `Retry-After`, in milliseconds: `Retry-After: 0` (or a date
+    /// already past) from a proxy must not make a client retry at once, every time.
+    pub retry_after_floor_ms: u32,
+    /// The most added at random to a wait told by `Retry-After` (uniform over `0..=` this), so
+    /// a fleet told the same instant does not arrive at once. The told wait itself is never
+    /// shortened, and the shared rate-limit hold stays exact.
+    pub retry_after_jitter_ms: u32,
     /// Which outcome classes are retried.
     pub retry_on: RetryOn,
 }
 
 impl Policy {
-    /// The Follow Up Boss API's published rules, the table of `DESIGN.md`:
+    /// The Follow Up Boss API's published rules ("Error Responses" and "Rate Limiting"), the
+    /// policy table of the README:
     ///
     /// | setting | value | why |
     /// |---|---|---|
@@ -111,6 +119,8 @@ impl Policy {
     /// | `max_retries` | 8 | delays 1, 2, 4, 8, 16, 32, 32, 32 s (+ jitter): the cap is reached on the sixth retry and kept for two more, and the worst total wait is 132 s (`cargo run --example schedule`), inside the 2–3 minute budget of a typical job or webhook handler |
     /// | `deadline_ms` | `None` | `max_retries` already bounds the total |
     /// | `retry_after_ceiling_ms` | 600 000 | a server asking for more than 10 minutes is answered with a failure now |
+    /// | `retry_after_floor_ms` | 1000 | `Retry-After: 0` waits as long as the first backoff |
+    /// | `retry_after_jitter_ms` | 1000 | the backoff's jitter, so a fleet told one instant spreads over a second |
     /// | `retry_on` | `ALL` | 408, 429, 5xx and transport failures |
     pub const FOLLOW_UP_BOSS: Self = Self {
         base_ms: 1000,
@@ -119,6 +129,8 @@ impl Policy {
         max_retries: 8,
         deadline_ms: None,
         retry_after_ceiling_ms: 600_000,
+        retry_after_floor_ms: 1000,
+        retry_after_jitter_ms: 1000,
         retry_on: RetryOn::ALL,
     };
 
@@ -161,6 +173,20 @@ impl Policy {
     #[must_use]
     pub const fn with_retry_after_ceiling_ms(mut self, ms: u32) -> Self {
         self.retry_after_ceiling_ms = ms;
+        self
+    }
+
+    /// Sets [`retry_after_floor_ms`](Self::retry_after_floor_ms).
+    #[must_use]
+    pub const fn with_retry_after_floor_ms(mut self, ms: u32) -> Self {
+        self.retry_after_floor_ms = ms;
+        self
+    }
+
+    /// Sets [`retry_after_jitter_ms`](Self::retry_after_jitter_ms).
+    #[must_use]
+    pub const fn with_retry_after_jitter_ms(mut self, ms: u32) -> Self {
+        self.retry_after_jitter_ms = ms;
         self
     }
 

@@ -11,10 +11,15 @@ pub const CONTEXT_NAME_CAP: usize = 24;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Pacing {
     /// Send while `Remaining` allows, then hold the context for a window. Bursty, but never
-    /// slower than the server allows.
+    /// slower than the server allows. Requests in flight are counted: a `Remaining` that left
+    /// the server before the client's latest sends arrived there can only lower what is
+    /// allowed, never raise it, so several requests at once meet no 429 either.
     Burst,
-    /// Space the requests of a context `Window / Limit` apart once both are known, so a
-    /// steady sender never exhausts the window and never meets a 429.
+    /// Space the requests of a context `Window / (Limit − 1)` apart once both are known, so a
+    /// steady sender never exhausts the window and never meets a 429, however many requests
+    /// it has in flight — as long as the time a request takes to reach the server varies by
+    /// less than one spacing (526 ms for 20 per 10 s), since the one slot kept free is the
+    /// margin for it.
     Smooth,
 }
 
@@ -49,14 +54,15 @@ pub struct RateLimitHeaders {
 }
 
 impl RateLimitHeaders {
-    /// Reads the rate-limit headers of a response. Values that are empty, negative, not
-    /// numbers or beyond 32 bits are treated as absent.
+    /// Reads the rate-limit headers of a response. Values that are empty, negative or not
+    /// whole numbers are treated as absent; values beyond 32 bits saturate at `u32::MAX`.
     #[must_use]
     pub fn read<H: Headers + ?Sized>(headers: &H) -> Self {
         let mut out = Self { retry_after_ms: headers::retry_after_ms(headers), ..Self::default() };
         headers.for_each(&mut |name, value| {
             let Some(suffix) = strip_prefix_ignore_case(name, b"x-ratelimit-") else { return };
-            let number = || headers::delay_seconds(value).and_then(|v| u32::try_from(v).ok());
+            let number =
+                || headers::whole_number(value.trim_ascii()).map(|v| u32::try_from(v).unwrap_or(u32::MAX));
             if suffix.eq_ignore_ascii_case(b"limit") {
                 out.limit = number();
             } else if suffix.eq_ignore_ascii_case(b"remaining") {
@@ -125,7 +131,18 @@ struct Entry {
     next_paced_ms: u64,
     /// Last instant this entry was used, for eviction.
     used_ms: u64,
+    /// The last instant a request of this context was let through.
+    sent_ms: u64,
+    /// Requests let through and not yet answered.
+    in_flight: u16,
+    /// Requests let through since none was in flight: a response is fresh (its `Remaining`
+    /// counts every send before it) only when it answers the one send of such a stretch.
+    sends_since_idle: u16,
 }
+
+/// A request in flight for longer than this without a window known is no longer counted (its
+/// response was lost, or the caller never reported it).
+const FORGET_IN_FLIGHT_MS: u64 = 60_000;
 
 /// Rate-limit state shared by all requests of a client, for up to `C` contexts.
 ///
@@ -205,6 +222,7 @@ impl<const C: usize> RateLimits<C> {
             }
             return;
         };
+        let pacing = self.pacing;
         let Some(entry) = self.entry(now_ms, name) else {
             // No room for contexts at all (`C == 0`): hold everything instead.
             if let Some(wait) = retry_after {
@@ -213,22 +231,45 @@ impl<const C: usize> RateLimits<C> {
             return;
         };
         entry.used_ms = now_ms;
+        let was_paced = entry.spacing_ms().is_some();
         if seen.limit.is_some() {
             entry.limit = seen.limit;
         }
         if seen.window_ms.is_some() {
             entry.window_ms = seen.window_ms;
         }
-        if let Some(remaining) = seen.remaining {
-            entry.remaining = Some(remaining);
+        if let (Pacing::Smooth, false, Some(spacing), Some(window)) =
+            (pacing, was_paced, entry.spacing_ms(), entry.window_ms)
+        {
+            // The first time the pacing is known, the sends made before it (at once, perhaps)
+            // are spaced after the fact: the next one waits as if they had been paced, and
+            // never longer than a window, after which every one of them has left it.
+            let unpaced = u64::from(entry.sends_since_idle);
+            let catch_up = spacing.saturating_mul(unpaced).min(u64::from(window));
+            entry.next_paced_ms = entry.next_paced_ms.max(entry.sent_ms.saturating_add(catch_up));
         }
-        match (retry_after, seen.remaining, entry.window_ms) {
+        let fresh = entry.answered(now_ms);
+        if let Some(told) = seen.remaining {
+            entry.remaining = Some(match (pacing, fresh) {
+                // The only request in flight was this one: `Remaining` counts every send.
+                (Pacing::Smooth, _) | (Pacing::Burst, true) => told,
+                // Other sends may have reached the server after this response left it, or
+                // answered before it although they arrived later: count every request still
+                // in flight against it, and let it only lower the count.
+                (Pacing::Burst, false) => {
+                    let after_in_flight = told.saturating_sub(u32::from(entry.in_flight));
+                    entry.remaining.map_or(after_in_flight, |r| r.min(after_in_flight))
+                }
+            });
+        }
+        match (retry_after, entry.remaining.filter(|_| seen.remaining.is_some()), entry.window_ms) {
             // `Retry-After` takes precedence over the window: it is the server's own answer.
             (Some(wait), _, _) => {
                 entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
                 entry.remaining = Some(0);
             }
-            // Sliding window: every request in it has left it one window from now.
+            // Sliding window: every request in it (and every one sent before now, in flight
+            // or not) has left it one window from now.
             (None, Some(0), Some(window)) => {
                 entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
             }
@@ -251,12 +292,33 @@ impl<const C: usize> RateLimits<C> {
         if until > now_ms {
             return Permit::Wait { until_ms: until };
         }
+        if let Some(name) = wanted {
+            // Count the send even before the context's first response, so that response
+            // knows what else is in flight.
+            let _ = self.entry(now_ms, name);
+        }
         for entry in self.entries.iter_mut().flatten() {
             if context.is_none() || Some(entry.name) == wanted {
                 entry.count_send(now_ms, pacing);
             }
         }
         Permit::Go
+    }
+
+    /// A request let through by [`acquire`](Self::acquire) got no response to
+    /// [`observe`](Self::observe) (the connection failed, or the caller gave up on it): it no
+    /// longer counts as in flight in `context` (`None`: in every context, as `acquire(None)`
+    /// counted it).
+    pub fn abandon(&mut self, context: Option<&[u8]>) {
+        let wanted = context.and_then(ContextName::new);
+        for entry in self.entries.iter_mut().flatten() {
+            if context.is_none() || Some(entry.name) == wanted {
+                entry.in_flight = entry.in_flight.saturating_sub(1);
+                if entry.in_flight == 0 {
+                    entry.sends_since_idle = 0;
+                }
+            }
+        }
     }
 
     /// The instant before which no request of `context` may go (0 if none).
@@ -310,7 +372,28 @@ impl Entry {
             remaining: None,
             next_paced_ms: 0,
             used_ms: now_ms,
+            sent_ms: now_ms,
+            in_flight: 0,
+            sends_since_idle: 0,
         }
+    }
+
+    /// A response of this context arrived at `now_ms`: one request fewer in flight. Whether
+    /// it is fresh: it answers the only request sent since none was in flight, so its
+    /// `Remaining` counts every send of the client.
+    fn answered(&mut self, now_ms: u64) -> bool {
+        let forget_after = self.window_ms.map_or(FORGET_IN_FLIGHT_MS, u64::from);
+        if self.in_flight > 0 && now_ms >= self.sent_ms.saturating_add(forget_after) {
+            // Every send is older than a window: count this response as the only one.
+            self.in_flight = 1;
+            self.sends_since_idle = 1;
+        }
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let fresh = self.in_flight == 0 && self.sends_since_idle <= 1;
+        if self.in_flight == 0 {
+            self.sends_since_idle = 0;
+        }
+        fresh
     }
 
     /// The instant from which a request of this context may go.
@@ -331,6 +414,9 @@ impl Entry {
 
     fn count_send(&mut self, now_ms: u64, pacing: Pacing) {
         self.used_ms = now_ms;
+        self.sent_ms = now_ms;
+        self.in_flight = self.in_flight.saturating_add(1);
+        self.sends_since_idle = self.sends_since_idle.saturating_add(1);
         if self.remaining == Some(0) && now_ms >= self.hold_until_ms {
             // A whole window has passed since the window was spent: it is free again.
             self.remaining = self.limit;

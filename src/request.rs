@@ -9,15 +9,19 @@ use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
 
-/// Whether sending the request twice is harmless.
+/// Whether sending the request twice is harmless: the caller says so when it creates the
+/// [`Request`], because only the caller knows.
+///
+/// HTTP's own answer (RFC 9110 §9.2.2): GET, HEAD, OPTIONS, PUT and DELETE are idempotent; a
+/// POST or PATCH is only with an `Idempotency-Key` the server honours.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Idempotency {
     /// Safe to repeat (GET, PUT, DELETE, or a POST with an idempotency key): retried as the
-    /// policy says. The default.
+    /// policy says.
     Idempotent,
     /// Not safe to repeat (a POST that creates something): retried only when the request was
-    /// provably not processed — a 429, or a transport failure before it was sent.
+    /// provably not processed — a 429, a 408, or a transport failure before it was sent.
     NotIdempotent,
 }
 
@@ -54,8 +58,10 @@ pub enum Action<'p, const N: usize> {
 pub enum Wait {
     /// Truncated exponential backoff, with jitter from this source.
     Backoff(JitterSource),
-    /// The server's `Retry-After`.
-    RetryAfter,
+    /// The server's `Retry-After` (at least the policy's
+    /// [`retry_after_floor_ms`](Policy::retry_after_floor_ms)), plus jitter from this source
+    /// (up to [`retry_after_jitter_ms`](Policy::retry_after_jitter_ms)).
+    RetryAfter(JitterSource),
 }
 
 /// A decision to retry: how long to wait, until when, and the state to continue with.
@@ -81,7 +87,7 @@ pub struct Retry<'p, const N: usize> {
 /// succeeded or failed cannot be asked for another decision.
 ///
 /// ```
-/// use backoff_core::{Action, NoHeaders, Policy, Request};
+/// use backoff_core::{Action, Idempotency, NoHeaders, Policy, Request};
 /// # use core::convert::Infallible;
 /// # struct Dice(u32);
 /// # impl rand_core::TryRng for Dice {
@@ -91,7 +97,7 @@ pub struct Retry<'p, const N: usize> {
 /// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Infallible> { d.fill(7); Ok(()) }
 /// # }
 /// let mut rng = Dice(1);
-/// let request = Request::new(&Policy::FOLLOW_UP_BOSS, 0);
+/// let request = Request::new(&Policy::FOLLOW_UP_BOSS, 0, Idempotency::Idempotent);
 /// let action = request.complete::<64, _, _>(10, 503, &NoHeaders, b"", &mut rng);
 /// let Action::Retry(retry) = action else { panic!("a 503 is retried") };
 /// assert!((1000..=2000).contains(&retry.delay_ms));
@@ -114,24 +120,19 @@ pub struct Request<'p> {
 
 impl<'p> Request<'p> {
     /// A request about to be sent for the first time at `now_ms` (the caller's monotonic
-    /// clock, in milliseconds; the deadline counts from here).
+    /// clock, in milliseconds; the deadline counts from here), and whether it is safe to send
+    /// twice. There is no default: a POST that creates something is
+    /// [`Idempotency::NotIdempotent`], and is then retried only when it was provably not
+    /// processed.
     #[must_use]
-    pub const fn new(policy: &'p Policy, now_ms: u64) -> Self {
-        Self {
-            policy,
-            started_ms: now_ms,
-            latest_ms: now_ms,
-            retries: 0,
-            last_backoff_ms: 0,
-            idempotency: Idempotency::Idempotent,
-        }
+    pub const fn new(policy: &'p Policy, now_ms: u64, idempotency: Idempotency) -> Self {
+        Self { policy, started_ms: now_ms, latest_ms: now_ms, retries: 0, last_backoff_ms: 0, idempotency }
     }
 
-    /// Marks the request as safe or not safe to repeat.
+    /// Whether the request is safe to send twice, as given to [`new`](Self::new).
     #[must_use]
-    pub const fn with_idempotency(mut self, idempotency: Idempotency) -> Self {
-        self.idempotency = idempotency;
-        self
+    pub const fn idempotency(&self) -> Idempotency {
+        self.idempotency
     }
 
     /// The policy the request follows.
@@ -153,7 +154,8 @@ impl<'p> Request<'p> {
     }
 
     /// A response arrived: its status and headers are read now; feed its body to the returned
-    /// [`Reply`] (or not, for a 2xx), then call [`Reply::finish`].
+    /// [`Reply`] (or not, for a 2xx), then call [`Reply::finish`] — or
+    /// [`Reply::body_failed`] if the body could not be read to its end.
     pub fn response<const N: usize, H: Headers + ?Sized>(self, status: u16, headers: &H) -> Reply<'p, N> {
         let kind = ErrorKind::from_status(status);
         let retry_after_ms = match kind {
@@ -265,24 +267,34 @@ impl<'p> Request<'p> {
         if self.retries >= policy.max_retries {
             return Err(Stop::RetriesExhausted);
         }
-        let (delay_ms, wait) = match retry_after_ms {
-            Some(ms) => match u32::try_from(ms) {
-                Ok(ms) if ms <= policy.retry_after_ceiling_ms => (ms, Wait::RetryAfter),
-                _ => return Err(Stop::RetryAfterTooLong),
-            },
-            None => {
-                let previous = if self.last_backoff_ms == 0 { None } else { Some(self.last_backoff_ms) };
-                let delay = backoff::delay(policy, self.retries, previous, now, rng);
-                (delay.ms, Wait::Backoff(delay.source))
-            }
-        };
-        if let Some(deadline) = policy.deadline_ms {
+        // What is left of the deadline, if there is one.
+        let left = policy.deadline_ms.map(|deadline| {
             let elapsed = now.saturating_sub(self.started_ms);
-            if elapsed.saturating_add(u64::from(delay_ms)) > u64::from(deadline) {
+            u64::from(deadline).saturating_sub(elapsed)
+        });
+        let Some(told) = retry_after_ms else {
+            let previous = if self.last_backoff_ms == 0 { None } else { Some(self.last_backoff_ms) };
+            let delay = backoff::delay(policy, self.retries, previous, now, rng);
+            if left.is_some_and(|left| u64::from(delay.ms) > left) {
                 return Err(Stop::Deadline);
             }
+            return Ok((delay.ms, Wait::Backoff(delay.source)));
+        };
+        if told > u64::from(policy.retry_after_ceiling_ms) {
+            return Err(Stop::RetryAfterTooLong);
         }
-        Ok((delay_ms, wait))
+        // Never earlier than told, never sooner than the floor; then spread like a backoff,
+        // but only as far as the deadline allows: the jitter is ours, the told wait is not.
+        let at_least = told.max(u64::from(policy.retry_after_floor_ms));
+        if left.is_some_and(|left| at_least > left) {
+            return Err(Stop::Deadline);
+        }
+        let (r, source) = backoff::draw(rng, policy.retry_after_jitter_ms, self.retries, now);
+        let mut delay = at_least.saturating_add(u64::from(r));
+        if let Some(left) = left {
+            delay = delay.min(left);
+        }
+        Ok((u32::try_from(delay).unwrap_or(u32::MAX), Wait::RetryAfter(source)))
     }
 }
 
@@ -291,6 +303,17 @@ impl<'p> Request<'p> {
 enum Processed {
     No,
     Maybe,
+}
+
+impl Processed {
+    /// 429 says the request was not processed; 408 that it never arrived whole (RFC 9110
+    /// §15.5.9). Every other failing status may follow processing.
+    const fn from_status(status: u16) -> Self {
+        match status {
+            408 | 429 => Self::No,
+            _ => Self::Maybe,
+        }
+    }
 }
 
 /// A response being read: status and headers are in, the body is fed in chunks.
@@ -337,7 +360,29 @@ impl<'p, const N: usize> Reply<'p, N> {
             return Action::Succeed { attempts: self.request.attempt() };
         };
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
-        let processed = if kind == ErrorKind::RateLimited { Processed::No } else { Processed::Maybe };
+        let processed = Processed::from_status(self.status);
+        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
+    }
+
+    /// The body could not be read to its end at `now_ms` (the connection was cut, a read timed
+    /// out): whatever the status said, this is a [transport failure](ErrorKind::Transport)
+    /// after sending, with the body kept as [`BodyKind::Truncated`](crate::BodyKind::Truncated).
+    /// A 201 whose body was cut is not a success, and a cut error body is not the server's
+    /// last word. Retried as a transport failure; a request that is not idempotent is
+    /// retried only if the status proves it was not processed (429, 408).
+    pub fn body_failed<R: TryRng + ?Sized>(self, now_ms: u64, rng: &mut R) -> Action<'p, N> {
+        self.body_failed_with_budget(now_ms, rng, None)
+    }
+
+    /// [`body_failed`](Self::body_failed), paying any retry from the client's shared `budget`.
+    pub fn body_failed_with_budget<R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        rng: &mut R,
+        budget: Option<&mut RetryBudget>,
+    ) -> Action<'p, N> {
+        let cause = Cause { kind: ErrorKind::Transport, status: Some(self.status), body: Body::cut() };
+        let processed = Processed::from_status(self.status);
         self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
     }
 }

@@ -11,11 +11,13 @@ use std::time::Duration;
 use backoff_core::{Jitter, Pacing, Policy, Stop};
 use client::{Attempt, Client, Decision};
 
-/// The preset's shape, twenty times faster: 50 ms base, 50 ms jitter, 800 ms cap.
+/// The preset's shape, twenty times faster: 50 ms base, 50 ms jitter, 800 ms cap, and
+/// `Retry-After` spread by up to 50 ms.
 const FAST: Policy = Policy::FOLLOW_UP_BOSS
     .with_base_ms(50)
     .with_jitter(Jitter::Additive { max_ms: 50 })
-    .with_max_backoff_ms(800);
+    .with_max_backoff_ms(800)
+    .with_retry_after_jitter_ms(50);
 
 fn event(index: usize) -> String {
     format!(r#"{{"type":"Registration","person":{{"lastName":"{index}"}}}}"#)
@@ -55,13 +57,14 @@ fn the_default_script_gets_the_expected_decisions_over_real_sockets() {
         Decision::Retry { delay_ms, after_retry_after } => (delay_ms, after_retry_after),
         ref other => panic!("attempt {i}: {other:?}"),
     };
-    // The backoff delays lie within the scaled formula's bounds, and the 429 waits exactly
-    // its Retry-After.
+    // The backoff delays lie within the scaled formula's bounds, and the 429 waits its
+    // Retry-After plus at most the policy's 50 ms of spread.
     for (i, (lo, hi)) in [(0, (50, 100)), (1, (100, 150)), (2, (200, 250))] {
         let (delay, after_retry_after) = retry(i);
         assert!((lo..=hi).contains(&delay) && !after_retry_after, "attempt {i}: {delay} ms");
     }
-    assert_eq!(retry(4), (2000, true));
+    let (delay, after_retry_after) = retry(4);
+    assert!((2000..=2050).contains(&delay) && after_retry_after, "{delay} ms after Retry-After: 2");
     for i in [3, 5, 8] {
         assert_eq!(attempts[i].decision, Decision::Succeed);
     }
@@ -114,4 +117,30 @@ fn against_a_rate_limited_server_the_client_meets_no_429() {
     assert!(attempts.iter().all(|a| a.decision == Decision::Succeed));
     // It was held back, not rejected: the fifth request waited for the window.
     assert!(attempts[4].held_ms >= 500, "{:?}", attempts[4]);
+}
+
+/// The README's sample output is what `cargo run --example client -- --seed 2026` prints: the
+/// same table, row for row, except the run's total time.
+#[test]
+fn the_readme_sample_is_what_the_client_example_prints() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```text\nreq  try").expect("the README has the sample") + "```text\n".len();
+    let sample = &readme[start..start + readme[start..].find("```").unwrap()];
+    // The example binary cargo built beside this test (`cargo test` builds the examples).
+    let exe = std::env::current_exe().unwrap();
+    let example = exe.parent().unwrap().parent().unwrap().join("examples").join("client");
+    let output =
+        std::process::Command::new(&example).args(["--seed", "2026"]).output().expect("run the example");
+    assert!(output.status.success(), "{output:?}");
+    let printed = String::from_utf8(output.stdout).unwrap();
+    let rows = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip_while(|l| !l.starts_with("req "))
+            .map(|l| match l.rfind(", ") {
+                Some(at) if l.starts_with("summary:") => l[..at].to_owned(),
+                _ => l.trim_end().to_owned(),
+            })
+            .collect()
+    };
+    assert_eq!(rows(sample), rows(&printed));
 }

@@ -3,7 +3,9 @@
 
 mod common;
 
-use backoff_core::{Action, Headers, Pacing, Permit, Policy, RateLimits, Request, Stop, Wait};
+use backoff_core::{
+    Action, Headers, Idempotency, JitterSource, Pacing, Permit, Policy, RateLimits, Request, Stop, Wait,
+};
 use common::SplitMix;
 
 fn response(status: u16, headers: &[(&str, &str)], _body: &str) -> http::Response<()> {
@@ -26,15 +28,15 @@ fn header_maps_are_visited_with_their_names_and_values() {
 
 #[test]
 fn an_http_response_drives_the_state_machine_and_the_rate_limits() {
-    let policy = Policy::FOLLOW_UP_BOSS;
+    let policy = Policy::FOLLOW_UP_BOSS.with_retry_after_jitter_ms(0); // exactly as told
     let r = response(429, &[("Retry-After", "7"), ("X-RateLimit-Context", "events")], "");
     let mut limits = RateLimits::<2>::new(Pacing::Burst);
     limits.observe(100, r.status().as_u16(), &r);
     assert_eq!(limits.acquire(101, Some(b"events")), Permit::Wait { until_ms: 7_100 });
-    let mut reply = Request::new(&policy, 100).http_response::<64, _>(&r);
+    let mut reply = Request::new(&policy, 100, Idempotency::Idempotent).http_response::<64, _>(&r);
     let _ = reply.feed(br#"{"errorMessage":"slow down"}"#);
     let Action::Retry(retry) = reply.finish(100, &mut SplitMix(1)) else { panic!() };
-    assert_eq!((retry.delay_ms, retry.wait), (7_000, Wait::RetryAfter));
+    assert_eq!((retry.delay_ms, retry.wait), (7_000, Wait::RetryAfter(JitterSource::NotDrawn)));
     let r = response(404, &[], "");
     let Action::Fail(error) = retry.request.http_response::<64, _>(&r).finish(7_100, &mut SplitMix(1)) else {
         panic!()

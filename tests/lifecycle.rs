@@ -30,7 +30,7 @@ fn preset_schedule_doubles_from_one_second_then_holds_the_cap() {
     for seed in 0..200 {
         let mut rng = SplitMix(seed);
         let mut now = 5;
-        let mut req = Request::new(&PRESET, now);
+        let mut req = Request::new(&PRESET, now, Idempotency::Idempotent);
         for (n, &(lo, hi)) in expected.iter().enumerate() {
             let Action::Retry(retry) = respond(req, now, 503, b"", &mut rng) else {
                 panic!("retry {n} was not a retry");
@@ -53,7 +53,7 @@ fn preset_schedule_doubles_from_one_second_then_holds_the_cap() {
 #[test]
 fn jitter_is_drawn_afresh_for_each_retry() {
     let mut rng = SplitMix(42);
-    let mut req = Request::new(&PRESET, 0);
+    let mut req = Request::new(&PRESET, 0, Idempotency::Idempotent);
     let mut jitters = Vec::new();
     for n in 0..4 {
         let Action::Retry(retry) = respond(req, 0, 500, b"", &mut rng) else { panic!() };
@@ -67,7 +67,9 @@ fn jitter_is_drawn_afresh_for_each_retry() {
 #[test]
 fn bad_request_fails_at_once_with_its_error_message() {
     let body = br#"{"errorMessage":"Invalid fields in the request body: emails."}"#;
-    let Action::Fail(error) = respond(Request::new(&PRESET, 0), 3, 400, body, &mut SplitMix(1)) else {
+    let Action::Fail(error) =
+        respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 3, 400, body, &mut SplitMix(1))
+    else {
         panic!("400 must fail")
     };
     assert_eq!(error.kind(), ErrorKind::BadRequest);
@@ -89,7 +91,8 @@ fn unauthorized_forbidden_and_not_found_are_never_retried() {
         (404, ErrorKind::NotFound),
         (422, ErrorKind::ClientError),
     ] {
-        let Action::Fail(error) = respond(Request::new(&PRESET, 0), 0, status, b"{}", &mut SplitMix(1))
+        let Action::Fail(error) =
+            respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, status, b"{}", &mut SplitMix(1))
         else {
             panic!("{status} must fail")
         };
@@ -100,21 +103,42 @@ fn unauthorized_forbidden_and_not_found_are_never_retried() {
 }
 
 #[test]
-fn rate_limited_waits_exactly_as_long_as_retry_after_says() {
+fn rate_limited_waits_exactly_as_long_as_retry_after_says_when_the_policy_adds_no_spread() {
+    let exact = PRESET.with_retry_after_jitter_ms(0);
     let headers = [("Retry-After", "8"), ("X-RateLimit-Context", "events")];
-    let req = Request::new(&PRESET, 100);
+    let req = Request::new(&exact, 100, Idempotency::Idempotent);
     let Action::Retry(retry) = req.complete::<128, _, _>(100, 429, &headers, b"", &mut SplitMix(1)) else {
         panic!("429 must retry")
     };
     assert_eq!(retry.delay_ms, 8000);
     assert_eq!(retry.at_ms, 8100);
-    assert_eq!(retry.wait, Wait::RetryAfter);
+    assert_eq!(retry.wait, Wait::RetryAfter(JitterSource::NotDrawn));
     assert_eq!(retry.cause.kind, ErrorKind::RateLimited);
 }
 
 #[test]
+fn rate_limited_waits_retry_after_plus_the_presets_spread_of_up_to_a_second() {
+    let headers = [("Retry-After", "8")];
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in 0..200 {
+        let req = Request::new(&PRESET, 100, Idempotency::Idempotent);
+        let Action::Retry(retry) = req.complete::<128, _, _>(100, 429, &headers, b"", &mut SplitMix(seed))
+        else {
+            panic!("429 must retry")
+        };
+        assert!((8000..=9000).contains(&retry.delay_ms), "{}", retry.delay_ms);
+        assert_eq!(retry.at_ms, 100 + u64::from(retry.delay_ms));
+        assert_eq!(retry.wait, Wait::RetryAfter(JitterSource::Rng));
+        seen.insert(retry.delay_ms);
+    }
+    assert!(seen.len() > 150, "the spread is drawn afresh: {} distinct waits", seen.len());
+}
+
+#[test]
 fn rate_limited_without_retry_after_backs_off() {
-    let Action::Retry(retry) = respond(Request::new(&PRESET, 0), 0, 429, b"", &mut SplitMix(9)) else {
+    let Action::Retry(retry) =
+        respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, 429, b"", &mut SplitMix(9))
+    else {
         panic!()
     };
     assert!((1000..=2000).contains(&retry.delay_ms));
@@ -125,7 +149,8 @@ fn rate_limited_without_retry_after_backs_off() {
 fn retry_after_http_date_is_relative_to_date_header() {
     let headers =
         [("date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("retry-after", "Sunday, 06-Nov-94 08:51:37 GMT")];
-    let req = Request::new(&PRESET, 0);
+    let exact = PRESET.with_retry_after_jitter_ms(0);
+    let req = Request::new(&exact, 0, Idempotency::Idempotent);
     let Action::Retry(retry) = req.complete::<128, _, _>(0, 503, &headers, b"", &mut SplitMix(1)) else {
         panic!()
     };
@@ -134,26 +159,24 @@ fn retry_after_http_date_is_relative_to_date_header() {
 
 #[test]
 fn retry_after_longer_than_the_ceiling_fails_now() {
-    let req = Request::new(&PRESET, 0);
+    let req = Request::new(&PRESET, 0, Idempotency::Idempotent);
     let action = req.complete::<128, _, _>(0, 429, &[("Retry-After", "601")], b"", &mut SplitMix(1));
     let Action::Fail(error) = action else { panic!("must fail") };
     assert_eq!(error.stop, Stop::RetryAfterTooLong);
-    let at_ceiling = Request::new(&PRESET, 0).complete::<128, _, _>(
+    let at_ceiling = Request::new(&PRESET, 0, Idempotency::Idempotent).complete::<128, _, _>(
         0,
         429,
         &[("Retry-After", "600")],
         b"",
         &mut SplitMix(1),
     );
-    assert!(matches!(at_ceiling, Action::Retry(r) if r.delay_ms == 600_000));
+    assert!(matches!(at_ceiling, Action::Retry(r) if (600_000..=601_000).contains(&r.delay_ms)));
 }
 
 #[test]
 fn garbage_retry_after_falls_back_to_backoff() {
-    for value in
-        ["", "-5", "soon", "1e3", "100000000000000000000000000000", "8 s", "Sun, 06 Nov 1994 08:49:37 GMT"]
-    {
-        let req = Request::new(&PRESET, 0);
+    for value in ["", "-5", "soon", "1e3", "1.", ".5", "1.2.3", "8 s", "Sun, 06 Nov 1994 08:49:37 GMT"] {
+        let req = Request::new(&PRESET, 0, Idempotency::Idempotent);
         let action = req.complete::<128, _, _>(0, 429, &[("Retry-After", value)], b"", &mut SplitMix(1));
         let Action::Retry(retry) = action else { panic!("{value:?}: must retry") };
         assert!(matches!(retry.wait, Wait::Backoff(_)), "{value:?} was not ignored");
@@ -165,11 +188,15 @@ fn success_succeeds_and_counts_attempts() {
     let mut rng = SplitMix(3);
     for status in [200, 201, 204, 299] {
         assert!(matches!(
-            respond(Request::new(&PRESET, 0), 0, status, b"{}", &mut rng),
+            respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, status, b"{}", &mut rng),
             Action::Succeed { attempts: 1 }
         ));
     }
-    let Action::Retry(retry) = respond(Request::new(&PRESET, 0), 0, 502, b"", &mut rng) else { panic!() };
+    let Action::Retry(retry) =
+        respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, 502, b"", &mut rng)
+    else {
+        panic!()
+    };
     assert!(matches!(
         respond(retry.request, retry.at_ms, 201, b"", &mut rng),
         Action::Succeed { attempts: 2 }
@@ -179,7 +206,7 @@ fn success_succeeds_and_counts_attempts() {
 #[test]
 fn transport_failures_are_retried_with_backoff() {
     let mut rng = SplitMix(5);
-    let mut req = Request::new(&PRESET, 0);
+    let mut req = Request::new(&PRESET, 0, Idempotency::Idempotent);
     for failure in [TransportFailure::BeforeSend, TransportFailure::AfterSend] {
         let action: Act = req.transport_failure(0, failure, &mut rng);
         let Action::Retry(retry) = action else { panic!("transport must retry") };
@@ -194,11 +221,13 @@ fn transport_failures_are_retried_with_backoff() {
 #[test]
 fn not_idempotent_requests_retry_only_what_was_not_processed() {
     let mut rng = SplitMix(5);
-    let req = || Request::new(&PRESET, 0).with_idempotency(Idempotency::NotIdempotent);
-    for status in [500, 502, 503, 504, 408] {
+    let req = || Request::new(&PRESET, 0, Idempotency::NotIdempotent);
+    for status in [500, 502, 503, 504] {
         let Action::Fail(error) = respond(req(), 0, status, b"", &mut rng) else { panic!("{status}") };
         assert_eq!(error.stop, Stop::MayHaveBeenProcessed);
     }
+    // 408: the server never received the whole request (RFC 9110 §15.5.9).
+    assert!(matches!(respond(req(), 0, 408, b"", &mut rng), Action::Retry(_)));
     let after: Act = req().transport_failure(0, TransportFailure::AfterSend, &mut rng);
     assert!(matches!(after, Action::Fail(e) if e.stop == Stop::MayHaveBeenProcessed));
     let before: Act = req().transport_failure(0, TransportFailure::BeforeSend, &mut rng);
@@ -210,7 +239,7 @@ fn not_idempotent_requests_retry_only_what_was_not_processed() {
 fn a_retry_that_would_end_after_the_deadline_fails_now() {
     let policy = PRESET.with_deadline_ms(10_000);
     let mut rng = SplitMix(11);
-    let mut req = Request::new(&policy, 1_000);
+    let mut req = Request::new(&policy, 1_000, Idempotency::Idempotent);
     let mut now = 1_000;
     loop {
         match respond(req, now, 503, b"", &mut rng) {
@@ -233,7 +262,9 @@ fn a_retry_that_would_end_after_the_deadline_fails_now() {
 #[test]
 fn a_clock_going_backwards_reads_as_no_time_passed() {
     let mut rng = SplitMix(2);
-    let Action::Retry(first) = respond(Request::new(&PRESET, 50_000), 50_000, 503, b"", &mut rng) else {
+    let Action::Retry(first) =
+        respond(Request::new(&PRESET, 50_000, Idempotency::Idempotent), 50_000, 503, b"", &mut rng)
+    else {
         panic!()
     };
     // The clock jumps back to 0: the next retry is counted from the latest instant seen.
@@ -247,7 +278,7 @@ fn a_clock_going_backwards_reads_as_no_time_passed() {
 #[test]
 fn a_failing_rng_falls_back_to_clock_jitter_inside_the_bounds() {
     let mut rng = broken();
-    let mut req = Request::new(&PRESET, 0);
+    let mut req = Request::new(&PRESET, 0, Idempotency::Idempotent);
     let mut now = 0;
     let mut delays = Vec::new();
     for n in 0..5 {
@@ -274,7 +305,9 @@ fn statuses_outside_2xx_4xx_5xx_fail_with_a_kind() {
         (100, ErrorKind::UnexpectedStatus),
         (304, ErrorKind::UnexpectedStatus),
     ] {
-        let Action::Fail(error) = respond(Request::new(&PRESET, 0), 0, status, b"x", &mut SplitMix(0)) else {
+        let Action::Fail(error) =
+            respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, status, b"x", &mut SplitMix(0))
+        else {
             panic!("{status}")
         };
         assert_eq!(error.kind(), kind);
@@ -290,7 +323,7 @@ fn unlimited_retries_saturate_at_the_cap_without_overflow() {
         let (delay, _) = policy.backoff(retry, 0, &mut rng);
         assert_eq!(delay, u32::MAX);
     }
-    let mut req = Request::new(&policy, 0);
+    let mut req = Request::new(&policy, 0, Idempotency::Idempotent);
     for _ in 0..40 {
         let Action::Retry(retry) = respond(req, 0, 503, b"", &mut rng) else { panic!() };
         req = retry.request;
@@ -302,9 +335,9 @@ fn unlimited_retries_saturate_at_the_cap_without_overflow() {
 fn a_body_fed_in_chunks_gives_the_same_error_as_whole() {
     let body =
         br#"{"data":{"errorMessage":"nested"},"errorMessage":"Lead \u00e9t\u00e9 locked \ud83d\ude00"}"#;
-    let whole = respond(Request::new(&PRESET, 0), 0, 403, body, &mut SplitMix(0));
+    let whole = respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, 403, body, &mut SplitMix(0));
     for size in 1..body.len() {
-        let mut reply = Request::new(&PRESET, 0).response::<128, _>(403, &NoHeaders);
+        let mut reply = Request::new(&PRESET, 0, Idempotency::Idempotent).response::<128, _>(403, &NoHeaders);
         for chunk in body.chunks(size) {
             let _ = reply.feed(chunk);
         }
@@ -317,7 +350,7 @@ fn a_body_fed_in_chunks_gives_the_same_error_as_whole() {
 #[test]
 fn a_retryable_attempt_still_reports_what_its_body_said() {
     let action = respond(
-        Request::new(&PRESET, 0),
+        Request::new(&PRESET, 0, Idempotency::Idempotent),
         0,
         502,
         b"<html><head><title>502 Bad Gateway</title>",
@@ -334,7 +367,7 @@ fn decorrelated_jitter_grows_from_the_previous_delay_and_stays_under_the_cap() {
     let mut grew = false;
     for seed in 0..50 {
         let mut rng = SplitMix(seed);
-        let mut req = Request::new(&policy, 0);
+        let mut req = Request::new(&policy, 0, Idempotency::Idempotent);
         let mut previous = policy.base_ms;
         for _ in 0..30 {
             let Action::Retry(retry) = respond(req, 0, 503, b"", &mut rng) else { panic!() };
@@ -348,10 +381,14 @@ fn decorrelated_jitter_grows_from_the_previous_delay_and_stays_under_the_cap() {
     assert!(grew, "decorrelated delays never grew past the first retry's range");
     // A Retry-After wait in between does not count as a backoff delay to grow from.
     let mut rng = SplitMix(1);
-    let Action::Retry(first) = respond(Request::new(&policy, 0), 0, 503, b"", &mut rng) else { panic!() };
+    let Action::Retry(first) =
+        respond(Request::new(&policy, 0, Idempotency::Idempotent), 0, 503, b"", &mut rng)
+    else {
+        panic!()
+    };
     let action = first.request.complete::<128, _, _>(0, 429, &[("Retry-After", "100")], b"", &mut rng);
     let Action::Retry(waited) = action else { panic!() };
-    assert_eq!(waited.delay_ms, 100_000);
+    assert!((100_000..=101_000).contains(&waited.delay_ms), "{}", waited.delay_ms);
     let Action::Retry(next) = respond(waited.request, 0, 503, b"", &mut rng) else { panic!() };
     assert!(next.delay_ms <= 3 * first.delay_ms);
 }

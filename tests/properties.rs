@@ -3,7 +3,8 @@
 mod common;
 
 use backoff_core::{
-    delay_bounds, Action, Jitter, JitterSource, Policy, Request, RetryOn, Stop, TransportFailure, Wait,
+    delay_bounds, retry_after_ms, Action, Idempotency, Jitter, JitterSource, Policy, Request, RetryOn, Stop,
+    TransportFailure, Wait,
 };
 use common::{Scripted, SplitMix};
 use proptest::prelude::*;
@@ -28,33 +29,47 @@ fn policy() -> impl Strategy<Value = Policy> {
         prop::option::of(any::<u32>()),
         any::<u32>(),
         0u8..16,
+        (prop_oneof![0u32..3000, any::<u32>()], prop_oneof![0u32..3000, any::<u32>()]),
     )
-        .prop_map(|(base_ms, max_backoff_ms, jitter, max_retries, deadline_ms, ceiling, classes)| {
-            Policy {
+        .prop_map(
+            |(
                 base_ms,
                 max_backoff_ms,
                 jitter,
                 max_retries,
                 deadline_ms,
-                retry_after_ceiling_ms: ceiling,
-                retry_on: [
-                    RetryOn::REQUEST_TIMEOUT,
-                    RetryOn::RATE_LIMITED,
-                    RetryOn::SERVER_ERROR,
-                    RetryOn::TRANSPORT,
-                ]
-                .into_iter()
-                .enumerate()
-                .filter(|(i, _)| classes & (1 << i) != 0)
-                .fold(RetryOn::NOTHING, |set, (_, c)| set.and(c)),
-            }
-        })
+                ceiling,
+                classes,
+                (floor, spread),
+            )| {
+                Policy {
+                    retry_after_floor_ms: floor,
+                    retry_after_jitter_ms: spread,
+                    base_ms,
+                    max_backoff_ms,
+                    jitter,
+                    max_retries,
+                    deadline_ms,
+                    retry_after_ceiling_ms: ceiling,
+                    retry_on: [
+                        RetryOn::REQUEST_TIMEOUT,
+                        RetryOn::RATE_LIMITED,
+                        RetryOn::SERVER_ERROR,
+                        RetryOn::TRANSPORT,
+                    ]
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| classes & (1 << i) != 0)
+                    .fold(RetryOn::NOTHING, |set, (_, c)| set.and(c)),
+                }
+            },
+        )
 }
 
 /// One attempt's outcome.
 #[derive(Clone, Debug)]
 enum Outcome {
-    Response { status: u16, retry_after: Option<String>, body: Vec<u8> },
+    Response { status: u16, headers: Vec<(String, String)>, body: Vec<u8> },
     Transport(TransportFailure),
 }
 
@@ -66,14 +81,14 @@ fn outcome() -> impl Strategy<Value = Outcome> {
                 100u16..600,
                 prop::sample::select(vec![200u16, 400, 403, 408, 429, 500, 503])
             ],
-            prop::option::of(prop_oneof!["[0-9]{1,4}", ".{0,8}"]),
+            retry_after_headers(),
             prop_oneof![
                 Just(Vec::new()),
                 Just(br#"{"errorMessage":"nope"}"#.to_vec()),
                 prop::collection::vec(any::<u8>(), 0..40)
             ],
         )
-            .prop_map(|(status, retry_after, body)| Outcome::Response { status, retry_after, body }),
+            .prop_map(|(status, headers, body)| Outcome::Response { status, headers, body }),
         prop_oneof![Just(TransportFailure::BeforeSend), Just(TransportFailure::AfterSend)]
             .prop_map(Outcome::Transport),
     ]
@@ -96,6 +111,64 @@ enum Decision {
     Retry(u32, u64, Wait),
 }
 
+/// `epoch` (1970–2069) as an HTTP-date in one of RFC 9110's three forms (0, 1, 2).
+fn format_date(epoch: u64, form: u8) -> String {
+    const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = epoch / 86_400;
+    let secs = epoch % 86_400;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let weekday = DAYS[(days % 7) as usize];
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    let mon = MONTHS[(month - 1) as usize];
+    match form {
+        0 => format!("{}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT", &weekday[..3]),
+        1 => format!("{weekday}, {day:02}-{mon}-{:02} {h:02}:{m:02}:{s:02} GMT", year % 100),
+        _ => format!("{} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year}", &weekday[..3]),
+    }
+}
+
+/// `Retry-After` in every form a server sends, and garbage: delay-seconds of any length
+/// (past 64 bits too), with a fraction, or an HTTP-date in any form measured against a `Date`
+/// in any form (up to 700 s later, or any other instant).
+fn retry_after_headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    // 1977–2069: the years an RFC 850 `Date` reads unambiguously.
+    let instant = 220_000_000u64..3_155_760_000;
+    prop_oneof![
+        Just(Vec::new()),
+        prop_oneof!["[0-9]{1,4}", "[0-9]{1,40}", "[0-9]{1,3}\\.[0-9]{1,5}", ".{0,8}"]
+            .prop_map(|v| vec![("Retry-After".to_owned(), v)]),
+        (instant.clone(), 0u64..700, 0u8..3, 0u8..3).prop_map(|(epoch, ahead, f1, f2)| {
+            vec![
+                ("Date".to_owned(), format_date(epoch, f1)),
+                ("Retry-After".to_owned(), format_date(epoch + ahead, f2)),
+            ]
+        }),
+        (instant.clone(), instant, 0u8..3, 0u8..3).prop_map(|(now, at, f1, f2)| {
+            vec![("Date".to_owned(), format_date(now, f1)), ("Retry-After".to_owned(), format_date(at, f2))]
+        }),
+    ]
+}
+
+/// Every form of a `Date` and an HTTP-date `Retry-After` is read as the instants they name.
+#[test]
+fn retry_after_dates_in_every_form_measure_the_wait() {
+    proptest!(|(epoch in 220_000_000u64..3_155_760_000, ahead in 0u64..100_000, f1 in 0u8..3, f2 in 0u8..3)| {
+        let headers = [("Date", format_date(epoch, f1)), ("Retry-After", format_date(epoch + ahead, f2))];
+        prop_assert_eq!(retry_after_ms(&headers), Some(ahead * 1000), "{:?}", headers);
+    });
+}
+
 fn run<R: rand_core::TryRng>(
     policy: &Policy,
     start: u64,
@@ -103,16 +176,15 @@ fn run<R: rand_core::TryRng>(
     steps: &[i64],
     rng: &mut R,
 ) -> Vec<Decision> {
-    let mut req = Request::new(policy, start);
+    let mut req = Request::new(policy, start, Idempotency::Idempotent);
     let mut now = start;
     let mut out = Vec::new();
     for (o, &step) in outcomes.iter().zip(steps.iter().cycle()) {
         now = apply(now, step);
         let action: Action<16> = match o {
-            Outcome::Response { status, retry_after, body } => match retry_after {
-                Some(v) => req.complete(now, *status, &[("Retry-After", v.as_str())], body, rng),
-                None => req.complete(now, *status, &backoff_core::NoHeaders, body, rng),
-            },
+            Outcome::Response { status, headers, body } => {
+                req.complete(now, *status, headers.as_slice(), body, rng)
+            }
             Outcome::Transport(f) => req.transport_failure(now, *f, rng),
         };
         match action {
@@ -160,7 +232,9 @@ proptest! {
     }
 
     /// A request is sent at most `max_retries + 1` times, and every retry waits as the policy
-    /// allows: within the backoff bounds, or exactly `Retry-After` (never above the ceiling).
+    /// allows: within the backoff bounds, or after a `Retry-After` (in any form, of any length)
+    /// never earlier than told, never longer than the floor and the jitter add, and never for
+    /// a told wait above the ceiling.
     #[test]
     fn attempts_never_exceed_max_retries(
         policy in policy(), outcomes in prop::collection::vec(outcome(), 1..16), steps in clock_steps(), seed in any::<u64>(),
@@ -175,7 +249,17 @@ proptest! {
                         let (lo, hi) = delay_bounds(&policy, n as u32);
                         prop_assert!((lo..=hi).contains(delay));
                     }
-                    Wait::RetryAfter => prop_assert!(*delay <= policy.retry_after_ceiling_ms),
+                    Wait::RetryAfter(_) => {
+                        let Outcome::Response { headers, .. } = &outcomes[n] else {
+                            return Err(TestCaseError::fail("a Retry-After wait after a transport failure"));
+                        };
+                        let told = retry_after_ms(headers.as_slice()).expect("a Retry-After wait was told one");
+                        prop_assert!(told <= u64::from(policy.retry_after_ceiling_ms));
+                        prop_assert!(u64::from(*delay) >= told, "early: {} < {}", delay, told);
+                        let most = told.max(u64::from(policy.retry_after_floor_ms))
+                            + u64::from(policy.retry_after_jitter_ms);
+                        prop_assert!(u64::from(*delay) <= most, "{} > {}", delay, most);
+                    }
                 }
             }
             if let Decision::Fail(_, attempts) | Decision::Succeed(attempts) = d {
@@ -191,7 +275,7 @@ proptest! {
     ) {
         prop_assume!(status != 408 && status != 429);
         let action: Action<32> =
-            Request::new(&policy, 0).complete(0, status, &[("Retry-After", "1")], &body, &mut SplitMix(seed));
+            Request::new(&policy, 0, Idempotency::Idempotent).complete(0, status, &[("Retry-After", "1")], &body, &mut SplitMix(seed));
         prop_assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent && e.attempts == 1));
     }
 

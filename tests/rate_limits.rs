@@ -7,8 +7,8 @@ mod common;
 mod sim;
 
 use backoff_core::{
-    retry_after_ms, Action, ErrorKind, NoHeaders, Pacing, Permit, Policy, RateLimitHeaders, RateLimits,
-    Request, RetryBudget, Stop,
+    retry_after_ms, Action, ErrorKind, Idempotency, NoHeaders, Pacing, Permit, Policy, RateLimitHeaders,
+    RateLimits, Request, RetryBudget, Stop,
 };
 use common::SplitMix;
 use proptest::prelude::*;
@@ -21,6 +21,16 @@ fn retry_after_delay_seconds() {
     assert_eq!(retry_after_ms(&[("retry-after", "120")]), Some(120_000));
     assert_eq!(retry_after_ms(&[("RETRY-AFTER", "\t7 ")]), Some(7_000));
     assert_eq!(retry_after_ms(&[("Retry-After", "18446744073709551615")]), Some(u64::MAX));
+    // Any number of digits: past 64 bits it saturates, it does not vanish.
+    assert_eq!(retry_after_ms(&[("Retry-After", "18446744073709551616")]), Some(u64::MAX));
+    assert_eq!(retry_after_ms(&[("Retry-After", "1000000000000000000000000000000")]), Some(u64::MAX));
+    // A fraction is read to the millisecond, rounded up.
+    assert_eq!(retry_after_ms(&[("Retry-After", "2.0")]), Some(2_000));
+    assert_eq!(retry_after_ms(&[("Retry-After", "1.5")]), Some(1_500));
+    assert_eq!(retry_after_ms(&[("Retry-After", "0.0001")]), Some(1));
+    assert_eq!(retry_after_ms(&[("Retry-After", "0.0000")]), Some(0));
+    assert_eq!(retry_after_ms(&[("Retry-After", "3.14159")]), Some(3_142));
+    assert_eq!(retry_after_ms(&[("Retry-After", "0.25")]), Some(250));
 }
 
 #[test]
@@ -38,8 +48,7 @@ fn retry_after_http_dates_in_all_three_forms_are_measured_from_date() {
 
 #[test]
 fn garbage_retry_after_is_absent() {
-    for value in ["", " ", "-1", "+5", "1.5", "soon", "1e3", "1000000000000000000000000000000", "0x10", "5,6"]
-    {
+    for value in ["", " ", "-1", "+5", "1.", ".5", "1.5.0", "1,5", "soon", "1e3", "0x10", "5,6", "1 .5"] {
         assert_eq!(retry_after_ms(&[("Retry-After", value)]), None, "{value:?}");
     }
     // A date with no `Date` to measure it from, or before `Date`.
@@ -74,10 +83,14 @@ fn rate_limit_headers_are_read_case_insensitively_and_garbage_is_absent() {
     let garbage = RateLimitHeaders::read(&[
         ("X-RateLimit-Limit", "-1"),
         ("X-RateLimit-Remaining", "many"),
-        ("X-RateLimit-Window", "99999999999"),
+        ("X-RateLimit-Window", "1.5"),
         ("X-RateLimit-Context", "two words"),
     ]);
     assert_eq!(garbage, RateLimitHeaders::default());
+    // Huge values saturate rather than vanish.
+    let huge =
+        RateLimitHeaders::read(&[("X-RateLimit-Window", "99999999999"), ("X-RateLimit-Limit", "4294967296")]);
+    assert_eq!((huge.window_ms, huge.limit), (Some(u32::MAX), Some(u32::MAX)));
 }
 
 #[test]
@@ -177,7 +190,7 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     let mut first_refusal = None;
     // An outage: every request fails with 503 on its first attempt.
     for i in 0..30 {
-        let mut reply = Request::new(&policy, 0).response::<32, _>(503, &NoHeaders);
+        let mut reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(503, &NoHeaders);
         let _ = reply.feed(b"");
         match reply.finish_with_budget(0, &mut rng, Some(&mut budget)) {
             Action::Retry(_) => {}
@@ -193,14 +206,14 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     assert_eq!(budget.tokens(), 0);
     // Recovery: successes refill the bucket, and retries are paid for again.
     for _ in 0..5 {
-        let reply = Request::new(&policy, 0).response::<32, _>(201, &NoHeaders);
+        let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(201, &NoHeaders);
         assert!(matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Succeed { .. }));
     }
     assert_eq!(budget.tokens(), 5);
-    let reply = Request::new(&policy, 0).response::<32, _>(503, &NoHeaders);
+    let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(503, &NoHeaders);
     assert!(matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Retry(_)));
     // Permanent failures and successes never spend tokens.
-    let reply = Request::new(&policy, 0).response::<32, _>(400, &NoHeaders);
+    let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(400, &NoHeaders);
     assert!(
         matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Fail(e) if e.stop == Stop::Permanent)
     );
@@ -219,6 +232,9 @@ enum Op {
     },
     Acquire {
         dt: u64,
+        context: Option<u8>,
+    },
+    Abandon {
         context: Option<u8>,
     },
 }
@@ -242,7 +258,8 @@ fn op() -> impl Strategy<Value = Op> {
                 remaining,
                 window
             }),
-        (0u64..5_000, ctx).prop_map(|(dt, context)| Op::Acquire { dt, context }),
+        (0u64..5_000, ctx.clone()).prop_map(|(dt, context)| Op::Acquire { dt, context }),
+        ctx.prop_map(|context| Op::Abandon { context }),
     ]
 }
 
@@ -285,6 +302,7 @@ fn check_rate_limits<const C: usize>(pacing: Pacing, ops: &[Op]) -> Result<(), T
                 }
                 limits.observe(now, *status, headers.as_slice());
             }
+            Op::Abandon { context } => limits.abandon(context.map(|c| NAMES[c as usize])),
             Op::Acquire { dt, context } => {
                 now += dt;
                 let name = context.map(|c| NAMES[c as usize]);
@@ -329,5 +347,30 @@ proptest! {
         check_rate_limits::<4>(pacing, &ops)?;
         check_rate_limits::<2>(pacing, &ops)?;
         check_rate_limits::<0>(pacing, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Several requests in flight at once, answered out of order after random latencies (5 to
+    /// 200 ms each way), by a server with any sliding-window limit: a client that asks the
+    /// shared state before every send meets no 429 once it has seen the headers (none at all
+    /// when no more are in flight at the start than the limit allows) — in `Burst` always, in `Smooth` when the
+    /// latency varies by less than one spacing (`Window / (Limit − 1)`), as documented.
+    #[test]
+    fn with_requests_in_flight_a_client_following_the_state_meets_no_429(
+        seed in any::<u64>(), concurrency in 1usize..9, limit in 1usize..40, window_s in 1u64..20, smooth in any::<bool>(),
+    ) {
+        let pacing = if smooth { Pacing::Smooth } else { Pacing::Burst };
+        if smooth {
+            prop_assume!(window_s * 1000 / (limit.max(2) as u64 - 1) > 200);
+        }
+        let report = sim::run_overlapping(pacing, 3 * limit + 5, concurrency, limit, window_s * 1000, seed);
+        prop_assert_eq!(report.rate_limited_after_headers, 0, "{:?}", report);
+        if concurrency <= limit {
+            prop_assert_eq!(report.rate_limited, 0, "{:?}", report);
+        }
+        prop_assert_eq!(report.succeeded, 3 * limit + 5);
     }
 }

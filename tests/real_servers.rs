@@ -7,8 +7,8 @@ mod common;
 mod sim;
 
 use backoff_core::{
-    http_date, retry_after_ms, Action, ErrorKind, Idempotency, NoHeaders, Pacing, Permit, Policy, RateLimits,
-    Request, Stop, Wait,
+    http_date, retry_after_ms, Action, BodyKind, ErrorKind, Idempotency, JitterSource, NoHeaders, Pacing,
+    Permit, Policy, RateLimits, Request, Stop, Wait,
 };
 use common::SplitMix;
 
@@ -19,7 +19,8 @@ fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
     let huge = "99999999999999999999999999999999";
     let headers = [("Retry-After", huge), ("X-RateLimit-Context", "events")];
     let mut rng = SplitMix(1);
-    let action = Request::new(&PRESET, 0).complete::<64, _, _>(0, 429, &headers, b"", &mut rng);
+    let action = Request::new(&PRESET, 0, Idempotency::Idempotent)
+        .complete::<64, _, _>(0, 429, &headers, b"", &mut rng);
     let Action::Fail(error) = action else { panic!("a wait past the ceiling must fail now: {action:?}") };
     assert_eq!(error.stop, Stop::RetryAfterTooLong);
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
@@ -30,19 +31,33 @@ fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
 #[test]
 fn an_rfc850_date_header_measures_an_http_date_retry_after() {
     // 2026: a year whose two digits RFC 850 readers pivoted on 1970 put in 1926.
-    let headers = [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Sat, 28 Nov 2026 02:00:30 GMT")];
+    let headers =
+        [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Sat, 28 Nov 2026 02:00:30 GMT")];
     assert_eq!(retry_after_ms(&headers), Some(30_000));
-    let headers = [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Saturday, 28-Nov-26 02:00:09 GMT")];
+    let headers =
+        [("Date", "Saturday, 28-Nov-26 02:00:00 GMT"), ("Retry-After", "Saturday, 28-Nov-26 02:00:09 GMT")];
     assert_eq!(retry_after_ms(&headers), Some(9_000));
 }
 
 #[test]
 fn http_date_parse_answers_every_pivot_year_without_panicking() {
     for pivot in [0, 1, 99, 1969, 9999, 10_000, u32::MAX - 100, u32::MAX - 1, u32::MAX] {
-        let _ = http_date::parse(b"Sunday, 06-Nov-94 08:49:37 GMT", pivot);
-        let _ = http_date::parse(b"Sunday, 06-Nov-00 08:49:37 GMT", pivot);
-        let _ = http_date::parse(b"Sunday, 06-Nov-99 08:49:37 GMT", pivot);
+        for value in [
+            &b"Sunday, 06-Nov-94 08:49:37 GMT"[..],
+            b"Monday, 06-Nov-00 08:49:37 GMT",
+            b"Friday, 31-Dec-99 08:49:37 GMT",
+        ] {
+            match http_date::parse(value, pivot) {
+                Ok(epoch) => assert!(http_date::YEARS.contains(&http_date::year_of(epoch))),
+                Err(e) => assert_eq!(e, http_date::DateError::YearOutOfRange, "pivot {pivot}"),
+            }
+        }
     }
+    // Far-future pivots are not clamped to one date: they are out of range.
+    assert_eq!(
+        http_date::parse(b"Sunday, 06-Nov-94 08:49:37 GMT", 20_000),
+        Err(http_date::DateError::YearOutOfRange)
+    );
 }
 
 #[test]
@@ -68,10 +83,15 @@ fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
     let mut delays = Vec::new();
     for seed in 0..50 {
         let mut rng = SplitMix(seed);
-        let action =
-            Request::new(&PRESET, 0).complete::<64, _, _>(0, 429, &[("Retry-After", "0")], b"", &mut rng);
+        let action = Request::new(&PRESET, 0, Idempotency::Idempotent).complete::<64, _, _>(
+            0,
+            429,
+            &[("Retry-After", "0")],
+            b"",
+            &mut rng,
+        );
         let Action::Retry(retry) = action else { panic!("{action:?}") };
-        assert_eq!(retry.wait, Wait::RetryAfter);
+        assert_eq!(retry.wait, Wait::RetryAfter(JitterSource::Rng));
         assert!((1000..=2000).contains(&retry.delay_ms), "{}", retry.delay_ms);
         delays.push(retry.delay_ms);
     }
@@ -83,8 +103,48 @@ fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
 #[test]
 fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
     let mut rng = SplitMix(3);
-    let request = Request::new(&PRESET, 0).with_idempotency(Idempotency::NotIdempotent);
+    let request = Request::new(&PRESET, 0, Idempotency::NotIdempotent);
     let action = request.complete::<64, _, _>(0, 408, &NoHeaders, b"", &mut rng);
-    let Action::Retry(retry) = action else { panic!("408 means the request never arrived whole: {action:?}") };
+    let Action::Retry(retry) = action else {
+        panic!("408 means the request never arrived whole: {action:?}")
+    };
     assert_eq!(retry.cause.kind, ErrorKind::RequestTimeout);
+}
+
+#[test]
+fn a_201_whose_body_was_cut_is_a_transport_failure_after_sending_not_a_success() {
+    let mut rng = SplitMix(4);
+    let mut reply = Request::new(&PRESET, 0, Idempotency::Idempotent).response::<64, _>(201, &NoHeaders);
+    let _ = reply.feed(br#"{"id":12"#);
+    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!("a cut 201 is not a success") };
+    assert_eq!(retry.cause.kind, ErrorKind::Transport);
+    assert_eq!(retry.cause.status, Some(201));
+    assert_eq!(retry.cause.body.kind(), BodyKind::Truncated);
+    assert!(matches!(retry.wait, Wait::Backoff(_)));
+    // Not idempotent: it may have been processed, so it is not sent again.
+    let reply = Request::new(&PRESET, 0, Idempotency::NotIdempotent).response::<64, _>(201, &NoHeaders);
+    let Action::Fail(error) = reply.body_failed(10, &mut rng) else { panic!() };
+    assert_eq!((error.stop, error.cause.kind), (Stop::MayHaveBeenProcessed, ErrorKind::Transport));
+}
+
+#[test]
+fn a_cut_error_body_is_not_the_servers_last_word() {
+    let mut rng = SplitMix(4);
+    let mut reply = Request::new(&PRESET, 0, Idempotency::Idempotent).response::<64, _>(400, &NoHeaders);
+    let _ = reply.feed(br#"{"errorMessage":"Invalid fie"#);
+    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!("a cut 400 body is retried") };
+    assert_eq!(retry.cause.body.kind(), BodyKind::Truncated);
+    assert_eq!(retry.cause.body.message(), None);
+    // A 429 whose body broke off was still not processed, and its Retry-After still holds.
+    let exact = PRESET.with_retry_after_jitter_ms(0);
+    let reply =
+        Request::new(&exact, 0, Idempotency::NotIdempotent).response::<64, _>(429, &[("Retry-After", "3")]);
+    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!() };
+    assert_eq!((retry.delay_ms, retry.wait), (3000, Wait::RetryAfter(JitterSource::NotDrawn)));
+}
+
+#[test]
+fn fractional_delay_seconds_are_read_to_the_millisecond_rounded_up() {
+    assert_eq!(retry_after_ms(&[("Retry-After", "2.0")]), Some(2_000));
+    assert_eq!(retry_after_ms(&[("Retry-After", "1.0005")]), Some(1_001));
 }

@@ -7,7 +7,8 @@ use std::io::Read;
 use std::time::{Duration, Instant};
 
 use backoff_core::{
-    Action, Pacing, Permit, Policy, RateLimits, Request, RetryBudget, Stop, TransportFailure, Wait,
+    Action, Idempotency, Pacing, Permit, Policy, RateLimits, Request, RetryBudget, Stop, TransportFailure,
+    Wait,
 };
 use rand_core::SeedableRng;
 
@@ -33,6 +34,9 @@ pub enum Decision {
 }
 
 pub struct Client<'p> {
+    /// Whether each POST carries an `Idempotency-Key` the server honours, which makes it safe
+    /// to send twice. Without one, a POST is `NotIdempotent`.
+    pub idempotency_keys: bool,
     agent: ureq::Agent,
     url: String,
     api_key: Option<String>,
@@ -50,6 +54,7 @@ impl<'p> Client<'p> {
             .timeout_global(Some(Duration::from_secs(30)))
             .build();
         Self {
+            idempotency_keys: true,
             agent: ureq::Agent::new_with_config(config),
             url: url.to_owned(),
             api_key,
@@ -80,7 +85,9 @@ impl<'p> Client<'p> {
         body: &str,
         report: &mut dyn FnMut(&Attempt),
     ) -> Result<(), Box<backoff_core::Error<160>>> {
-        let mut request = Request::new(self.policy, self.now_ms());
+        let idempotency =
+            if self.idempotency_keys { Idempotency::Idempotent } else { Idempotency::NotIdempotent };
+        let mut request = Request::new(self.policy, self.now_ms(), idempotency);
         loop {
             // Ask the shared state first: a 429 elsewhere may hold this context back.
             let asked = self.now_ms();
@@ -93,6 +100,10 @@ impl<'p> Client<'p> {
             if let Some(key) = &self.api_key {
                 call = call.header("Authorization", basic_auth(key));
             }
+            if self.idempotency_keys {
+                call = call.header("Idempotency-Key", format!("backoff-core-demo-{index}"));
+            }
+            let mut transport_error = None;
             let (status, action) = match call.send(body) {
                 Ok(mut response) => {
                     let status = response.status().as_u16();
@@ -103,15 +114,30 @@ impl<'p> Client<'p> {
                     // Feed the body as it arrives, 64 bytes at a time, as firmware would.
                     let mut reader = response.body_mut().as_reader();
                     let mut chunk = [0u8; 64];
-                    while let Ok(n @ 1..) = reader.read(&mut chunk) {
-                        let _ = reply.feed(&chunk[..n]);
-                    }
-                    (
-                        Some(status),
-                        reply.finish_with_budget(self.now_ms(), &mut self.rng, Some(&mut self.budget)),
-                    )
+                    let read = loop {
+                        match reader.read(&mut chunk) {
+                            Ok(0) => break Ok(()),
+                            Ok(n) => {
+                                let _ = reply.feed(&chunk[..n]);
+                            }
+                            Err(error) => break Err(error),
+                        }
+                    };
+                    let now = self.now_ms();
+                    let budget = Some(&mut self.budget);
+                    let action = match read {
+                        Ok(()) => reply.finish_with_budget(now, &mut self.rng, budget),
+                        // The body broke off: a transport failure after sending, whatever the
+                        // status said.
+                        Err(error) => {
+                            transport_error = Some(format!("body cut: {error}"));
+                            reply.body_failed_with_budget(now, &mut self.rng, budget)
+                        }
+                    };
+                    (Some(status), action)
                 }
                 Err(error) => {
+                    transport_error = Some(error.to_string());
                     let failure = match error {
                         ureq::Error::ConnectionFailed | ureq::Error::HostNotFound => {
                             TransportFailure::BeforeSend
@@ -146,22 +172,30 @@ impl<'p> Client<'p> {
                 }
                 Action::Fail(error) => {
                     line.decision = Decision::Fail(error.stop);
-                    line.message = error.cause.to_string();
+                    line.message = describe(&error.cause, transport_error.as_deref());
                     report(&line);
                     return Err(Box::new(error));
                 }
                 Action::Retry(retry) => {
                     line.decision = Decision::Retry {
                         delay_ms: retry.delay_ms,
-                        after_retry_after: retry.wait == Wait::RetryAfter,
+                        after_retry_after: matches!(retry.wait, Wait::RetryAfter(_)),
                     };
-                    line.message = retry.cause.to_string();
+                    line.message = describe(&retry.cause, transport_error.as_deref());
                     report(&line);
                     self.sleep_until(retry.at_ms);
                     request = retry.request;
                 }
             }
         }
+    }
+}
+
+/// The crate's account of the attempt, with the transport's own error text where there was one.
+fn describe<const N: usize>(cause: &backoff_core::Cause<N>, transport: Option<&str>) -> String {
+    match transport {
+        Some(text) => format!("{cause}: {text}"),
+        None => cause.to_string(),
     }
 }
 

@@ -29,6 +29,8 @@ struct Input {
     max_retries: u8,
     deadline_ms: Option<u32>,
     ceiling_ms: u32,
+    floor_ms: u32,
+    spread_ms: u32,
     retry_on: u8,
     not_idempotent: bool,
     smooth: bool,
@@ -40,7 +42,7 @@ struct Input {
 
 #[derive(Arbitrary, Debug)]
 enum Event {
-    Response { clock: i64, status: u16, headers: Vec<(Vec<u8>, Vec<u8>)>, chunks: Vec<Vec<u8>> },
+    Response { clock: i64, status: u16, headers: Vec<(Vec<u8>, Vec<u8>)>, chunks: Vec<Vec<u8>>, cut: bool },
     Transport { clock: i64, after_send: bool },
 }
 
@@ -93,11 +95,13 @@ fuzz_target!(|input: Input| {
         max_retries: u32::from(input.max_retries % 16),
         deadline_ms: input.deadline_ms,
         retry_after_ceiling_ms: input.ceiling_ms,
+        retry_after_floor_ms: input.floor_ms,
+        retry_after_jitter_ms: input.spread_ms,
         retry_on,
     };
     let idempotency = if input.not_idempotent { Idempotency::NotIdempotent } else { Idempotency::Idempotent };
     let mut rng = Words(input.rng, 0);
-    let mut request = Request::new(&policy, input.start).with_idempotency(idempotency);
+    let mut request = Request::new(&policy, input.start, idempotency);
     let mut now = input.start;
     let mut decided_at = input.start;
     let mut retries = 0u32;
@@ -113,7 +117,7 @@ fuzz_target!(|input: Input| {
         };
         now = now.saturating_add_signed(clock);
         let action: Action<32> = match event {
-            Event::Response { status, headers, chunks, .. } => {
+            Event::Response { status, headers, chunks, cut, .. } => {
                 let seen = RateLimitHeaders::read(headers.as_slice());
                 let context = seen.context.map(|c| c.as_str().as_bytes().to_vec());
                 // Contexts longer than the kept prefix are hashed apart; skip checking them.
@@ -132,7 +136,14 @@ fuzz_target!(|input: Input| {
                 for chunk in chunks {
                     let _ = reply.feed(chunk);
                 }
-                reply.finish_with_budget(now, &mut rng, budget.as_mut())
+                if *cut {
+                    // The body broke off: a transport failure after sending, never a success.
+                    let action = reply.body_failed_with_budget(now, &mut rng, budget.as_mut());
+                    assert!(!matches!(action, Action::Succeed { .. }));
+                    action
+                } else {
+                    reply.finish_with_budget(now, &mut rng, budget.as_mut())
+                }
             }
             Event::Transport { after_send, .. } => {
                 let failure =
@@ -143,17 +154,24 @@ fuzz_target!(|input: Input| {
         if let Some(b) = &budget {
             assert!(b.tokens() <= b.capacity);
         }
+        let told_wait = match event {
+            Event::Response { headers, .. } => backoff_core::retry_after_ms(headers.as_slice()),
+            Event::Transport { .. } => None,
+        };
         let kind = status.map(ErrorKind::from_status);
+        let was_cut = matches!(event, Event::Response { cut: true, .. });
         match action {
             Action::Succeed { attempts } => {
-                assert!(matches!(status, Some(200..=299)));
+                assert!(matches!(status, Some(200..=299)) && !was_cut);
                 assert_eq!(attempts, retries + 1);
                 return;
             }
             Action::Fail(error) => {
                 assert_eq!(error.attempts, retries + 1);
                 assert_eq!(error.status(), status);
-                if matches!(kind, Some(Some(k)) if !matches!(k, ErrorKind::RequestTimeout | ErrorKind::RateLimited | ErrorKind::ServerError))
+                if was_cut {
+                    assert_eq!(error.kind(), ErrorKind::Transport);
+                } else if matches!(kind, Some(Some(k)) if !matches!(k, ErrorKind::RequestTimeout | ErrorKind::RateLimited | ErrorKind::ServerError))
                 {
                     assert_eq!(error.stop, Stop::Permanent);
                 }
@@ -167,15 +185,21 @@ fuzz_target!(|input: Input| {
             }
             Action::Retry(retry) => {
                 assert!(retries < policy.max_retries);
-                assert!(!matches!(status, Some(200..=299)));
+                assert!(was_cut || !matches!(status, Some(200..=299)));
                 match retry.wait {
                     Wait::Backoff(_) => {
                         let (lo, hi) = delay_bounds(&policy, retries);
                         assert!((lo..=hi).contains(&retry.delay_ms));
                     }
-                    Wait::RetryAfter => {
+                    Wait::RetryAfter(_) => {
                         assert!(matches!(status, Some(429 | 503)));
-                        assert!(retry.delay_ms <= policy.retry_after_ceiling_ms);
+                        // Never earlier than told, never more than the floor and spread add.
+                        let told = told_wait.expect("a Retry-After wait was told one");
+                        assert!(told <= u64::from(policy.retry_after_ceiling_ms));
+                        assert!(u64::from(retry.delay_ms) >= told);
+                        let most = told.max(u64::from(policy.retry_after_floor_ms))
+                            + u64::from(policy.retry_after_jitter_ms);
+                        assert!(u64::from(retry.delay_ms) <= most);
                     }
                 }
                 let decided = now.max(decided_at);

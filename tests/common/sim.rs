@@ -1,9 +1,10 @@
 //! A simulated Follow-Up-Boss-like server with a sliding-window rate limit, and a client that
+#![allow(dead_code)]
 //! follows the crate's answers. Shared by `tests/rate_limits.rs` and `examples/rate_limit_sim.rs`.
 
 use std::collections::VecDeque;
 
-use backoff_core::{Action, Pacing, Permit, Policy, RateLimits, Request};
+use backoff_core::{Action, Idempotency, Pacing, Permit, Policy, RateLimits, Request};
 use rand_core::SeedableRng;
 
 /// A server allowing `limit` requests per sliding `window_ms`, in context `events`.
@@ -63,7 +64,7 @@ pub fn run(pacing: Pacing, requests: usize, limit: usize, window_ms: u64, latenc
     let mut seen_headers = false;
     let mut now = 0u64;
     for _ in 0..requests {
-        let mut request = Request::new(&policy, now);
+        let mut request = Request::new(&policy, now, Idempotency::Idempotent);
         loop {
             if let Permit::Wait { until_ms } = limits.acquire(now, Some(b"events")) {
                 now = until_ms;
@@ -107,6 +108,9 @@ pub struct OverlapReport {
     pub failed: usize,
     pub sent: usize,
     pub rate_limited: usize,
+    /// 429s met by requests sent after the client saw its first response (before that it
+    /// knows nothing of the limit).
+    pub rate_limited_after_headers: usize,
     pub total_ms: u64,
 }
 
@@ -143,9 +147,11 @@ pub fn run_overlapping(
     let mut report = OverlapReport::default();
     let mut waiting = requests;
     let mut current: Vec<Option<Request<'_>>> = vec![None; concurrency];
+    let mut sent_at = vec![0u64; concurrency];
+    let mut first_seen: Option<u64> = None;
     let mut queue = BinaryHeap::new();
     let mut events: Vec<Option<Event>> = Vec::new();
-    let mut push = |queue: &mut BinaryHeap<Reverse<(u64, usize)>>, events: &mut Vec<Option<Event>>, at, e| {
+    let push = |queue: &mut BinaryHeap<Reverse<(u64, usize)>>, events: &mut Vec<Option<Event>>, at, e| {
         events.push(Some(e));
         queue.push(Reverse((at, events.len() - 1)));
     };
@@ -162,12 +168,13 @@ pub fn run_overlapping(
                         continue;
                     }
                     waiting -= 1;
-                    current[w] = Some(Request::new(&policy, now));
+                    current[w] = Some(Request::new(&policy, now, Idempotency::Idempotent));
                 }
                 match limits.acquire(now, Some(b"events")) {
                     Permit::Wait { until_ms } => push(&mut queue, &mut events, until_ms, Event::Ready(w)),
                     Permit::Go => {
                         report.sent += 1;
+                        sent_at[w] = now;
                         let up = 5 + u64::from(latency.next_u32() % 196);
                         push(&mut queue, &mut events, now + up, Event::Arrive(w));
                     }
@@ -181,7 +188,11 @@ pub fn run_overlapping(
             Event::Respond(w, status, headers) => {
                 if status == 429 {
                     report.rate_limited += 1;
+                    if first_seen.is_some_and(|seen| sent_at[w] >= seen) {
+                        report.rate_limited_after_headers += 1;
+                    }
                 }
+                first_seen.get_or_insert(now);
                 limits.observe(now, status, headers.as_slice());
                 let request = current[w].take().expect("a response belongs to a request");
                 match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
