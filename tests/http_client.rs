@@ -139,7 +139,10 @@ fn the_readme_sample_is_what_the_client_example_prints() {
             .map(|l| match l.rfind(", ") {
                 Some(at) if l.starts_with("summary:") => l[..at].to_owned(),
                 // The "held ms" column (49..57) is wall-clock time on a shared machine.
-                _ if l.len() > 57 && !l.starts_with("req ") => format!("{}{}", &l[..49], l[57..].trim_end()),
+                _ if !l.starts_with("req ") => {
+                    let l = l.trim_end();
+                    format!("{}|{}", l[..l.len().min(49)].trim_end(), l.get(57..).unwrap_or("").trim())
+                }
                 _ => l.trim_end().to_owned(),
             })
             .collect()
