@@ -111,6 +111,7 @@ extern crate std;
 mod backoff;
 mod body;
 mod budget;
+pub mod driver;
 mod error;
 #[cfg(feature = "http")]
 mod from_http;

@@ -1,0 +1,396 @@
+//! The async driver against a scripted in-process transport and a virtual clock: every kind of
+//! action, chunked and cut bodies, failures before and after sending, a rate-limit hold shared
+//! by two concurrent requests, and an exhausted budget. Nothing sleeps for real.
+
+mod common;
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use backoff_core::driver::{self, Failed, Options, Shared, Success, Timer, Transport};
+use backoff_core::{
+    BodyKind, ErrorKind, Idempotency, Pacing, Policy, RateLimits, RetryBudget, Stop, TransportFailure,
+};
+use common::SplitMix;
+
+/// A virtual clock: a sleep is pending until the executor moves the clock to the earliest
+/// instant any task sleeps until, so concurrent requests wake in the order of their instants.
+#[derive(Default)]
+struct Clock {
+    now: Cell<u64>,
+    /// Instants that pending sleeps wait for.
+    wakes: RefCell<Vec<u64>>,
+}
+
+impl Clock {
+    /// Moves the clock to the earliest pending sleep's instant; `false` if none is pending.
+    fn advance(&self) -> bool {
+        let mut wakes = self.wakes.borrow_mut();
+        let Some(&next) = wakes.iter().min() else { return false };
+        wakes.clear();
+        self.now.set(self.now.get().max(next));
+        true
+    }
+}
+
+struct Sleep<'c> {
+    clock: &'c Clock,
+    at: u64,
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.clock.now.get() >= self.at {
+            Poll::Ready(())
+        } else {
+            self.clock.wakes.borrow_mut().push(self.at);
+            Poll::Pending
+        }
+    }
+}
+
+/// Pending for one poll: a network round trip, during which other tasks run.
+struct YieldOnce(bool);
+impl Future for YieldOnce {
+    type Output = ();
+    fn poll(mut self: std::pin::Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            Poll::Pending
+        }
+    }
+}
+
+impl Timer for Clock {
+    fn now_ms(&self) -> u64 {
+        self.now.get()
+    }
+    fn sleep_until(&self, at_ms: u64) -> impl Future<Output = ()> {
+        Sleep { clock: self, at: at_ms }
+    }
+}
+
+/// One scripted attempt.
+#[derive(Clone, Debug)]
+enum Step {
+    /// A response: status, headers, body chunks, and whether reading fails after them.
+    Respond { status: u16, headers: Vec<(String, String)>, chunks: Vec<Vec<u8>>, cut: bool },
+    /// No response.
+    Fail(TransportFailure),
+}
+
+fn respond(status: u16, body: &[u8]) -> Step {
+    Step::Respond { status, headers: Vec::new(), chunks: vec![body.to_vec()], cut: false }
+}
+
+struct Scripted<'c> {
+    steps: VecDeque<Step>,
+    clock: &'c Clock,
+    sent_at: Vec<u64>,
+    reads: usize,
+}
+
+impl<'c> Scripted<'c> {
+    fn new(clock: &'c Clock, steps: Vec<Step>) -> Self {
+        Self { steps: steps.into(), clock, sent_at: Vec::new(), reads: 0 }
+    }
+}
+
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    chunks: VecDeque<Vec<u8>>,
+    cut: bool,
+}
+
+impl backoff_core::Headers for Response {
+    fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+        self.headers.as_slice().for_each(visit);
+    }
+}
+
+impl Transport for Scripted<'_> {
+    type Response = Response;
+    type Error = &'static str;
+
+    async fn send(&mut self) -> Result<Response, Failed<&'static str>> {
+        self.sent_at.push(self.clock.now_ms());
+        YieldOnce(false).await;
+        match self.steps.pop_front().expect("the script has a step for every attempt") {
+            Step::Respond { status, headers, chunks, cut } => {
+                Ok(Response { status, headers, chunks: chunks.into(), cut })
+            }
+            Step::Fail(failure) => Err(Failed { failure, error: "connection reset" }),
+        }
+    }
+
+    fn status(response: &Response) -> u16 {
+        response.status
+    }
+
+    async fn read(&mut self, response: &mut Response, buf: &mut [u8]) -> Result<usize, &'static str> {
+        self.reads += 1;
+        let Some(mut chunk) = response.chunks.pop_front() else {
+            return if response.cut { Err("body cut") } else { Ok(0) };
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            response.chunks.push_front(chunk.split_off(n));
+        }
+        Ok(n)
+    }
+}
+
+/// Polls the futures in turn until all are done; when a whole round makes no progress, moves
+/// the virtual clock to the next instant a task sleeps until.
+fn run_all<F: Future>(clock: &Clock, futures: Vec<F>) -> Vec<F::Output> {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut idle_rounds = 0;
+    for _ in 0..100_000 {
+        let mut progressed = false;
+        for (future, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+                    *out = Some(value);
+                    progressed = true;
+                }
+            }
+        }
+        if outputs.iter().all(Option::is_some) {
+            return outputs.into_iter().map(Option::unwrap).collect();
+        }
+        // A yield finishes on its second poll: advance time only after two idle rounds.
+        idle_rounds = if progressed { 0 } else { idle_rounds + 1 };
+        if idle_rounds >= 2 && clock.advance() {
+            idle_rounds = 0;
+        }
+    }
+    panic!("the futures did not finish");
+}
+
+fn block_on<F: Future>(clock: &Clock, future: F) -> F::Output {
+    run_all(clock, vec![future]).pop().expect("one output")
+}
+
+const PRESET: Policy = Policy::FOLLOW_UP_BOSS;
+type Alone = RefCell<Shared<4>>;
+
+fn alone(idempotency: Idempotency) -> Options<'static, Alone> {
+    Options { policy: &PRESET, idempotency, context: None, shared: None }
+}
+
+#[test]
+fn a_503_is_retried_after_a_backoff_and_the_201_is_handed_over_unread() {
+    let clock = Clock::default();
+    let mut transport =
+        Scripted::new(&clock, vec![respond(503, b"<html>busy</html>"), respond(201, b"{\"id\":1}")]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(
+            alone(Idempotency::Idempotent),
+            &mut transport,
+            &clock,
+            &mut SplitMix(1),
+        ),
+    );
+    let Ok(Success { response, attempts }) = result else { panic!("{result:?}") };
+    assert_eq!((response.status, attempts), (201, 2));
+    // The success's body is the application's: not one chunk was read.
+    assert_eq!(response.chunks.len(), 1);
+    let waited = transport.sent_at[1] - transport.sent_at[0];
+    assert!((1000..=2000).contains(&waited), "{waited}");
+    // The same decision as the state machine with the same RNG stream.
+    let mut rng = SplitMix(1);
+    let by_hand = backoff_core::Request::new(&PRESET, 0, Idempotency::Idempotent).complete::<64, _, _>(
+        0,
+        503,
+        &backoff_core::NoHeaders,
+        b"<html>busy</html>",
+        &mut rng,
+    );
+    let backoff_core::Action::Retry(retry) = by_hand else { panic!() };
+    assert_eq!(u64::from(retry.delay_ms), waited);
+}
+
+#[test]
+fn a_400_read_in_chunks_fails_with_its_message() {
+    let clock = Clock::default();
+    let body = br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#;
+    let chunks: Vec<Vec<u8>> = body.chunks(7).map(<[u8]>::to_vec).collect();
+    let step = Step::Respond { status: 400, headers: Vec::new(), chunks, cut: false };
+    let mut transport = Scripted::new(&clock, vec![step]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(
+            alone(Idempotency::NotIdempotent),
+            &mut transport,
+            &clock,
+            &mut SplitMix(2),
+        ),
+    );
+    let Err(failure) = result else { panic!("a 400 fails") };
+    assert_eq!(failure.error.message(), Some("Invalid fields in the request body: emails."));
+    assert_eq!((failure.error.stop, failure.error.attempts), (Stop::Permanent, 1));
+    assert_eq!(failure.transport, None);
+    assert!(transport.reads >= body.len().div_ceil(64), "the body was read in pieces");
+}
+
+#[test]
+fn a_body_cut_mid_way_is_a_transport_failure_with_the_transports_error() {
+    let clock = Clock::default();
+    let cut =
+        Step::Respond { status: 500, headers: Vec::new(), chunks: vec![b"{\"errorMe".to_vec()], cut: true };
+    let mut transport = Scripted::new(&clock, vec![cut.clone(), respond(201, b"")]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(
+            alone(Idempotency::Idempotent),
+            &mut transport,
+            &clock,
+            &mut SplitMix(3),
+        ),
+    );
+    assert!(matches!(result, Ok(Success { attempts: 2, .. })), "{result:?}");
+    // Not idempotent: a cut body may follow processing, so it stops, keeping both errors.
+    let mut transport = Scripted::new(&clock, vec![cut]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(
+            alone(Idempotency::NotIdempotent),
+            &mut transport,
+            &clock,
+            &mut SplitMix(3),
+        ),
+    );
+    let Err(failure) = result else { panic!() };
+    assert_eq!(failure.error.kind(), ErrorKind::Transport);
+    assert_eq!(failure.error.status(), Some(500));
+    assert_eq!(failure.error.cause.body.kind(), BodyKind::Truncated);
+    assert_eq!(failure.error.stop, Stop::MayHaveBeenProcessed);
+    assert_eq!(failure.transport, Some("body cut"));
+}
+
+#[test]
+fn failures_before_sending_are_retried_and_after_sending_a_post_stops_with_the_transports_error() {
+    let clock = Clock::default();
+    let mut transport = Scripted::new(
+        &clock,
+        vec![Step::Fail(TransportFailure::BeforeSend), Step::Fail(TransportFailure::AfterSend)],
+    );
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(
+            alone(Idempotency::NotIdempotent),
+            &mut transport,
+            &clock,
+            &mut SplitMix(4),
+        ),
+    );
+    let Err(failure) = result else { panic!() };
+    assert_eq!((failure.error.stop, failure.error.attempts), (Stop::MayHaveBeenProcessed, 2));
+    assert_eq!(failure.error.kind(), ErrorKind::Transport);
+    assert_eq!(failure.transport, Some("connection reset"));
+}
+
+#[test]
+fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() {
+    let clock = Clock::default();
+    let shared = RefCell::new(Shared { limits: RateLimits::<4>::new(Pacing::Burst), budget: None });
+    let limited = Step::Respond {
+        status: 429,
+        headers: vec![("Retry-After".into(), "5".into()), ("X-RateLimit-Context".into(), "events".into())],
+        chunks: vec![br#"{"errorMessage":"slow down"}"#.to_vec()],
+        cut: false,
+    };
+    let mut first = Scripted::new(&clock, vec![limited, respond(201, b"")]);
+    let mut second = Scripted::new(&clock, vec![respond(201, b"")]);
+    let options = Options {
+        policy: &PRESET,
+        idempotency: Idempotency::NotIdempotent,
+        context: Some(&b"events"[..]),
+        shared: Some(&shared),
+    };
+    let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
+    let results = {
+        let a = Box::pin(driver::retry::<64, 4, _, _, _, _>(options, &mut first, &clock, &mut rng1));
+        let b = Box::pin(async {
+            // The second request starts a moment after the first one's 429 arrived.
+            clock.sleep_until(10).await;
+            driver::retry::<64, 4, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
+        });
+        let futures: Vec<std::pin::Pin<Box<dyn Future<Output = _>>>> = vec![a, b];
+        run_all(&clock, futures)
+    };
+    assert!(results.iter().all(|r| matches!(r, Ok(Success { .. }))), "{results:?}");
+    assert_eq!(first.sent_at.len(), 2);
+    assert!(first.sent_at[1] >= 5_000, "the retry went early: {:?}", first.sent_at);
+    assert_eq!(second.sent_at, [5_000], "the concurrent request was not held exactly until the hold");
+}
+
+#[test]
+fn an_empty_budget_stops_retries_with_budget_exhausted() {
+    let clock = Clock::default();
+    let shared = RefCell::new(Shared {
+        limits: RateLimits::<4>::new(Pacing::Burst),
+        budget: Some(RetryBudget::new(10, 5, 10, 1)),
+    });
+    let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b""), respond(503, b"")]);
+    let options = Options {
+        policy: &PRESET,
+        idempotency: Idempotency::Idempotent,
+        context: None,
+        shared: Some(&shared),
+    };
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(7)),
+    );
+    let Err(failure) = result else { panic!() };
+    assert_eq!((failure.error.stop, failure.error.attempts), (Stop::BudgetExhausted, 3));
+    assert_eq!(shared.borrow().budget.map(|b| b.tokens()), Some(0));
+}
+
+#[test]
+fn a_state_borrowed_by_the_caller_holds_the_send_back_instead_of_panicking() {
+    let clock = Clock::default();
+    let shared = RefCell::new(Shared { limits: RateLimits::<4>::new(Pacing::Burst), budget: None });
+    let mut transport = Scripted::new(&clock, vec![respond(201, b"")]);
+    let options = Options {
+        policy: &PRESET,
+        idempotency: Idempotency::Idempotent,
+        context: None,
+        shared: Some(&shared),
+    };
+    let mut rng = SplitMix(8);
+    {
+        let mut future = pin!(driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut rng));
+        let mut cx = Context::from_waker(Waker::noop());
+        {
+            let _held = shared.borrow_mut();
+            for _ in 0..5 {
+                assert!(future.as_mut().poll(&mut cx).is_pending());
+                assert!(clock.advance(), "it waits on the timer while the state is held");
+            }
+        }
+        let mut done = None;
+        for _ in 0..10 {
+            if let Poll::Ready(r) = future.as_mut().poll(&mut cx) {
+                done = Some(r);
+                break;
+            }
+            clock.advance();
+        }
+        assert!(matches!(done, Some(Ok(Success { attempts: 1, .. }))));
+    }
+    assert_eq!(transport.sent_at, [5], "sent once the state was free, not before");
+}
