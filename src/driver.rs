@@ -109,12 +109,16 @@ pub struct Success<Resp> {
     pub attempts: u32,
 }
 
-/// A request that failed for good: the crate's typed error, and the transport's own error if
-/// the last attempt ended in one (a failed send, or a body that broke off).
+/// A request that failed for good: the crate's typed error, the last response if there was
+/// one (its body read as far as the parser needed), and the transport's own error if the last
+/// attempt ended in one (a failed send, or a body that broke off).
 #[derive(Debug)]
-pub struct Failure<const N: usize, E> {
+pub struct Failure<const N: usize, Resp, E> {
     /// Kind, status, the body's `errorMessage`, why it stopped, attempts.
     pub error: Error<N>,
+    /// The last response, for an application that wants its status, headers or the rest of
+    /// its body; `None` after a failed send.
+    pub response: Option<Resp>,
     /// What the transport said about the last attempt, if it failed there.
     pub transport: Option<E>,
 }
@@ -165,7 +169,7 @@ pub async fn retry<const N: usize, const C: usize, T, Tm, R, L>(
     transport: &mut T,
     timer: &Tm,
     rng: &mut R,
-) -> Result<Success<T::Response>, Failure<N, T::Error>>
+) -> Result<Success<T::Response>, Failure<N, T::Response, T::Error>>
 where
     T: Transport,
     Tm: Timer,
@@ -196,7 +200,9 @@ where
                 });
                 match action {
                     Action::Retry(next) => next,
-                    Action::Fail(last) => return Err(Failure { error: last, transport: Some(error) }),
+                    Action::Fail(last) => {
+                        return Err(Failure { error: last, response: None, transport: Some(error) })
+                    }
                     // A transport failure is never a success; this arm only completes the
                     // match, and sends again rather than invent an answer.
                     Action::Succeed { .. } => continue,
@@ -238,7 +244,9 @@ where
                 });
                 match action {
                     Action::Succeed { attempts } => return Ok(Success { response, attempts }),
-                    Action::Fail(error) => return Err(Failure { error, transport: transport_error }),
+                    Action::Fail(error) => {
+                        return Err(Failure { error, response: Some(response), transport: transport_error })
+                    }
                     Action::Retry(next) => next,
                 }
             }

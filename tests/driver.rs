@@ -242,6 +242,7 @@ fn a_400_read_in_chunks_fails_with_its_message() {
     assert_eq!(failure.error.message(), Some("Invalid fields in the request body: emails."));
     assert_eq!((failure.error.stop, failure.error.attempts), (Stop::Permanent, 1));
     assert_eq!(failure.transport, None);
+    assert_eq!(failure.response.map(|r| r.status), Some(400), "the last response is handed back");
     assert!(transport.reads >= body.len().div_ceil(64), "the body was read in pieces");
 }
 
