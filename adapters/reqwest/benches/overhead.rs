@@ -16,7 +16,8 @@ use backoff_core_reqwest::RetryMiddleware;
 use reqwest_middleware::ClientBuilder;
 
 fn main() {
-    let quick = std::env::args().any(|a| a == "--test" || a == "--quick");
+    // `cargo bench` passes `--bench`; `cargo test --benches` does not, and gets a quick check.
+    let quick = !std::env::args().any(|a| a == "--bench");
     let (samples, batch) = if quick { (3, 20) } else { (21, 200) };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let server = server::Server::start(server::Behaviour::Script(VecDeque::new()));
