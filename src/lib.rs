@@ -129,7 +129,9 @@ pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
 pub use rate_limit::{ContextName, Pacing, Permit, RateLimitHeaders, RateLimits, CONTEXT_NAME_CAP};
-pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
+pub use request::{
+    Action, Idempotency, Reply, ReplyState, Request, RequestState, Retry, TransportFailure, Wait,
+};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -129,6 +129,27 @@ impl<'p> Request<'p> {
         Self { policy, started_ms: now_ms, latest_ms: now_ms, retries: 0, last_backoff_ms: 0, idempotency }
     }
 
+    /// The request's progress as plain data, without its policy: to keep it where a
+    /// reference cannot live (caller-allocated C storage, flash across a reboot, a shared
+    /// store) and carry on with [`resume`](Self::resume).
+    #[must_use]
+    pub const fn state(&self) -> RequestState {
+        RequestState {
+            started_ms: self.started_ms,
+            latest_ms: self.latest_ms,
+            retries: self.retries,
+            last_backoff_ms: self.last_backoff_ms,
+            idempotency: self.idempotency,
+        }
+    }
+
+    /// The request whose progress [`state`](Self::state) saved, under `policy` again.
+    #[must_use]
+    pub const fn resume(policy: &'p Policy, state: RequestState) -> Self {
+        let RequestState { started_ms, latest_ms, retries, last_backoff_ms, idempotency } = state;
+        Self { policy, started_ms, latest_ms, retries, last_backoff_ms, idempotency }
+    }
+
     /// Whether the request is safe to send twice, as given to [`new`](Self::new).
     #[must_use]
     pub const fn idempotency(&self) -> Idempotency {
@@ -298,6 +319,28 @@ impl<'p> Request<'p> {
     }
 }
 
+/// A [`Request`]'s progress as plain data (no policy reference): see [`Request::state`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RequestState {
+    started_ms: u64,
+    latest_ms: u64,
+    retries: u32,
+    last_backoff_ms: u32,
+    idempotency: Idempotency,
+}
+
+/// A [`Reply`] being read, as plain data (no policy reference): see [`Reply::suspend`].
+#[derive(Clone, Debug)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ReplyState<const N: usize> {
+    request: RequestState,
+    status: u16,
+    kind: Option<ErrorKind>,
+    retry_after_ms: Option<u64>,
+    parser: BodyParser<N>,
+}
+
 /// Whether the failed attempt may have reached the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Processed {
@@ -332,6 +375,25 @@ pub struct Reply<'p, const N: usize> {
 }
 
 impl<'p, const N: usize> Reply<'p, N> {
+    /// The reply as plain data, without its policy, to keep between two chunks where a
+    /// reference cannot live; [`resume`](Self::resume) carries on.
+    pub fn suspend(self) -> ReplyState<N> {
+        let Self { request, status, kind, retry_after_ms, parser } = self;
+        ReplyState { request: request.state(), status, kind, retry_after_ms, parser }
+    }
+
+    /// The reply [`suspend`](Self::suspend) saved, under `policy` again.
+    pub fn resume(policy: &'p Policy, state: ReplyState<N>) -> Self {
+        let ReplyState { request, status, kind, retry_after_ms, parser } = state;
+        Self { request: Request::resume(policy, request), status, kind, retry_after_ms, parser }
+    }
+
+    /// The response's status code.
+    #[must_use]
+    pub const fn status(&self) -> u16 {
+        self.status
+    }
+
     /// Feeds the next chunk of the body (any size, down to one byte).
     pub fn feed(&mut self, chunk: &[u8]) -> Progress {
         if self.kind.is_none() {

@@ -392,3 +392,26 @@ fn decorrelated_jitter_grows_from_the_previous_delay_and_stays_under_the_cap() {
     let Action::Retry(next) = respond(waited.request, 0, 503, b"", &mut rng) else { panic!() };
     assert!(next.delay_ms <= 3 * first.delay_ms);
 }
+
+#[test]
+fn a_request_and_a_reply_suspended_as_plain_data_decide_as_if_never_suspended() {
+    let body = br#"{"errorMessage":"Invalid fields in the request body: emails."}"#;
+    for seed in 0..20 {
+        let (mut a, mut b) = (SplitMix(seed), SplitMix(seed));
+        let direct = Request::new(&PRESET, 5, Idempotency::NotIdempotent);
+        let Action::Retry(first) = respond(direct, 5, 429, b"", &mut a) else { panic!() };
+        let resumed = Request::resume(&PRESET, Request::new(&PRESET, 5, Idempotency::NotIdempotent).state());
+        let Action::Retry(again) = respond(resumed, 5, 429, b"", &mut b) else { panic!() };
+        assert_eq!((first.delay_ms, first.request), (again.delay_ms, again.request));
+        // A reply suspended between two chunks.
+        let mut reply = Request::resume(&PRESET, again.request.state()).response::<128, _>(429, &NoHeaders);
+        let _ = reply.feed(&body[..20]);
+        let mut reply = backoff_core::Reply::resume(&PRESET, reply.suspend());
+        assert_eq!(reply.status(), 429);
+        let _ = reply.feed(&body[20..]);
+        let Action::Retry(third) = reply.finish(first.at_ms, &mut b) else { panic!() };
+        assert_eq!(third.cause.body.message(), Some("Invalid fields in the request body: emails."));
+        assert_eq!(third.request.retries(), 2);
+        assert_eq!(third.request.idempotency(), Idempotency::NotIdempotent);
+    }
+}
