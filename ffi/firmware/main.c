@@ -1,0 +1,27 @@
+/* The C scenario as Cortex-M3 firmware (QEMU lm3s6965evb), linking libbackoff_core_ffi.a built for
+ * thumbv7m-none-eabi. Output and exit status go through semihosting (newlib's rdimon). */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../tests/c/scenario.h"
+
+extern void initialise_monitor_handles(void);
+
+static void say(const char *line) { fputs(line, stdout); }
+
+int main(void) {
+    initialise_monitor_handles();
+#ifdef BASELINE
+    /* The same firmware without the library, for the size report. */
+    puts("baseline");
+    exit(0);
+#endif
+    puts("backoff-core from C on a Cortex-M3");
+    int wrong = run_scenario(say);
+    if (wrong) {
+        printf("%d wrong decision(s)\n", wrong);
+        exit(1);
+    }
+    puts("all decisions as expected");
+    exit(0);
+}
