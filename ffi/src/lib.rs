@@ -15,7 +15,7 @@
 //! freed while in use.
 //!
 //! `unsafe` lives only here, in the few functions that turn C pointers into references
-//! ([`storage`], [`bytes`], [`out`]), each with its reasoning.
+//! (`storage`, `bytes`, `out`, and the two that read a policy and an RNG), each with its reasoning.
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(non_camel_case_types)]
