@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every request then goes through the crate's decisions (the core's
-//! [`driver::retry`](backoff_core::driver::retry) over the request): 5xx, 408 and connection
+//! [`backoff_core::driver::retry`] over the request): 5xx, 408 and connection
 //! failures retried with truncated exponential backoff; 429 and 503 after their `Retry-After`
 //! (at least a second, spread by up to a second), which also holds back every other request of
 //! the client in the same `X-RateLimit-Context`; a wait longer than 10 minutes failed at once;
