@@ -6,11 +6,12 @@ use core::future::Future;
 
 use rand_core::TryRng;
 
+use crate::breaker::{Breaker, Health};
 use crate::budget::RetryBudget;
 use crate::error::Error;
 use crate::headers::Headers;
 use crate::policy::Policy;
-use crate::rate_limit::{Permit, RateLimits};
+use crate::rate_limit::{Pacing, Permit, RateLimits};
 use crate::request::{Action, Idempotency, Request, TransportFailure};
 use crate::Progress;
 
@@ -58,13 +59,82 @@ pub trait Timer {
     fn sleep_until(&self, at_ms: u64) -> impl Future<Output = ()>;
 }
 
-/// What a client's requests share: its rate-limit state and, if it uses one, its retry budget.
+/// What a client's requests share: its rate-limit state and, if it uses them, its retry
+/// budget and circuit breaker.
 #[derive(Clone, Debug)]
 pub struct Shared<const C: usize> {
     /// Rate limits learnt from every response, asked before every send.
     pub limits: RateLimits<C>,
     /// The retry budget, or `None` to retry on the policy alone.
     pub budget: Option<RetryBudget>,
+    /// The circuit breaker, or `None` to send whatever the server's health.
+    pub breaker: Option<Breaker>,
+}
+
+impl<const C: usize> Shared<C> {
+    /// Rate limits paced as `pacing` says, no budget, no breaker.
+    #[must_use]
+    pub const fn new(pacing: Pacing) -> Self {
+        Self { limits: RateLimits::new(pacing), budget: None, breaker: None }
+    }
+
+    /// With a retry budget.
+    #[must_use]
+    pub const fn with_budget(mut self, budget: RetryBudget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// With a circuit breaker.
+    #[must_use]
+    pub const fn with_breaker(mut self, breaker: Breaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// May a request of `context` go at `now_ms`? Asks the rate limits without counting,
+    /// then the breaker, then counts the send in the rate limits.
+    pub fn acquire<R: TryRng + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        context: Option<&[u8]>,
+        rng: &mut R,
+    ) -> Permit {
+        let held = self.limits.hold_until(context);
+        if held > now_ms {
+            return Permit::Wait { until_ms: held };
+        }
+        if let Some(breaker) = &mut self.breaker {
+            if let Permit::Wait { until_ms } = breaker.acquire(now_ms, rng) {
+                return Permit::Wait { until_ms };
+            }
+        }
+        self.limits.acquire(now_ms, context)
+    }
+
+    /// A response arrived at `now_ms`: the rate limits learn from its headers and the breaker
+    /// from its status.
+    pub fn observe<H: Headers + ?Sized, R: TryRng + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        status: u16,
+        headers: &H,
+        rng: &mut R,
+    ) {
+        self.limits.observe(now_ms, status, headers);
+        if let Some(breaker) = &mut self.breaker {
+            breaker.observe(now_ms, Health::of_status(status), rng);
+        }
+    }
+
+    /// A request let through got no (whole) response at `now_ms`: no longer in flight, and a
+    /// failure for the breaker.
+    pub fn failed<R: TryRng + ?Sized>(&mut self, now_ms: u64, context: Option<&[u8]>, rng: &mut R) {
+        self.limits.abandon(context);
+        if let Some(breaker) = &mut self.breaker {
+            breaker.observe(now_ms, Health::Failed, rng);
+        }
+    }
 }
 
 /// Exclusive access to the [`Shared`] state for the length of a closure that never awaits, so
@@ -182,7 +252,7 @@ where
         if let Some(shared) = shared {
             loop {
                 let now = timer.now_ms();
-                match shared.with(|s| s.map(|s| s.limits.acquire(now, context))) {
+                match shared.with(|s| s.map(|s| s.acquire(now, context, rng))) {
                     Some(Permit::Go) => break,
                     Some(Permit::Wait { until_ms }) => timer.sleep_until(until_ms).await,
                     None => timer.sleep_until(now.saturating_add(1)).await,
@@ -192,10 +262,10 @@ where
         let next = match transport.send().await {
             Err(Failed { failure, error }) => {
                 let now = timer.now_ms();
-                let action = step(shared, |s, budget| {
-                    if let Some(s) = s {
-                        s.abandon(context);
-                    }
+                if let Some(s) = shared {
+                    s.with(|s| s.map(|s| s.failed(now, context, rng)));
+                }
+                let action = step(shared, |budget| {
                     request.transport_failure_with_budget::<N, R>(now, failure, rng, budget)
                 });
                 match action {
@@ -212,7 +282,7 @@ where
                 let status = T::status(&response);
                 let now = timer.now_ms();
                 if let Some(s) = shared {
-                    s.with(|s| s.map(|s| s.limits.observe(now, status, &response)));
+                    s.with(|s| s.map(|s| s.observe(now, status, &response, rng)));
                 }
                 let mut reply = request.response::<N, _>(status, &response);
                 let mut transport_error = None;
@@ -235,7 +305,16 @@ where
                 }
                 let now = timer.now_ms();
                 let cut = transport_error.is_some();
-                let action = step(shared, |_, budget| {
+                if cut {
+                    // The breaker learnt the status already; a body that broke off is the
+                    // transport failing.
+                    if let Some(s) = shared {
+                        s.with(|s| {
+                            s.map(|s| s.breaker.as_mut().map(|b| b.observe(now, Health::Failed, rng)))
+                        });
+                    }
+                }
+                let action = step(shared, |budget| {
                     if cut {
                         reply.body_failed_with_budget(now, rng, budget)
                     } else {
@@ -256,17 +335,13 @@ where
     }
 }
 
-/// Runs one decision with the shared rate limits and budget, when there are any and they can
-/// be had now.
+/// Runs one decision with the shared budget, when there is one and it can be had now.
 fn step<const C: usize, L: Lock<Shared<C>>, A>(
     shared: Option<&L>,
-    decide: impl FnOnce(Option<&mut RateLimits<C>>, Option<&mut RetryBudget>) -> A,
+    decide: impl FnOnce(Option<&mut RetryBudget>) -> A,
 ) -> A {
     match shared {
-        Some(shared) => shared.with(|s| match s {
-            Some(Shared { limits, budget }) => decide(Some(limits), budget.as_mut()),
-            None => decide(None, None),
-        }),
-        None => decide(None, None),
+        Some(shared) => shared.with(|s| decide(s.and_then(|s| s.budget.as_mut()))),
+        None => decide(None),
     }
 }

@@ -110,6 +110,7 @@ extern crate std;
 
 mod backoff;
 mod body;
+mod breaker;
 mod budget;
 pub mod driver;
 mod error;
@@ -124,6 +125,7 @@ mod utf8;
 
 pub use backoff::{delay_bounds, JitterSource};
 pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+pub use breaker::{Breaker, BreakerPolicy, BreakerState, Health};
 pub use budget::RetryBudget;
 pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};

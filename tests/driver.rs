@@ -306,7 +306,7 @@ fn failures_before_sending_are_retried_and_after_sending_a_post_stops_with_the_t
 #[test]
 fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() {
     let clock = Clock::default();
-    let shared = RefCell::new(Shared { limits: RateLimits::<4>::new(Pacing::Burst), budget: None });
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
     let limited = Step::Respond {
         status: 429,
         headers: vec![("Retry-After".into(), "5".into()), ("X-RateLimit-Context".into(), "events".into())],
@@ -341,10 +341,7 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
 #[test]
 fn an_empty_budget_stops_retries_with_budget_exhausted() {
     let clock = Clock::default();
-    let shared = RefCell::new(Shared {
-        limits: RateLimits::<4>::new(Pacing::Burst),
-        budget: Some(RetryBudget::new(10, 5, 10, 1)),
-    });
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst).with_budget(RetryBudget::new(10, 5, 10, 1)));
     let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b""), respond(503, b"")]);
     let options = Options {
         policy: &PRESET,
@@ -364,7 +361,7 @@ fn an_empty_budget_stops_retries_with_budget_exhausted() {
 #[test]
 fn a_state_borrowed_by_the_caller_holds_the_send_back_instead_of_panicking() {
     let clock = Clock::default();
-    let shared = RefCell::new(Shared { limits: RateLimits::<4>::new(Pacing::Burst), budget: None });
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
     let mut transport = Scripted::new(&clock, vec![respond(201, b"")]);
     let options = Options {
         policy: &PRESET,
@@ -394,4 +391,38 @@ fn a_state_borrowed_by_the_caller_holds_the_send_back_instead_of_panicking() {
         assert!(matches!(done, Some(Ok(Success { attempts: 1, .. }))));
     }
     assert_eq!(transport.sent_at, [5], "sent once the state was free, not before");
+}
+
+#[test]
+fn an_open_breaker_holds_the_next_request_until_its_probe_instant() {
+    use backoff_core::{Breaker, BreakerPolicy, BreakerState};
+    let clock = Clock::default();
+    let quiet = BreakerPolicy { consecutive_failures: 2, release_spread_ms: 0, ..BreakerPolicy::API_CLIENT };
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(quiet)));
+    let policy = PRESET.with_max_retries(1);
+    let options = Options {
+        policy: &policy,
+        idempotency: Idempotency::Idempotent,
+        context: None,
+        shared: Some(&shared),
+    };
+    // Two 503s in a row trip the breaker (the request gives up after its one retry).
+    let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b"")]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(9)),
+    );
+    assert!(matches!(result, Err(ref f) if f.error.stop == Stop::RetriesExhausted), "{result:?}");
+    let tripped_at = transport.sent_at[1];
+    let breaker_state = shared.borrow().breaker.as_ref().map(Breaker::state);
+    assert_eq!(breaker_state, Some(BreakerState::Open { until_ms: tripped_at + 2_000 }));
+    // The next request is held until the break is over, then goes as the probe, and closes it.
+    let mut transport = Scripted::new(&clock, vec![respond(201, b"")]);
+    let result = block_on(
+        &clock,
+        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(10)),
+    );
+    assert!(result.is_ok());
+    assert_eq!(transport.sent_at, [tripped_at + 2_000]);
+    assert_eq!(shared.borrow().breaker.as_ref().map(Breaker::state), Some(BreakerState::Closed));
 }

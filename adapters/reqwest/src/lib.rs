@@ -112,7 +112,7 @@ impl RetryMiddleware {
     pub fn with_policy(policy: Policy) -> Self {
         Self {
             policy,
-            shared: Arc::new(Mutex::new(Shared { limits: RateLimits::new(Pacing::Burst), budget: None })),
+            shared: Arc::new(Mutex::new(Shared::new(Pacing::Burst))),
             epoch: tokio::time::Instant::now(),
             seed: os_seed(),
             requests: Arc::new(AtomicU64::new(0)),

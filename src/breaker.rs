@@ -1,0 +1,324 @@
+//! A circuit breaker shared by a client's requests: stop sending to a server that is plainly
+//! down, probe it now and then, and let the held work out spread over time when it is back.
+//! The rules are on [`Breaker`].
+
+use rand_core::TryRng;
+
+use crate::backoff;
+use crate::rate_limit::Permit;
+
+/// When a [`Breaker`] trips and how long it stays open. Plain `const` data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct BreakerPolicy {
+    /// Trip after this many failures in a row (0: never on a run alone).
+    pub consecutive_failures: u16,
+    /// Trip when at least this share of the requests in the window failed, in percent
+    /// (0: never on a share alone)…
+    pub failure_percent: u8,
+    /// …over a sliding window of this many milliseconds…
+    pub window_ms: u32,
+    /// …holding at least this many requests.
+    pub min_requests: u16,
+    /// How long the first trip keeps the breaker open, in ms; each further trip without a
+    /// close in between doubles it…
+    pub break_ms: u32,
+    /// …up to this cap, in ms.
+    pub max_break_ms: u32,
+    /// How many requests go through at once when half-open, as probes; the breaker closes
+    /// when that many have succeeded.
+    pub probes: u8,
+    /// Held requests are released over this many ms after the break, each at a uniformly
+    /// random instant, so a fleet's backlog does not arrive at once; the break itself is
+    /// jittered by the same spread.
+    pub release_spread_ms: u32,
+}
+
+impl BreakerPolicy {
+    /// For an API client of one server (the crate's recommendation, argued in the README's
+    /// fleet section): trip on 5 failures in a row, or on half the requests of the last 10 s
+    /// failing with at least 10 of them; open 2 s at first, doubling to 30 s — no longer than
+    /// the preset's longest backoff, so a recovery is seen no later than a plain client
+    /// would see it; one probe; the backlog released over 10 s.
+    pub const API_CLIENT: Self = Self {
+        consecutive_failures: 5,
+        failure_percent: 50,
+        window_ms: 10_000,
+        min_requests: 10,
+        break_ms: 2_000,
+        max_break_ms: 30_000,
+        probes: 1,
+        release_spread_ms: 10_000,
+    };
+
+    /// Polly's (v8) defaults: a failure ratio of 0.1 over 30 s with at least 100 requests,
+    /// a fixed 5 s break; one probe. Tuned for a service with heavy traffic.
+    pub const POLLY: Self = Self {
+        consecutive_failures: 0,
+        failure_percent: 10,
+        window_ms: 30_000,
+        min_requests: 100,
+        break_ms: 5_000,
+        max_break_ms: 5_000,
+        probes: 1,
+        release_spread_ms: 0,
+    };
+
+    /// resilience4j's defaults: a failure rate of 50 % over the last 100 calls (here: 60 s)
+    /// with at least 100, 60 s open, 10 calls half-open.
+    pub const RESILIENCE4J: Self = Self {
+        consecutive_failures: 0,
+        failure_percent: 50,
+        window_ms: 60_000,
+        min_requests: 100,
+        break_ms: 60_000,
+        max_break_ms: 60_000,
+        probes: 10,
+        release_spread_ms: 0,
+    };
+
+    /// Envoy's outlier detection: 5 consecutive 5xx eject for a base of 30 s, growing with
+    /// each ejection (capped here at 300 s, Envoy's default `max_ejection_time`).
+    pub const ENVOY: Self = Self {
+        consecutive_failures: 5,
+        failure_percent: 0,
+        window_ms: 10_000,
+        min_requests: 0,
+        break_ms: 30_000,
+        max_break_ms: 300_000,
+        probes: 1,
+        release_spread_ms: 0,
+    };
+}
+
+/// The state a breaker is in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum BreakerState {
+    /// Requests go.
+    Closed,
+    /// No request goes before `until_ms`.
+    Open {
+        /// When the breaker turns half-open.
+        until_ms: u64,
+    },
+    /// Up to `probes` requests go; the rest wait for their outcome.
+    HalfOpen {
+        /// Probes sent and not yet answered.
+        in_flight: u8,
+        /// Probes that succeeded.
+        succeeded: u8,
+    },
+}
+
+/// What an answer taught the breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Health {
+    /// The server answered: a success, or an error that is the client's (4xx, 429).
+    Healthy,
+    /// The server failed: a 5xx, or no response at all.
+    Failed,
+}
+
+impl Health {
+    /// A response's status as the breaker counts it: 5xx (and statuses that are not HTTP)
+    /// are failures; every other answer shows a server that works.
+    #[must_use]
+    pub const fn of_status(status: u16) -> Self {
+        if status >= 500 || status < 100 {
+            Self::Failed
+        } else {
+            Self::Healthy
+        }
+    }
+}
+
+const BUCKETS: usize = 8;
+
+/// A circuit breaker: closed → open when failures that count (5xx, transport failures; not
+/// 4xx) reach [`BreakerPolicy::consecutive_failures`] in a row, or
+/// [`BreakerPolicy::failure_percent`] of at least [`BreakerPolicy::min_requests`] over the
+/// sliding window (eight buckets); open for the break (doubling on each trip without a close,
+/// to the cap, plus up to [`BreakerPolicy::release_spread_ms`] of jitter), during which every
+/// request is told to wait; then half-open, letting [`BreakerPolicy::probes`] through, closing
+/// when they all succeed and reopening (longer) when one fails.
+///
+/// A request told to wait while open gets its own instant, uniformly spread over
+/// `release_spread_ms` after the break, so the work held back goes out spread over time rather
+/// than in one instant that would knock the recovering server over again.
+///
+/// It plugs in where [`RateLimits`](crate::RateLimits) does: [`acquire`](Self::acquire)
+/// before each send, [`observe`](Self::observe) each outcome. Never lets a request through
+/// while open (property-tested); a clock that goes back is read as no time passed. 56 bytes
+/// on 32-bit targets.
+///
+/// ```
+/// use backoff_core::{Breaker, BreakerPolicy, Health, Permit};
+/// # let mut rng = rand_pcg::Pcg32::new(1, 1);
+/// let mut breaker = Breaker::new(BreakerPolicy::API_CLIENT);
+/// for t in 0..5 {
+///     assert_eq!(breaker.acquire(t, &mut rng), Permit::Go);
+///     breaker.observe(t, Health::Failed, &mut rng);
+/// }
+/// // Five failures in a row: open, for at least 2 s.
+/// let Permit::Wait { until_ms } = breaker.acquire(10, &mut rng) else { panic!() };
+/// assert!(until_ms >= 4 + 2_000);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Breaker {
+    policy: BreakerPolicy,
+    state: BreakerState,
+    /// Trips since the last close: the break doubles with each.
+    trips: u8,
+    consecutive: u16,
+    /// (requests, failures) per bucket of `window_ms / 8`.
+    buckets: [(u16, u16); BUCKETS],
+    /// The start of the newest bucket, and which one it is.
+    bucket_start_ms: u64,
+    newest: u8,
+    /// The latest instant seen: a clock that goes back is read as standing still.
+    latest_ms: u64,
+    /// When the last half-open probe went: a probe never answered is given up after the
+    /// longest break, so a lost response cannot keep the breaker half-open for ever.
+    probe_ms: u64,
+}
+
+impl Breaker {
+    /// A closed breaker.
+    #[must_use]
+    pub const fn new(policy: BreakerPolicy) -> Self {
+        Self {
+            policy,
+            state: BreakerState::Closed,
+            trips: 0,
+            consecutive: 0,
+            buckets: [(0, 0); BUCKETS],
+            bucket_start_ms: 0,
+            newest: 0,
+            latest_ms: 0,
+            probe_ms: 0,
+        }
+    }
+
+    /// Where the breaker is.
+    #[must_use]
+    pub const fn state(&self) -> BreakerState {
+        self.state
+    }
+
+    /// The policy it follows.
+    #[must_use]
+    pub const fn policy(&self) -> &BreakerPolicy {
+        &self.policy
+    }
+
+    fn clock(&mut self, now_ms: u64) -> u64 {
+        if now_ms > self.latest_ms {
+            self.latest_ms = now_ms;
+        }
+        self.latest_ms
+    }
+
+    /// May a request go at `now_ms`? [`Permit::Go`] counts a half-open probe as sent.
+    pub fn acquire<R: TryRng + ?Sized>(&mut self, now_ms: u64, rng: &mut R) -> Permit {
+        let now = self.clock(now_ms);
+        if let BreakerState::Open { until_ms } = self.state {
+            if now < until_ms {
+                let (r, _) = backoff::draw(rng, self.policy.release_spread_ms, u32::from(self.trips), now);
+                return Permit::Wait { until_ms: until_ms.saturating_add(u64::from(r)) };
+            }
+            self.state = BreakerState::HalfOpen { in_flight: 0, succeeded: 0 };
+        }
+        match self.state {
+            BreakerState::HalfOpen { in_flight, succeeded } => {
+                let lost = now >= self.probe_ms.saturating_add(u64::from(self.policy.max_break_ms.max(1)));
+                let in_flight = if lost { 0 } else { in_flight };
+                if in_flight.saturating_add(succeeded) < self.policy.probes.max(1) {
+                    self.state = BreakerState::HalfOpen { in_flight: in_flight.saturating_add(1), succeeded };
+                    self.probe_ms = now;
+                    Permit::Go
+                } else {
+                    // Ask again once a probe could have answered, spread like a release.
+                    let wait = u64::from(self.policy.break_ms.max(1));
+                    let (r, _) =
+                        backoff::draw(rng, self.policy.release_spread_ms, u32::from(self.trips), now);
+                    Permit::Wait { until_ms: now.saturating_add(wait).saturating_add(u64::from(r)) }
+                }
+            }
+            _ => Permit::Go,
+        }
+    }
+
+    /// What happened to a request at `now_ms`; `rng` jitters the break if this trips it.
+    pub fn observe<R: TryRng + ?Sized>(&mut self, now_ms: u64, outcome: Health, rng: &mut R) {
+        let now = self.clock(now_ms);
+        self.count(now, outcome);
+        match (self.state, outcome) {
+            (BreakerState::HalfOpen { in_flight, succeeded }, Health::Healthy) => {
+                let succeeded = succeeded.saturating_add(1);
+                if succeeded >= self.policy.probes.max(1) {
+                    self.close();
+                } else {
+                    self.state = BreakerState::HalfOpen { in_flight: in_flight.saturating_sub(1), succeeded };
+                }
+            }
+            (BreakerState::HalfOpen { .. }, Health::Failed) => self.trip(now, rng),
+            (BreakerState::Closed, Health::Failed) if self.should_trip() => self.trip(now, rng),
+            _ => {}
+        }
+    }
+
+    fn close(&mut self) {
+        self.state = BreakerState::Closed;
+        self.trips = 0;
+        self.consecutive = 0;
+        self.buckets = [(0, 0); BUCKETS];
+    }
+
+    fn trip<R: TryRng + ?Sized>(&mut self, now: u64, rng: &mut R) {
+        let doubled = u64::from(self.policy.break_ms) << u32::from(self.trips.min(32));
+        let break_ms = doubled.min(u64::from(self.policy.max_break_ms.max(self.policy.break_ms)));
+        let (r, _) = backoff::draw(rng, self.policy.release_spread_ms / 2, u32::from(self.trips), now);
+        self.state =
+            BreakerState::Open { until_ms: now.saturating_add(break_ms).saturating_add(u64::from(r)) };
+        self.trips = self.trips.saturating_add(1);
+        self.consecutive = 0;
+    }
+
+    fn should_trip(&self) -> bool {
+        let p = &self.policy;
+        if p.consecutive_failures > 0 && self.consecutive >= p.consecutive_failures {
+            return true;
+        }
+        let (requests, failures) = self
+            .buckets
+            .iter()
+            .fold((0u32, 0u32), |(r, f), &(br, bf)| (r + u32::from(br), f + u32::from(bf)));
+        p.failure_percent > 0
+            && requests >= u32::from(p.min_requests.max(1))
+            && failures * 100 >= requests * u32::from(p.failure_percent)
+    }
+
+    /// Counts an outcome in the sliding window, first retiring the buckets it slid past.
+    fn count(&mut self, now: u64, outcome: Health) {
+        let width = u64::from((self.policy.window_ms / BUCKETS as u32).max(1));
+        let passed = now.saturating_sub(self.bucket_start_ms) / width;
+        if passed > 0 {
+            for _ in 0..passed.min(BUCKETS as u64) {
+                self.newest = (self.newest + 1) % BUCKETS as u8;
+                if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
+                    *bucket = (0, 0);
+                }
+            }
+            self.bucket_start_ms = self.bucket_start_ms.saturating_add(passed.saturating_mul(width));
+        }
+        let failed = outcome == Health::Failed;
+        if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
+            bucket.0 = bucket.0.saturating_add(1);
+            bucket.1 = bucket.1.saturating_add(u16::from(failed));
+        }
+        self.consecutive = if failed { self.consecutive.saturating_add(1) } else { 0 };
+    }
+}
