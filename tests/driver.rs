@@ -11,9 +11,7 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use backoff_core::driver::{self, Failed, Options, Shared, Success, Timer, Transport};
-use backoff_core::{
-    BodyKind, ErrorKind, Idempotency, Pacing, Policy, RateLimits, RetryBudget, Stop, TransportFailure,
-};
+use backoff_core::{BodyKind, ErrorKind, Idempotency, Pacing, Policy, RetryBudget, Stop, TransportFailure};
 use common::SplitMix;
 
 /// A virtual clock: a sleep is pending until the executor moves the clock to the earliest
