@@ -29,26 +29,29 @@ pub struct BreakerPolicy {
     /// when that many have succeeded.
     pub probes: u8,
     /// Held requests are released over this many ms after the break, each at a uniformly
-    /// random instant, so a fleet's backlog does not arrive at once; the break itself is
-    /// jittered by the same spread.
+    /// random instant, so a fleet's backlog does not arrive at once. (The break itself is
+    /// jittered by up to half its length, so a fleet's probes do not arrive at once either.)
     pub release_spread_ms: u32,
 }
 
 impl BreakerPolicy {
-    /// For an API client of one server (the crate's recommendation, argued in the README's
-    /// fleet section): trip on 5 failures in a row, or on half the requests of the last 10 s
-    /// failing with at least 10 of them; open 2 s at first, doubling to 30 s — no longer than
-    /// the preset's longest backoff, so a recovery is seen no later than a plain client
-    /// would see it; one probe; the backlog released over 10 s.
+    /// For an API client of one server (the crate's recommendation, from the fleet
+    /// simulation in the README): trip on 5 failures in a row, or on half the requests of the
+    /// last 10 s failing with at least 10 of them; open 2 s at first, doubling to 8 s (a
+    /// quarter of the preset's longest backoff, so a recovery is seen sooner than a plain
+    /// client sees it, for one probe per client every 8–12 s); the work held back released
+    /// over 20 s, so a fleet's backlog does not knock the recovering server over again. In the
+    /// fleet simulation (N = 1000, a 60 s outage) this sends 7.5 % of the plain preset's calls
+    /// during the outage, fails nothing, and drains the backlog within 1.1× of the fastest.
     pub const API_CLIENT: Self = Self {
         consecutive_failures: 5,
         failure_percent: 50,
         window_ms: 10_000,
         min_requests: 10,
         break_ms: 2_000,
-        max_break_ms: 30_000,
+        max_break_ms: 8_000,
         probes: 1,
-        release_spread_ms: 10_000,
+        release_spread_ms: 20_000,
     };
 
     /// Polly's (v8) defaults: a failure ratio of 0.1 over 30 s with at least 100 requests,
@@ -280,7 +283,8 @@ impl Breaker {
     fn trip<R: TryRng + ?Sized>(&mut self, now: u64, rng: &mut R) {
         let doubled = u64::from(self.policy.break_ms) << u32::from(self.trips.min(32));
         let break_ms = doubled.min(u64::from(self.policy.max_break_ms.max(self.policy.break_ms)));
-        let (r, _) = backoff::draw(rng, self.policy.release_spread_ms / 2, u32::from(self.trips), now);
+        let half = u32::try_from(break_ms / 2).unwrap_or(u32::MAX);
+        let (r, _) = backoff::draw(rng, half, u32::from(self.trips), now);
         self.state =
             BreakerState::Open { until_ms: now.saturating_add(break_ms).saturating_add(u64::from(r)) };
         self.trips = self.trips.saturating_add(1);

@@ -7,16 +7,33 @@ use backoff_core::{Breaker, BreakerPolicy, BreakerState, Health, Permit};
 use common::{broken, SplitMix};
 use proptest::prelude::*;
 
-const QUIET: BreakerPolicy = BreakerPolicy { release_spread_ms: 0, ..BreakerPolicy::API_CLIENT };
+const QUIET: BreakerPolicy =
+    BreakerPolicy { release_spread_ms: 0, max_break_ms: 30_000, ..BreakerPolicy::API_CLIENT };
 
-fn fail(b: &mut Breaker, t: u64, rng: &mut SplitMix) {
+/// An RNG whose every word is 0: every draw is 0, so breaks are exactly their length.
+struct Zero;
+impl rand_core::TryRng for Zero {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok(0)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        Ok(0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        dst.fill(0);
+        Ok(())
+    }
+}
+
+fn fail<R: rand_core::TryRng>(b: &mut Breaker, t: u64, rng: &mut R) {
     assert_eq!(b.acquire(t, rng), Permit::Go, "at {t}: {:?}", b.state());
     b.observe(t, Health::Failed, rng);
 }
 
 #[test]
 fn five_failures_in_a_row_trip_it_and_a_success_in_between_resets_the_run() {
-    let mut rng = SplitMix(1);
+    let mut rng = Zero;
     let mut b = Breaker::new(QUIET);
     for t in 0..4 {
         fail(&mut b, t, &mut rng);
@@ -68,7 +85,7 @@ fn four_xx_and_429_are_not_failures() {
 
 #[test]
 fn open_half_open_then_closed_on_a_successful_probe_or_reopened_longer_on_a_failed_one() {
-    let mut rng = SplitMix(3);
+    let mut rng = Zero;
     let mut b = Breaker::new(QUIET);
     for t in 0..5 {
         fail(&mut b, t, &mut rng);
@@ -103,7 +120,7 @@ fn open_half_open_then_closed_on_a_successful_probe_or_reopened_longer_on_a_fail
 #[test]
 fn probes_are_bounded_and_all_must_succeed() {
     let policy = BreakerPolicy { probes: 3, ..QUIET };
-    let mut rng = SplitMix(4);
+    let mut rng = Zero;
     let mut b = Breaker::new(policy);
     for t in 0..5 {
         fail(&mut b, t, &mut rng);
@@ -122,7 +139,7 @@ fn probes_are_bounded_and_all_must_succeed() {
 
 #[test]
 fn a_probe_never_answered_is_given_up_after_the_longest_break() {
-    let mut rng = SplitMix(5);
+    let mut rng = Zero;
     let mut b = Breaker::new(QUIET);
     for t in 0..5 {
         fail(&mut b, t, &mut rng);
@@ -135,7 +152,7 @@ fn a_probe_never_answered_is_given_up_after_the_longest_break() {
 
 #[test]
 fn a_clock_that_goes_back_is_read_as_standing_still() {
-    let mut rng = SplitMix(6);
+    let mut rng = Zero;
     let mut b = Breaker::new(QUIET);
     for t in 0..5 {
         fail(&mut b, 1_000 + t, &mut rng);
@@ -164,7 +181,7 @@ fn held_requests_are_released_spread_over_the_release_window() {
             Permit::Go => panic!("open"),
         })
         .collect();
-    assert!(releases.iter().all(|&at| (until_ms..=until_ms + 10_000).contains(&at)));
+    assert!(releases.iter().all(|&at| (until_ms..=until_ms + 20_000).contains(&at)));
     releases.sort_unstable();
     releases.dedup();
     assert!(releases.len() > 150, "a backlog released at {} instants only", releases.len());
