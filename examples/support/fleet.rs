@@ -228,11 +228,10 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
                 if (outage_from..recovery).contains(&now) {
                     report.calls_in_outage += 1;
                 }
-                let status = if (outage_from..recovery).contains(&now) {
-                    503
-                } else if now < setup.phases.brownout_until_ms
-                    && sim_rng.next_u32() % 100 < setup.phases.brownout_percent
-                {
+                let in_outage = (outage_from..recovery).contains(&now);
+                let browned_out = now < setup.phases.brownout_until_ms
+                    && sim_rng.next_u32() % 100 < setup.phases.brownout_percent;
+                let status = if in_outage || browned_out {
                     503
                 } else if second_calls[second] > setup.capacity_per_s {
                     report.overloaded += 1;
@@ -314,7 +313,7 @@ pub fn contention(clients: usize, jitter: Jitter, seed: u64) -> (u64, u64) {
         .with_max_retries(u32::MAX);
     let slot_ms = 5;
     let mut rngs: Vec<Pcg32> =
-        (0..clients).map(|i| Pcg32::seed_from_u64(seed ^ (i as u64 + 1) * 7919)).collect();
+        (0..clients).map(|i| Pcg32::seed_from_u64(seed ^ ((i as u64 + 1) * 7919))).collect();
     let mut requests: Vec<Option<Request<'_>>> =
         (0..clients).map(|_| Some(Request::new(&policy, 0, Idempotency::Idempotent))).collect();
     // (time, client): the next call of each client still working, earliest first.
