@@ -32,9 +32,8 @@ pub(crate) struct Delay {
 const MAX_DRAWS: u32 = 16;
 
 /// `2^n · base_ms` in 64 bits: `base_ms << 32` still fits, so this never overflows.
-const fn exponential(base_ms: u32, n: u32) -> u64 {
-    let shift = if n > 32 { 32 } else { n };
-    (base_ms as u64) << shift
+fn exponential(base_ms: u32, n: u32) -> u64 {
+    u64::from(base_ms) << n.min(32)
 }
 
 /// The delay before retry number `n` (0 for the first retry), after a previous backoff delay
@@ -51,7 +50,7 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
 ) -> Delay {
     let cap = u64::from(policy.max_backoff_ms);
     let d = exponential(policy.base_ms, n);
-    let capped = clamp_u32(if d < cap { d } else { cap });
+    let capped = narrow(d.min(cap));
     let (floor, spread) = match policy.jitter {
         Jitter::None => (capped, 0),
         Jitter::Additive { max_ms } => {
@@ -67,7 +66,7 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
         Jitter::Decorrelated => {
             let low = policy.base_ms.min(policy.max_backoff_ms);
             let previous = u64::from(previous_ms.unwrap_or(policy.base_ms));
-            let high = clamp_u32(previous.saturating_mul(3).min(cap));
+            let high = narrow(previous.saturating_mul(3).min(cap));
             (low, high.saturating_sub(low))
         }
     };
@@ -76,8 +75,7 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
     }
     let (r, source) = draw(rng, spread, n, now_ms);
     let total = u64::from(floor) + u64::from(r);
-    let ms = if total < cap { total } else { cap };
-    Delay { ms: clamp_u32(ms), source }
+    Delay { ms: narrow(total.min(cap)), source }
 }
 
 /// A random value in `0..=max` for retry number `n`: from the RNG, or, if it fails, from a
@@ -105,7 +103,7 @@ pub(crate) fn uniform_inclusive<R: TryRng + ?Sized>(rng: &mut R, max: u32) -> Op
         return rng.try_next_u32().ok();
     };
     let mut product = u64::from(rng.try_next_u32().ok()?) * u64::from(range);
-    if (product as u32) < range {
+    if may_be_over_represented(product as u32, range) {
         // 2^32 mod range: the low products below it are the over-represented ones.
         let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
         let mut draws = 1;
@@ -115,6 +113,15 @@ pub(crate) fn uniform_inclusive<R: TryRng + ?Sized>(rng: &mut R, max: u32) -> Op
         }
     }
     Some((product >> 32) as u32)
+}
+
+/// Whether a draw's low half is below the range, where the over-represented remainder lies:
+/// only then is the exact (dividing) test needed. Its own function so that mutation testing
+/// can name it: `<` and `<=` give the same draws here (at `low == range` the exact test
+/// accepts), an equivalent mutant listed in `.cargo/mutants.toml`.
+#[inline]
+fn may_be_over_represented(low: u32, range: u32) -> bool {
+    low < range
 }
 
 /// Maps a 64-bit hash onto `0..=max` by its high bits (a bias of at most `max / 2^64`).
@@ -131,12 +138,9 @@ const fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-const fn clamp_u32(x: u64) -> u32 {
-    if x > u32::MAX as u64 {
-        u32::MAX
-    } else {
-        x as u32
-    }
+/// A value known to fit (it is at most a `u32` cap) as a `u32`; saturates if it ever did not.
+fn narrow(x: u64) -> u32 {
+    u32::try_from(x).unwrap_or(u32::MAX)
 }
 
 impl Policy {
@@ -176,30 +180,24 @@ impl Policy {
 pub fn delay_bounds(policy: &Policy, n: u32) -> (u32, u32) {
     let cap = u64::from(policy.max_backoff_ms);
     let d = exponential(policy.base_ms, n);
-    let capped = clamp_u32(if d < cap { d } else { cap });
+    let capped = narrow(d.min(cap));
     let (lo, hi) = match policy.jitter {
         Jitter::None => (capped, u64::from(capped)),
-        Jitter::Additive { max_ms } => {
-            if d >= cap {
-                (capped, u64::from(capped))
-            } else {
-                (capped, u64::from(capped) + u64::from(max_ms))
-            }
-        }
+        // Truncated at the cap below, so at the cap `r` adds nothing.
+        Jitter::Additive { max_ms } => (capped, u64::from(capped) + u64::from(max_ms)),
         Jitter::Full => (0, u64::from(capped)),
         Jitter::Equal => (capped - capped / 2, u64::from(capped)),
-        // Each delay is at most three times the one before, starting from three times base.
+        // Each delay is at most three times the one before, starting from three times base:
+        // `3^(n+1) · base`, saturating (3^41 is past 2^64, so 40 steps are all that matter).
         Jitter::Decorrelated => {
             let mut hi = u64::from(policy.base_ms).saturating_mul(3);
-            let mut k = 0;
-            while k < n && hi < cap {
+            for _ in 0..n.min(40) {
                 hi = hi.saturating_mul(3);
-                k += 1;
             }
             (policy.base_ms.min(policy.max_backoff_ms), hi)
         }
     };
-    (lo, clamp_u32(if hi < cap { hi } else { cap }))
+    (lo, narrow(hi.min(cap)))
 }
 
 #[cfg(test)]

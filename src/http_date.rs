@@ -128,10 +128,8 @@ fn month(s: &[u8]) -> Option<u32> {
     u32::try_from(i + 1).ok()
 }
 
+/// Up to four ASCII digits (every caller passes a fixed width of 1, 2 or 4), as a number.
 fn digits(s: &[u8]) -> Option<u32> {
-    if s.is_empty() || s.len() > 4 {
-        return None;
-    }
     s.iter().try_fold(0u32, |acc, &b| b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0')))
 }
 

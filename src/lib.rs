@@ -112,6 +112,7 @@ mod backoff;
 mod body;
 mod breaker;
 mod budget;
+pub mod dialect;
 pub mod driver;
 mod error;
 #[cfg(feature = "http")]
@@ -127,6 +128,7 @@ pub use backoff::{delay_bounds, JitterSource};
 pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Health};
 pub use budget::RetryBudget;
+pub use dialect::{Dialect, ResetUnit};
 pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};

@@ -51,11 +51,16 @@ pub struct RateLimitHeaders {
     pub context: Option<ContextName>,
     /// `Retry-After`, in milliseconds (see [`retry_after_ms`](crate::retry_after_ms)).
     pub retry_after_ms: Option<u64>,
+    /// When the quota resets, in milliseconds from now: a reset header or the IETF `t`, in
+    /// dialects that send one (see [`Dialect`](crate::Dialect)); never in Follow Up Boss's.
+    pub reset_ms: Option<u64>,
 }
 
 impl RateLimitHeaders {
-    /// Reads the rate-limit headers of a response. Values that are empty, negative or not
-    /// whole numbers are treated as absent; values beyond 32 bits saturate at `u32::MAX`.
+    /// Reads the rate-limit headers of a response in Follow Up Boss's dialect (the same as
+    /// [`Dialect::FOLLOW_UP_BOSS`](crate::Dialect::FOLLOW_UP_BOSS)`.read`, without the code of
+    /// the other dialects). Values that are empty, negative or not whole numbers are treated as
+    /// absent; values beyond 32 bits saturate at `u32::MAX`.
     #[must_use]
     pub fn read<H: Headers + ?Sized>(headers: &H) -> Self {
         let mut out = Self { retry_after_ms: headers::retry_after_ms(headers), ..Self::default() };
@@ -131,6 +136,8 @@ struct Entry {
     next_paced_ms: u64,
     /// Last instant this entry was used, for eviction.
     used_ms: u64,
+    /// When the server said the quota resets (a dialect's reset header), if it did.
+    reset_at_ms: Option<u64>,
     /// The last instant a request of this context was let through.
     sent_ms: u64,
     /// Requests let through and not yet answered.
@@ -209,6 +216,19 @@ impl<const C: usize> RateLimits<C> {
         self.observe_parsed(now_ms, status, &RateLimitHeaders::read(headers));
     }
 
+    /// [`observe`](Self::observe) for an API speaking another [`Dialect`](crate::Dialect):
+    /// its reset header (or the IETF fields) holds the context until the quota resets, and
+    /// the policy field teaches the pacing the quota.
+    pub fn observe_dialect<H: Headers + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        status: u16,
+        headers: &H,
+        dialect: &crate::Dialect,
+    ) {
+        self.observe_parsed(now_ms, status, &dialect.read(headers));
+    }
+
     /// [`observe`](Self::observe) for headers already read.
     pub fn observe_parsed(&mut self, now_ms: u64, status: u16, seen: &RateLimitHeaders) {
         let retry_after = match status {
@@ -248,6 +268,9 @@ impl<const C: usize> RateLimits<C> {
             let catch_up = spacing.saturating_mul(unpaced).min(u64::from(window));
             entry.next_paced_ms = entry.next_paced_ms.max(entry.sent_ms.saturating_add(catch_up));
         }
+        if let Some(reset) = seen.reset_ms {
+            entry.reset_at_ms = Some(now_ms.saturating_add(reset));
+        }
         let fresh = entry.answered(now_ms);
         if let Some(told) = seen.remaining {
             entry.remaining = Some(match (pacing, fresh) {
@@ -262,16 +285,17 @@ impl<const C: usize> RateLimits<C> {
                 }
             });
         }
-        match (retry_after, entry.remaining.filter(|_| seen.remaining.is_some()), entry.window_ms) {
+        let until_quota = entry.quota_back_at(now_ms);
+        match (retry_after, entry.remaining.filter(|_| seen.remaining.is_some()), until_quota) {
             // `Retry-After` takes precedence over the window: it is the server's own answer.
             (Some(wait), _, _) => {
                 entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
                 entry.remaining = Some(0);
             }
-            // Sliding window: every request in it (and every one sent before now, in flight
-            // or not) has left it one window from now.
-            (None, Some(0), Some(window)) => {
-                entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
+            // Out of quota: held until the server said it resets, or (a sliding window) until
+            // every request in it, and every one sent before now, has left it.
+            (None, Some(0), Some(at)) => {
+                entry.hold_until_ms = entry.hold_until_ms.max(at);
             }
             _ => {}
         }
@@ -372,6 +396,7 @@ impl Entry {
             remaining: None,
             next_paced_ms: 0,
             used_ms: now_ms,
+            reset_at_ms: None,
             sent_ms: now_ms,
             in_flight: 0,
             sends_since_idle: 0,
@@ -394,6 +419,15 @@ impl Entry {
             self.sends_since_idle = 0;
         }
         fresh
+    }
+
+    /// When a spent quota is back: the server's reset instant if it gave one that is still
+    /// ahead, else one window from `now_ms`.
+    fn quota_back_at(&self, now_ms: u64) -> Option<u64> {
+        match self.reset_at_ms {
+            Some(at) if at > now_ms => Some(at),
+            _ => self.window_ms.map(|w| now_ms.saturating_add(u64::from(w))),
+        }
     }
 
     /// The instant from which a request of this context may go.
@@ -431,8 +465,8 @@ impl Entry {
             // Counting down is only needed when not pacing: paced sends stay under the limit
             // in any window, while old sends leave the window unseen by this count.
             None => {
-                if let (Some(0), Some(window)) = (self.remaining, self.window_ms) {
-                    self.hold_until_ms = self.hold_until_ms.max(now_ms.saturating_add(u64::from(window)));
+                if let (Some(0), Some(at)) = (self.remaining, self.quota_back_at(now_ms)) {
+                    self.hold_until_ms = self.hold_until_ms.max(at);
                 }
             }
         }

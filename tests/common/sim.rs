@@ -215,3 +215,132 @@ pub fn run_overlapping(
     report.total_ms = now;
     report
 }
+
+/// Which dialect a simulated fixed-window server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Speaks {
+    /// `x-ratelimit-reset` in Unix seconds, with `Date`.
+    GitHub,
+    /// `X-RateLimit-Reset-After` in seconds with a fraction.
+    Discord,
+    /// `RateLimit` / `RateLimit-Policy`, draft-11.
+    Ietf,
+}
+
+/// A server allowing `limit` requests per fixed window of `window_ms` (the kind GitHub and
+/// Discord run), answering in `speaks`; its Unix clock starts at 1 700 000 000.5 s.
+pub fn dialect_headers(speaks: Speaks, now: u64, limit: usize, window_ms: u64, used: usize) -> Vec<(String, String)> {
+    let unix_ms = 1_700_000_000_500 + now;
+    let window_end = now - now % window_ms + window_ms;
+    let remaining = limit.saturating_sub(used);
+    match speaks {
+        Speaks::GitHub => {
+            // RFC 9110 IMF-fixdate of the server's second.
+            let date = imf_fixdate(unix_ms / 1000);
+            vec![
+                ("Date".into(), date),
+                ("x-ratelimit-limit".into(), limit.to_string()),
+                ("x-ratelimit-remaining".into(), remaining.to_string()),
+                ("x-ratelimit-reset".into(), ((1_700_000_000_500 + window_end).div_ceil(1000)).to_string()),
+                ("x-ratelimit-resource".into(), "core".into()),
+            ]
+        }
+        Speaks::Discord => vec![
+            ("X-RateLimit-Limit".into(), limit.to_string()),
+            ("X-RateLimit-Remaining".into(), remaining.to_string()),
+            ("X-RateLimit-Reset-After".into(), format!("{:.3}", (window_end - now) as f64 / 1000.0)),
+            ("X-RateLimit-Bucket".into(), "abcd1234".into()),
+        ],
+        Speaks::Ietf => vec![
+            ("RateLimit-Policy".into(), format!("\"default\";q={limit};w={}", window_ms / 1000)),
+            ("RateLimit".into(), format!("\"default\";r={remaining};t={}", (window_end - now).div_ceil(1000))),
+        ],
+    }
+}
+
+/// `Sun, 06 Nov 1994 08:49:37 GMT` for a Unix second (1970–2099).
+pub fn imf_fixdate(epoch: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let days = epoch / 86_400;
+    let secs = epoch % 86_400;
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
+        DAYS[(days % 7) as usize],
+        MONTHS[(month - 1) as usize],
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+/// Sends `requests` POSTs one after another against a fixed-window server speaking `speaks`,
+/// the client reading it with `dialect`; counts 429s after the first response.
+pub fn run_dialect(speaks: Speaks, dialect: &backoff_core::Dialect, requests: usize, limit: usize, window_ms: u64) -> Report {
+    let policy = Policy::FOLLOW_UP_BOSS;
+    let mut rng = rand_pcg::Pcg32::seed_from_u64(11);
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    let mut report = Report::default();
+    let (mut now, mut window_start, mut used) = (0u64, 0u64, 0usize);
+    let context: &[u8] = match speaks {
+        Speaks::GitHub => b"core",
+        Speaks::Discord => b"abcd1234",
+        Speaks::Ietf => b"default",
+    };
+    let context = Some(context);
+    let mut seen = false;
+    for _ in 0..requests {
+        let mut request = Request::new(&policy, now, Idempotency::NotIdempotent);
+        loop {
+            if let Permit::Wait { until_ms } = limits.acquire(now, context) {
+                now = until_ms;
+                continue;
+            }
+            if now >= window_start + window_ms {
+                window_start = now - now % window_ms;
+                used = 0;
+            }
+            report.sent += 1;
+            let status = if used >= limit { 429 } else { 201 };
+            if status == 201 {
+                used += 1;
+            }
+            let mut headers = dialect_headers(speaks, now, limit, window_ms, used);
+            if status == 429 {
+                report.rate_limited += 1;
+                if seen {
+                    report.rate_limited_after_headers += 1;
+                }
+                headers.push(("Retry-After".into(), ((window_start + window_ms - now).div_ceil(1000)).to_string()));
+            }
+            limits.observe_dialect(now, status, headers.as_slice(), dialect);
+            seen = true;
+            now += 40;
+            match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+                Action::Succeed { .. } => {
+                    report.succeeded += 1;
+                    break;
+                }
+                Action::Fail(_) => {
+                    report.failed += 1;
+                    break;
+                }
+                Action::Retry(retry) => {
+                    now = retry.at_ms;
+                    request = retry.request;
+                }
+            }
+        }
+    }
+    report.total_ms = now;
+    report
+}

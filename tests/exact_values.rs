@@ -1,0 +1,336 @@
+//! Exact values wherever the behaviour is exact: the unbiased draw's rejection zone, the clock
+//! fallback, `delay_bounds` against the formula at the edges, the budget's costs, the retry
+//! classes, HTTP-date arithmetic, the shared rate-limit state's instants. These are the tests
+//! that make a changed policy fail (`bash .ci/mutants`); a range check would let it slip.
+
+mod common;
+
+use backoff_core::{
+    delay_bounds, http_date, retry_after_ms, Action, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders,
+    Pacing, Permit, Policy, RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure,
+};
+use common::{broken, Scripted, SplitMix};
+
+const PRESET: Policy = Policy::FOLLOW_UP_BOSS;
+
+fn words(words: &[u32]) -> Scripted {
+    Scripted { words: words.to_vec(), at: 0 }
+}
+
+/// The preset's first retry drawn from a script: 1000 ms plus `r` over `0..=1000`.
+fn first_retry(script: &[u32]) -> (u32, JitterSource) {
+    PRESET.backoff(0, 0, &mut words(script))
+}
+
+#[test]
+fn the_draw_is_the_high_half_of_word_times_range() {
+    // r = (w · 1001) >> 32.
+    assert_eq!(first_retry(&[0x8000_0000]), (1500, JitterSource::Rng));
+    assert_eq!(first_retry(&[u32::MAX]), (2000, JitterSource::Rng));
+    assert_eq!(first_retry(&[0x4000_0000]), (1250, JitterSource::Rng));
+}
+
+#[test]
+fn a_word_in_the_over_represented_zone_is_rejected_and_the_next_one_drawn() {
+    // For a range of 1001, 2^32 mod 1001 = 620: a word whose low product is below 620 (0 is)
+    // would make r = 0 over-represented; it is thrown away.
+    assert_eq!(first_retry(&[0, 0x8000_0000]), (1500, JitterSource::Rng));
+    // 4 290 676 620 · 1001 has a low half of exactly 620: not in the zone, kept (r = 1000).
+    assert_eq!(first_retry(&[4_290_676_620, 0x8000_0000]), (2000, JitterSource::Rng));
+}
+
+#[test]
+fn a_stuck_rng_is_given_up_after_sixteen_draws_keeping_the_last() {
+    let mut script = vec![0u32; 16];
+    script.push(0x8000_0000);
+    assert_eq!(first_retry(&script), (1000, JitterSource::Rng), "the 17th word was drawn");
+    // Fifteen zeros, then a good word: taken as the sixteenth draw.
+    let mut script = vec![0u32; 15];
+    script.push(0x8000_0000);
+    assert_eq!(first_retry(&script), (1500, JitterSource::Rng));
+}
+
+#[test]
+fn the_clock_fallback_is_splitmix64_of_the_clock_and_retry_number_scaled_onto_the_range() {
+    // Computed independently: r = (mix(now ^ (n << 32)) · 1001) >> 64 with SplitMix64's
+    // finaliser, on the preset (1000 << n ms plus r).
+    for (now, retry, expected) in
+        [(0, 0, 1884), (1, 0, 1567), (123_456_789, 0, 1133), (u64::MAX, 0, 1894), (5_000, 3, 8418)]
+    {
+        assert_eq!(
+            PRESET.backoff(retry, now, &mut broken()),
+            (expected, JitterSource::ClockFallback),
+            "{now} {retry}"
+        );
+    }
+}
+
+#[test]
+fn at_the_cap_additive_jitter_draws_nothing() {
+    assert_eq!(PRESET.backoff(5, 0, &mut SplitMix(1)), (32_000, JitterSource::NotDrawn));
+    assert_eq!(PRESET.backoff(4, 0, &mut SplitMix(1)).1, JitterSource::Rng);
+    let none = PRESET.with_jitter(Jitter::None);
+    assert_eq!(none.backoff(0, 0, &mut SplitMix(1)), (1000, JitterSource::NotDrawn));
+}
+
+#[test]
+fn delay_bounds_follow_the_formula_at_every_edge() {
+    let p = |jitter, base, cap| PRESET.with_jitter(jitter).with_base_ms(base).with_max_backoff_ms(cap);
+    let additive = Jitter::Additive { max_ms: 1000 };
+    let cases = [
+        // None: min(2^n · base, cap).
+        (p(Jitter::None, 1000, 32_000), 0, (1000, 1000)),
+        (p(Jitter::None, 1000, 32_000), 5, (32_000, 32_000)),
+        (p(Jitter::None, 1000, 32_000), 4, (16_000, 16_000)),
+        (p(Jitter::None, u32::MAX, u32::MAX), u32::MAX, (u32::MAX, u32::MAX)),
+        (p(Jitter::None, 1, 0), 3, (0, 0)),
+        // Additive: min(2^n · base + 0..=max, cap).
+        (p(additive, 1000, 32_000), 0, (1000, 2000)),
+        (p(additive, 1000, 32_000), 4, (16_000, 17_000)),
+        (p(additive, 1000, 32_000), 5, (32_000, 32_000)),
+        (p(additive, 1000, 16_500), 4, (16_000, 16_500)),
+        (p(additive, 0, 32_000), 9, (0, 1000)),
+        (p(additive, 1000, 32_000), u32::MAX, (32_000, 32_000)),
+        (p(Jitter::Additive { max_ms: u32::MAX }, u32::MAX, u32::MAX), 0, (u32::MAX, u32::MAX)),
+        // Full: 0..=min(2^n · base, cap).
+        (p(Jitter::Full, 1000, 32_000), 0, (0, 1000)),
+        (p(Jitter::Full, 1000, 32_000), 10, (0, 32_000)),
+        (p(Jitter::Full, 1, 1), 1, (0, 1)),
+        // Equal: half (rounded up), plus up to the other half.
+        (p(Jitter::Equal, 1001, 32_000), 0, (501, 1001)),
+        (p(Jitter::Equal, 1000, 32_000), 1, (1000, 2000)),
+        (p(Jitter::Equal, 1, 32_000), 0, (1, 1)),
+        (p(Jitter::Equal, 1000, 3001), 5, (1501, 3001)),
+        // Decorrelated: base..=min(3^(n+1) · base, cap).
+        (p(Jitter::Decorrelated, 100, 1_000_000), 0, (100, 300)),
+        (p(Jitter::Decorrelated, 100, 1_000_000), 1, (100, 900)),
+        (p(Jitter::Decorrelated, 100, 1_000_000), 2, (100, 2700)),
+        (p(Jitter::Decorrelated, 100, 1_000_000), 20, (100, 1_000_000)),
+        (p(Jitter::Decorrelated, 2000, 1000), 0, (1000, 1000)),
+        (p(Jitter::Decorrelated, u32::MAX, u32::MAX), u32::MAX, (u32::MAX, u32::MAX)),
+    ];
+    for (policy, n, expected) in cases {
+        assert_eq!(
+            delay_bounds(&policy, n),
+            expected,
+            "{:?} base {} cap {} n {n}",
+            policy.jitter,
+            policy.base_ms,
+            policy.max_backoff_ms
+        );
+    }
+}
+
+#[test]
+fn each_retry_costs_what_the_budget_says_and_a_success_refunds() {
+    let mut budget = RetryBudget::new(100, 5, 10, 1);
+    let mut rng = SplitMix(1);
+    let retry = |status: Option<u16>, budget: &mut RetryBudget, rng: &mut SplitMix| {
+        let request = Request::new(&PRESET, 0, Idempotency::Idempotent);
+        let action: Action<16> = match status {
+            Some(status) => {
+                let reply = request.response::<16, _>(status, &NoHeaders);
+                reply.finish_with_budget(0, rng, Some(budget))
+            }
+            None => request.transport_failure_with_budget(0, TransportFailure::BeforeSend, rng, Some(budget)),
+        };
+        action
+    };
+    assert!(matches!(retry(None, &mut budget, &mut rng), Action::Retry(_)));
+    assert_eq!(budget.tokens(), 90, "a transport failure costs the timeout cost");
+    assert!(matches!(retry(Some(408), &mut budget, &mut rng), Action::Retry(_)));
+    assert_eq!(budget.tokens(), 80, "so does a 408");
+    assert!(matches!(retry(Some(503), &mut budget, &mut rng), Action::Retry(_)));
+    assert_eq!(budget.tokens(), 75, "an error response costs the retry cost");
+    assert!(matches!(retry(Some(429), &mut budget, &mut rng), Action::Retry(_)));
+    assert_eq!(budget.tokens(), 70);
+    assert!(matches!(retry(Some(201), &mut budget, &mut rng), Action::Succeed { .. }));
+    assert_eq!(budget.tokens(), 71, "a success refunds");
+    assert!(matches!(retry(Some(400), &mut budget, &mut rng), Action::Fail(_)));
+    assert_eq!(budget.tokens(), 71, "a failure that is not retried costs nothing");
+    let mut full = RetryBudget::new(3, 5, 10, 1);
+    assert!(matches!(retry(Some(201), &mut full, &mut rng), Action::Succeed { .. }));
+    assert_eq!(full.tokens(), 3, "never above the capacity");
+    let Action::Fail(error) = retry(Some(503), &mut full, &mut rng) else { panic!() };
+    assert_eq!((error.stop, full.tokens()), (Stop::BudgetExhausted, 3), "nothing taken when it cannot pay");
+}
+
+#[test]
+fn a_class_left_out_of_retry_on_fails_at_once() {
+    let servers_only = PRESET.with_retry_on(RetryOn::SERVER_ERROR);
+    let mut rng = SplitMix(2);
+    for status in [408, 429] {
+        let action: Action<16> = Request::new(&servers_only, 0, Idempotency::Idempotent)
+            .complete(0, status, &NoHeaders, b"", &mut rng);
+        assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent), "{status}: {action:?}");
+    }
+    let action: Action<16> = Request::new(&servers_only, 0, Idempotency::Idempotent).transport_failure(
+        0,
+        TransportFailure::BeforeSend,
+        &mut rng,
+    );
+    assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent));
+    let action: Action<16> =
+        Request::new(&servers_only, 0, Idempotency::Idempotent).complete(0, 503, &NoHeaders, b"", &mut rng);
+    assert!(matches!(action, Action::Retry(_)));
+    let nothing = PRESET.with_retry_on(RetryOn::NOTHING);
+    let action: Action<16> =
+        Request::new(&nothing, 0, Idempotency::Idempotent).complete(0, 503, &NoHeaders, b"", &mut rng);
+    assert!(
+        matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent && e.kind() == ErrorKind::ServerError)
+    );
+}
+
+#[test]
+fn retry_classes_are_distinct_bits_and_combine_as_a_set() {
+    let classes =
+        [RetryOn::REQUEST_TIMEOUT, RetryOn::RATE_LIMITED, RetryOn::SERVER_ERROR, RetryOn::TRANSPORT];
+    for (i, a) in classes.iter().enumerate() {
+        assert!(RetryOn::ALL.contains(*a));
+        assert!(!RetryOn::NOTHING.contains(*a));
+        assert_eq!(a.and(*a), *a);
+        for (j, b) in classes.iter().enumerate() {
+            assert_eq!(a.contains(*b), i == j, "{i} {j}");
+            assert!(a.and(*b).contains(*a) && a.and(*b).contains(*b));
+        }
+    }
+    let union = classes.iter().fold(RetryOn::NOTHING, |set, c| set.and(*c));
+    assert_eq!(union, RetryOn::ALL);
+    assert!(RetryOn::NOTHING.contains(RetryOn::NOTHING));
+}
+
+#[test]
+fn headers_behind_a_reference_are_read_the_same() {
+    let headers = [("Retry-After", "3")];
+    let borrowed = &headers;
+    assert_eq!(retry_after_ms(&borrowed), Some(3_000));
+    assert_eq!(retry_after_ms(&&borrowed), Some(3_000));
+}
+
+#[test]
+fn http_date_errors_say_what_they_are() {
+    assert_eq!(http_date::DateError::Malformed.to_string(), "not an HTTP-date");
+    assert_eq!(http_date::DateError::YearOutOfRange.to_string(), "HTTP-date year outside 1970-9999");
+    assert_eq!(
+        http_date::parse(b"Funday, 06-Nov-94 08:49:37 GMT", 2026),
+        Err(http_date::DateError::Malformed),
+        "a day name that is not one"
+    );
+    assert_eq!(
+        http_date::parse(b"Sun, 06 Nov 1994 08:60:00 GMT", 2026),
+        Err(http_date::DateError::Malformed)
+    );
+    assert_eq!(http_date::parse(b"Sun, 06 Nov 1994 08:59:60 GMT", 2026), Ok(784_112_400), "a leap second");
+}
+
+#[test]
+fn http_dates_land_on_the_exact_second() {
+    for (date, epoch) in [
+        (&b"Fri, 01 Mar 2024 00:00:00 GMT"[..], 1_709_251_200),
+        (b"Thu, 29 Feb 2024 00:00:00 GMT", 1_709_164_800),
+        (b"Wed, 01 Mar 2023 00:00:00 GMT", 1_677_628_800),
+        (b"Tue, 31 Dec 2024 00:00:00 GMT", 1_735_603_200),
+        (b"Tue Dec 31 00:00:00 2024", 1_735_603_200),
+    ] {
+        assert_eq!(http_date::parse(date, 2026), Ok(epoch), "{}", String::from_utf8_lossy(date));
+    }
+    assert_eq!(
+        http_date::parse(b"Fri, 30 Feb 2024 00:00:00 GMT", 2026),
+        Err(http_date::DateError::Malformed)
+    );
+}
+
+#[test]
+fn rfc850_years_resolve_to_within_fifty_years_of_the_pivot_at_both_edges() {
+    let year = |value: &[u8], pivot| http_date::parse(value, pivot).map(http_date::year_of);
+    // Exactly 50 years after the pivot: still ahead.
+    assert_eq!(year(b"Friday, 01-Jan-94 00:00:00 GMT", 2044), Ok(2094));
+    // Exactly 50 years before: still behind.
+    assert_eq!(year(b"Friday, 01-Jan-44 00:00:00 GMT", 2094), Ok(2044));
+    // More than 50 before: the next century.
+    assert_eq!(year(b"Sunday, 01-Jan-30 00:00:00 GMT", 2090), Ok(2130));
+    assert_eq!(http_date::parse(b"Sunday, 01-Jan-30 00:00:00 GMT", 2090), Ok(5_049_129_600));
+}
+
+#[test]
+fn the_shared_state_gives_exact_instants() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    assert_eq!(limits.hold_until(None), 0);
+    limits.observe(1_000, 429, &[("Retry-After", "7"), ("X-RateLimit-Context", "events")]);
+    assert_eq!(limits.hold_until(Some(b"events")), 8_000);
+    assert_eq!(limits.hold_until(None), 8_000, "a request of no known context waits for all");
+    assert_eq!(limits.hold_until(Some(b"people")), 0);
+    assert_eq!(limits.acquire(7_999, Some(b"events")), Permit::Wait { until_ms: 8_000 });
+    assert_eq!(limits.acquire(8_000, Some(b"events")), Permit::Go, "at the instant itself");
+}
+
+#[test]
+fn an_abandoned_send_no_longer_counts_as_in_flight() {
+    let headers =
+        [("X-RateLimit-Limit", "2"), ("X-RateLimit-Window", "10"), ("X-RateLimit-Context", "events")];
+    let one_left = [
+        ("X-RateLimit-Limit", "2"),
+        ("X-RateLimit-Window", "10"),
+        ("X-RateLimit-Remaining", "1"),
+        ("X-RateLimit-Context", "events"),
+    ];
+    // A send that got no response, released: the next response is the only one in flight.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    limits.abandon(Some(b"events"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &one_left);
+    assert_eq!(limits.acquire(3, Some(b"events")), Permit::Go, "one left, and nothing else in flight");
+    // Not released: it still counts, so the same response leaves none.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &one_left);
+    assert_eq!(limits.acquire(3, Some(b"events")), Permit::Wait { until_ms: 10_002 });
+    // Releasing another context's send leaves this one counted.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    limits.abandon(Some(b"people"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &one_left);
+    assert_eq!(limits.acquire(3, Some(b"events")), Permit::Wait { until_ms: 10_002 });
+    // `None` releases it in every context.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    limits.abandon(None);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &one_left);
+    assert_eq!(limits.acquire(3, Some(b"events")), Permit::Go);
+}
+
+#[test]
+fn a_send_older_than_a_window_is_forgotten_when_the_next_response_arrives() {
+    let headers =
+        [("X-RateLimit-Limit", "3"), ("X-RateLimit-Window", "10"), ("X-RateLimit-Context", "events")];
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    // Two sends; the first never answered.
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    // A window later, a response with one left: every send is older than the window, so it is
+    // read as the only one, and one request may go.
+    let one_left = [
+        ("X-RateLimit-Limit", "3"),
+        ("X-RateLimit-Window", "10"),
+        ("X-RateLimit-Remaining", "1"),
+        ("X-RateLimit-Context", "events"),
+    ];
+    limits.observe(10_000, 201, &one_left);
+    assert_eq!(limits.acquire(10_001, Some(b"events")), Permit::Go);
+    // A moment before the window, the unanswered send still counts.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &headers);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    limits.observe(9_999, 201, &one_left);
+    assert_eq!(limits.acquire(10_000, Some(b"events")), Permit::Wait { until_ms: 19_999 });
+}
