@@ -170,9 +170,8 @@ const FORGET_IN_FLIGHT_MS: u64 = 60_000;
 /// through before a `Retry-After` it was told has passed, and never holds one back longer
 /// than the longest wait it was told (both are property-tested and fuzzed).
 ///
-/// The IETF `RateLimit` / `RateLimit-Policy` fields are not read: the Follow Up Boss API does
-/// not send them, and their syntax changed incompatibly between drafts of
-/// draft-ietf-httpapi-ratelimit-headers, so reading them now would be a guess.
+/// Other APIs' headers (GitHub's, Discord's, the IETF `RateLimit` fields of draft-11) are
+/// read by [`observe_dialect`](Self::observe_dialect) with a [`Dialect`](crate::Dialect).
 ///
 /// Bounded: `C` entries, chosen by the caller; no allocation. When a new context arrives and
 /// all entries are taken, the least recently used one is evicted — and if it was still

@@ -130,6 +130,19 @@ mod scenario {
             (b"X-RateLimit-Context", CONTEXT),
         ];
         limits.observe(now, black_box(429), &headers[..]);
+        #[cfg(feature = "dialects")]
+        {
+            use backoff_core::Dialect;
+            let ietf: [(&[u8], &[u8]); 2] =
+                [(b"RateLimit-Policy", b"\"default\";q=100;w=10"), (b"RateLimit", b"\"default\";r=0;t=3")];
+            let mut other = RateLimits::<4>::new(Pacing::Burst);
+            other.observe_dialect(now, black_box(200), &ietf[..], black_box(&Dialect::IETF_DRAFT_11));
+            other.observe_dialect(now, black_box(200), &headers[..], black_box(&Dialect::GITHUB));
+            ok &= check(
+                other.acquire(now + 1, Some(b"default")) == Permit::Wait { until_ms: now + 3000 },
+                b"IETF reset not held",
+            );
+        }
         let mut reply = request.response::<128, _>(black_box(429), &headers[..]);
         let _ = reply.feed(black_box(br#"{"errorMessage":"Too many requests"}"#));
         let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
