@@ -54,8 +54,16 @@ fn a_stuck_rng_is_given_up_after_sixteen_draws_keeping_the_last() {
 fn the_clock_fallback_is_splitmix64_of_the_clock_and_retry_number_scaled_onto_the_range() {
     // Computed independently: r = (mix(now ^ (n << 32)) · 1001) >> 64 with SplitMix64's
     // finaliser, on the preset (1000 << n ms plus r).
-    for (now, retry, expected) in
-        [(0, 0, 1884), (1, 0, 1567), (123_456_789, 0, 1133), (u64::MAX, 0, 1894), (5_000, 3, 8418)]
+    for (now, retry, expected) in [
+        (0, 0, 1884),
+        (1, 0, 1567),
+        (123_456_789, 0, 1133),
+        (u64::MAX, 0, 1894),
+        (5_000, 3, 8418),
+        // Clock bits where the retry number goes: mixed in by xor, not or.
+        (u64::MAX, 3, 8972),
+        ((7 << 32) | 5, 2, 4040),
+    ]
     {
         assert_eq!(
             PRESET.backoff(retry, now, &mut broken()),
@@ -63,6 +71,16 @@ fn the_clock_fallback_is_splitmix64_of_the_clock_and_retry_number_scaled_onto_th
             "{now} {retry}"
         );
     }
+}
+
+#[test]
+fn equal_jitter_draws_the_upper_half_over_half_the_delay() {
+    let equal = PRESET.with_jitter(Jitter::Equal);
+    assert_eq!(equal.backoff(0, 0, &mut words(&[u32::MAX])), (1000, JitterSource::Rng));
+    assert_eq!(equal.backoff(0, 0, &mut words(&[0x8000_0000])), (750, JitterSource::Rng));
+    assert_eq!(equal.backoff(1, 0, &mut words(&[0x8000_0000])), (1500, JitterSource::Rng));
+    let full = PRESET.with_jitter(Jitter::Full);
+    assert_eq!(full.backoff(0, 0, &mut words(&[0x8000_0000])), (500, JitterSource::Rng));
 }
 
 #[test]
