@@ -407,6 +407,115 @@ mod all_api {
             black_box(matches!(again, Action::Succeed { .. }));
         }
         black_box(budget.tokens());
+        breaker_dialects_and_states();
+        #[cfg(feature = "driver")]
+        driver();
+    }
+
+    /// The async driver (with a breaker in its shared state) polled to completion on a
+    /// scripted transport. Built apart from the panic-free link: every `async fn` carries the
+    /// compiler's "resumed after completion" panic (polling a finished future, which the
+    /// `Future` contract leaves open); `run` checks it is the only panic path linked.
+    #[cfg(feature = "driver")]
+    fn driver() {
+        use backoff_core::driver::{self, Failed, Options, Shared, Timer, Transport};
+        use backoff_core::{Breaker, BreakerPolicy};
+        use core::cell::{Cell, RefCell};
+        use core::future::Future;
+        use core::task::{Context, Poll, Waker};
+
+        struct Reply(u16, u8);
+        impl backoff_core::Headers for Reply {
+            fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+                visit(b"Retry-After", b"1");
+            }
+        }
+        struct Script(u8);
+        impl Transport for Script {
+            type Response = Reply;
+            type Error = ();
+            async fn send(&mut self) -> Result<Reply, Failed<()>> {
+                self.0 = self.0.wrapping_add(1);
+                match black_box(self.0) {
+                    1 => Err(Failed { failure: TransportFailure::BeforeSend, error: () }),
+                    2 => Ok(Reply(503, 3)),
+                    _ => Ok(Reply(black_box(201), 0)),
+                }
+            }
+            fn status(r: &Reply) -> u16 {
+                r.0
+            }
+            async fn read(&mut self, r: &mut Reply, buf: &mut [u8]) -> Result<usize, ()> {
+                if r.1 == 0 {
+                    return Ok(0);
+                }
+                r.1 -= 1;
+                if let Some(b) = buf.first_mut() {
+                    *b = b'x';
+                }
+                if black_box(r.1) == 7 {
+                    Err(())
+                } else {
+                    Ok(1)
+                }
+            }
+        }
+        struct Clock(Cell<u64>);
+        impl Timer for Clock {
+            fn now_ms(&self) -> u64 {
+                self.0.get()
+            }
+            async fn sleep_until(&self, at_ms: u64) {
+                self.0.set(self.0.get().max(at_ms));
+            }
+        }
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let shared = RefCell::new(
+            Shared::<2>::new(Pacing::Smooth)
+                .with_budget(RetryBudget::AWS_STANDARD)
+                .with_breaker(Breaker::new(BreakerPolicy::API_CLIENT)),
+        );
+        let options = Options {
+            policy: &policy,
+            idempotency: black_box(Idempotency::NotIdempotent),
+            context: Some(&b"events"[..]),
+            shared: Some(&shared),
+        };
+        let (mut transport, clock, mut rng) = (Script(0), Clock(Cell::new(0)), XorShift(black_box(3)));
+        let mut future =
+            core::pin::pin!(driver::retry::<16, 2, _, _, _, _>(options, &mut transport, &clock, &mut rng));
+        let mut cx = Context::from_waker(Waker::noop());
+        for _ in 0..black_box(64) {
+            if let Poll::Ready(result) = future.as_mut().poll(&mut cx) {
+                black_box(result.is_ok());
+                break;
+            }
+        }
+    }
+
+    /// The breaker, the dialects and the plain-data states: no `async` here, so these stay in
+    /// the panic-free link.
+    fn breaker_dialects_and_states() {
+        use backoff_core::{Breaker, BreakerPolicy, Dialect, Health};
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut breaker = Breaker::new(black_box(BreakerPolicy::POLLY));
+        let mut rng = XorShift(black_box(5));
+        let _ = black_box(breaker.acquire(black_box(1), &mut rng));
+        breaker.observe(black_box(2), Health::of_status(black_box(503)), &mut rng);
+        black_box((breaker.state(), breaker.policy().break_ms));
+        let headers: [(&[u8], &[u8]); 1] = [(b"RateLimit", black_box(b"a;r=1;t=2"))];
+        let dialect = black_box(&Dialect::IETF_DRAFT_11);
+        black_box(dialect.read(&headers[..]).reset_ms);
+        let mut limits = backoff_core::RateLimits::<2>::new(Pacing::Burst);
+        limits.observe_dialect(black_box(3), 200, &headers[..], black_box(&Dialect::GITHUB));
+        black_box(backoff_core::dialect::parse_list(black_box(b"a;q=1"), &mut |item| {
+            black_box(item.q);
+        }));
+        let state = Request::new(&policy, black_box(0), Idempotency::Idempotent).state();
+        let request = Request::resume(&policy, black_box(state));
+        let reply = request.response::<16, _>(black_box(500), &NoHeaders);
+        let reply = backoff_core::Reply::resume(&policy, black_box(reply.suspend()));
+        black_box(reply.status());
     }
 }
 
