@@ -137,7 +137,7 @@ impl Health {
     }
 }
 
-const BUCKETS: usize = 8;
+pub(crate) const BUCKETS: usize = 8;
 
 /// A circuit breaker: closed → open when failures that count (5xx, transport failures; not
 /// 4xx) reach [`BreakerPolicy::consecutive_failures`] in a row, or
@@ -171,21 +171,21 @@ const BUCKETS: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Breaker {
-    policy: BreakerPolicy,
-    state: BreakerState,
+    pub(crate) policy: BreakerPolicy,
+    pub(crate) state: BreakerState,
     /// Trips since the last close: the break doubles with each.
-    trips: u8,
-    consecutive: u16,
+    pub(crate) trips: u8,
+    pub(crate) consecutive: u16,
     /// (requests, failures) per bucket of `window_ms / 8`.
-    buckets: [(u16, u16); BUCKETS],
+    pub(crate) buckets: [(u16, u16); BUCKETS],
     /// The start of the newest bucket, and which one it is.
-    bucket_start_ms: u64,
-    newest: u8,
+    pub(crate) bucket_start_ms: u64,
+    pub(crate) newest: u8,
     /// The latest instant seen: a clock that goes back is read as standing still.
-    latest_ms: u64,
+    pub(crate) latest_ms: u64,
     /// When the last half-open probe went: a probe never answered is given up after the
     /// longest break, so a lost response cannot keep the breaker half-open for ever.
-    probe_ms: u64,
+    pub(crate) probe_ms: u64,
 }
 
 impl Breaker {

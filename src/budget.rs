@@ -25,7 +25,7 @@ use crate::error::ErrorKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RetryBudget {
-    tokens: u32,
+    pub(crate) tokens: u32,
     /// The most tokens the bucket holds; it starts full.
     pub capacity: u32,
     /// Tokens a retry after an error response costs.

@@ -103,8 +103,13 @@ impl Dialect {
     /// Reads what a response says about its rate limit, in this dialect.
     #[must_use]
     pub fn read<H: Headers + ?Sized>(&self, headers: &H) -> RateLimitHeaders {
-        let mut out = RateLimitHeaders { retry_after_ms: headers::retry_after_ms(headers), ..RateLimitHeaders::default() };
-        let is = |wanted: Option<&str>, name: &[u8]| wanted.is_some_and(|w| w.as_bytes().eq_ignore_ascii_case(name));
+        let mut out = RateLimitHeaders {
+            retry_after_ms: headers::retry_after_ms(headers),
+            ..RateLimitHeaders::default()
+        };
+        let is = |wanted: Option<&str>, name: &[u8]| {
+            wanted.is_some_and(|w| w.as_bytes().eq_ignore_ascii_case(name))
+        };
         let mut date: Option<u64> = None;
         let mut reset_ms = None;
         headers.for_each(&mut |name, value| {
@@ -204,7 +209,9 @@ fn most_restrictive(value: &[u8], field: Field) -> Option<RateLimitItem> {
             },
             (Some(b), Field::Policy) => match (item.q, item.w, b.q, b.w) {
                 // q/w < bq/bw, compared without division.
-                (Some(q), Some(w), Some(bq), Some(bw)) => u128::from(q) * u128::from(bw) < u128::from(bq) * u128::from(w),
+                (Some(q), Some(w), Some(bq), Some(bw)) => {
+                    u128::from(q) * u128::from(bw) < u128::from(bq) * u128::from(w)
+                }
                 (Some(_), Some(_), _, _) => true,
                 _ => false,
             },
@@ -336,7 +343,9 @@ impl<'a> Parser<'a> {
                 self.i += 1;
                 loop {
                     match self.next()? {
-                        b'"' => return Some(Bare::Text(self.s.get(start + 1..self.i - 1).unwrap_or_default())),
+                        b'"' => {
+                            return Some(Bare::Text(self.s.get(start + 1..self.i - 1).unwrap_or_default()))
+                        }
                         b'\\' => {
                             if !matches!(self.next()?, b'"' | b'\\') {
                                 return None;

@@ -114,6 +114,7 @@ mod breaker;
 mod budget;
 pub mod dialect;
 pub mod driver;
+pub mod encoding;
 mod error;
 #[cfg(feature = "http")]
 mod from_http;

@@ -92,9 +92,9 @@ fn strip_prefix_ignore_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ContextName {
-    bytes: [u8; CONTEXT_NAME_CAP],
-    len: u8,
-    hash: u32,
+    pub(crate) bytes: [u8; CONTEXT_NAME_CAP],
+    pub(crate) len: u8,
+    pub(crate) hash: u32,
 }
 
 impl ContextName {
@@ -123,28 +123,28 @@ impl ContextName {
 /// What is known about one context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-struct Entry {
-    name: ContextName,
+pub(crate) struct Entry {
+    pub(crate) name: ContextName,
     /// No request of this context before this instant (a 429's `Retry-After`, or an
     /// exhausted window).
-    hold_until_ms: u64,
-    limit: Option<u32>,
-    window_ms: Option<u32>,
+    pub(crate) hold_until_ms: u64,
+    pub(crate) limit: Option<u32>,
+    pub(crate) window_ms: Option<u32>,
     /// `Remaining` as last told, minus the requests let through since.
-    remaining: Option<u32>,
+    pub(crate) remaining: Option<u32>,
     /// The earliest instant the next paced request may go.
-    next_paced_ms: u64,
+    pub(crate) next_paced_ms: u64,
     /// Last instant this entry was used, for eviction.
-    used_ms: u64,
+    pub(crate) used_ms: u64,
     /// When the server said the quota resets (a dialect's reset header), if it did.
-    reset_at_ms: Option<u64>,
+    pub(crate) reset_at_ms: Option<u64>,
     /// The last instant a request of this context was let through.
-    sent_ms: u64,
+    pub(crate) sent_ms: u64,
     /// Requests let through and not yet answered.
-    in_flight: u16,
+    pub(crate) in_flight: u16,
     /// Requests let through since none was in flight: a response is fresh (its `Remaining`
     /// counts every send before it) only when it answers the one send of such a stretch.
-    sends_since_idle: u16,
+    pub(crate) sends_since_idle: u16,
 }
 
 /// A request in flight for longer than this without a window known is no longer counted (its
@@ -192,11 +192,11 @@ const FORGET_IN_FLIGHT_MS: u64 = 60_000;
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RateLimits<const C: usize> {
-    entries: [Option<Entry>; C],
+    pub(crate) entries: [Option<Entry>; C],
     /// No request of any context before this instant (a 429 that named no context, or an
     /// evicted entry's hold).
-    all_until_ms: u64,
-    pacing: Pacing,
+    pub(crate) all_until_ms: u64,
+    pub(crate) pacing: Pacing,
 }
 
 impl<const C: usize> RateLimits<C> {

@@ -63,7 +63,10 @@ fn discord_reset_after_is_fractional_seconds_from_now() {
 fn the_ietf_fields_as_in_the_drafts_examples() {
     let headers = [("RateLimit-Policy", "\"default\";q=100;w=10"), ("RateLimit", "\"default\";r=50;t=30")];
     let seen = Dialect::IETF_DRAFT_11.read(&headers);
-    assert_eq!((seen.limit, seen.window_ms, seen.remaining, seen.reset_ms), (Some(100), Some(10_000), Some(50), Some(30_000)));
+    assert_eq!(
+        (seen.limit, seen.window_ms, seen.remaining, seen.reset_ms),
+        (Some(100), Some(10_000), Some(50), Some(30_000))
+    );
     assert_eq!(seen.context.map(|c| c.as_str().to_owned()).as_deref(), Some("default"));
     // Several policies: the most restrictive is what counts.
     let two = [
@@ -71,7 +74,11 @@ fn the_ietf_fields_as_in_the_drafts_examples() {
         ("RateLimit", "\"permin\";r=0;t=10, \"perhr\";r=100;t=2000"),
     ];
     let seen = Dialect::IETF_DRAFT_11.read(&two);
-    assert_eq!((seen.limit, seen.window_ms), (Some(1000), Some(3_600_000)), "1000 per hour is fewer per second");
+    assert_eq!(
+        (seen.limit, seen.window_ms),
+        (Some(1000), Some(3_600_000)),
+        "1000 per hour is fewer per second"
+    );
     assert_eq!((seen.remaining, seen.reset_ms), (Some(0), Some(10_000)), "the one with none left");
     assert_eq!(seen.context.map(|c| c.as_str().to_owned()).as_deref(), Some("permin"));
     // Tokens as names, unknown parameters ignored, other item types accepted.
@@ -83,23 +90,27 @@ fn the_ietf_fields_as_in_the_drafts_examples() {
     let mut limits = RateLimits::<4>::new(Pacing::Smooth);
     limits.observe_dialect(0, 200, &headers, &Dialect::IETF_DRAFT_11);
     assert_eq!(limits.acquire(0, Some(b"default")), Permit::Go);
-    assert_eq!(limits.acquire(1, Some(b"default")), Permit::Wait { until_ms: 102 }, "10 s / (100 - 1), rounded up");
+    assert_eq!(
+        limits.acquire(1, Some(b"default")),
+        Permit::Wait { until_ms: 102 },
+        "10 s / (100 - 1), rounded up"
+    );
 }
 
 #[test]
 fn malformed_structured_fields_are_absent() {
     for value in [
-        "\"default\";r=5,",            // trailing comma
-        "\"default;r=5",               // unterminated string
-        "\"default\";R=5",             // keys are lower case
+        "\"default\";r=5,",               // trailing comma
+        "\"default;r=5",                  // unterminated string
+        "\"default\";R=5",                // keys are lower case
         "\"default\";r=1234567890123456", // 16 digits
-        "\"default\";r=",              // no value
-        ",\"default\";r=5",            // leading comma
-        "\"def\u{1}ault\";r=5",        // a control character
-        "\"default\" ;r=5",            // space before a parameter
-        "\"default\";r=5 \"other\"",   // no comma between items
-        "\"a\\qb\";r=5",               // a bad escape
-        "@;r=5",                       // not an item
+        "\"default\";r=",                 // no value
+        ",\"default\";r=5",               // leading comma
+        "\"def\u{1}ault\";r=5",           // a control character
+        "\"default\" ;r=5",               // space before a parameter
+        "\"default\";r=5 \"other\"",      // no comma between items
+        "\"a\\qb\";r=5",                  // a bad escape
+        "@;r=5",                          // not an item
     ] {
         let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", value)]);
         assert_eq!((seen.remaining, seen.reset_ms), (None, None), "{value:?}");
@@ -122,13 +133,16 @@ fn a_reset_further_than_the_dialects_maximum_is_discarded() {
 #[test]
 fn garbage_in_a_dialects_headers_is_absent() {
     for value in ["", "-1", "soon", "1e3", "0x10", "1,5"] {
-        let seen = Dialect::DISCORD.read(&[("X-RateLimit-Reset-After", value), ("X-RateLimit-Remaining", value)]);
+        let seen =
+            Dialect::DISCORD.read(&[("X-RateLimit-Reset-After", value), ("X-RateLimit-Remaining", value)]);
         assert_eq!((seen.reset_ms, seen.remaining), (None, None), "{value:?}");
-        let seen = Dialect::GITHUB.read(&[("Date", "Wed, 09 Aug 2023 13:29:23 GMT"), ("x-ratelimit-reset", value)]);
+        let seen =
+            Dialect::GITHUB.read(&[("Date", "Wed, 09 Aug 2023 13:29:23 GMT"), ("x-ratelimit-reset", value)]);
         assert_eq!(seen.reset_ms, None, "{value:?}");
     }
     // A reset before `Date` is in the past: absent, not a negative wait.
-    let seen = Dialect::GITHUB.read(&[("Date", "Wed, 09 Aug 2023 13:29:23 GMT"), ("x-ratelimit-reset", "1000")]);
+    let seen =
+        Dialect::GITHUB.read(&[("Date", "Wed, 09 Aug 2023 13:29:23 GMT"), ("x-ratelimit-reset", "1000")]);
     assert_eq!(seen.reset_ms, None);
 }
 

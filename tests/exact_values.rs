@@ -63,8 +63,7 @@ fn the_clock_fallback_is_splitmix64_of_the_clock_and_retry_number_scaled_onto_th
         // Clock bits where the retry number goes: mixed in by xor, not or.
         (u64::MAX, 3, 8972),
         ((7 << 32) | 5, 2, 4040),
-    ]
-    {
+    ] {
         assert_eq!(
             PRESET.backoff(retry, now, &mut broken()),
             (expected, JitterSource::ClockFallback),

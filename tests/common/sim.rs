@@ -229,7 +229,13 @@ pub enum Speaks {
 
 /// A server allowing `limit` requests per fixed window of `window_ms` (the kind GitHub and
 /// Discord run), answering in `speaks`; its Unix clock starts at 1 700 000 000.5 s.
-pub fn dialect_headers(speaks: Speaks, now: u64, limit: usize, window_ms: u64, used: usize) -> Vec<(String, String)> {
+pub fn dialect_headers(
+    speaks: Speaks,
+    now: u64,
+    limit: usize,
+    window_ms: u64,
+    used: usize,
+) -> Vec<(String, String)> {
     let unix_ms = 1_700_000_000_500 + now;
     let window_end = now - now % window_ms + window_ms;
     let remaining = limit.saturating_sub(used);
@@ -253,7 +259,10 @@ pub fn dialect_headers(speaks: Speaks, now: u64, limit: usize, window_ms: u64, u
         ],
         Speaks::Ietf => vec![
             ("RateLimit-Policy".into(), format!("\"default\";q={limit};w={}", window_ms / 1000)),
-            ("RateLimit".into(), format!("\"default\";r={remaining};t={}", (window_end - now).div_ceil(1000))),
+            (
+                "RateLimit".into(),
+                format!("\"default\";r={remaining};t={}", (window_end - now).div_ceil(1000)),
+            ),
         ],
     }
 }
@@ -261,7 +270,8 @@ pub fn dialect_headers(speaks: Speaks, now: u64, limit: usize, window_ms: u64, u
 /// `Sun, 06 Nov 1994 08:49:37 GMT` for a Unix second (1970–2099).
 pub fn imf_fixdate(epoch: u64) -> String {
     const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] =
+        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = epoch / 86_400;
     let secs = epoch % 86_400;
     let z = days as i64 + 719_468;
@@ -285,7 +295,13 @@ pub fn imf_fixdate(epoch: u64) -> String {
 
 /// Sends `requests` POSTs one after another against a fixed-window server speaking `speaks`,
 /// the client reading it with `dialect`; counts 429s after the first response.
-pub fn run_dialect(speaks: Speaks, dialect: &backoff_core::Dialect, requests: usize, limit: usize, window_ms: u64) -> Report {
+pub fn run_dialect(
+    speaks: Speaks,
+    dialect: &backoff_core::Dialect,
+    requests: usize,
+    limit: usize,
+    window_ms: u64,
+) -> Report {
     let policy = Policy::FOLLOW_UP_BOSS;
     let mut rng = rand_pcg::Pcg32::seed_from_u64(11);
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
@@ -320,7 +336,10 @@ pub fn run_dialect(speaks: Speaks, dialect: &backoff_core::Dialect, requests: us
                 if seen {
                     report.rate_limited_after_headers += 1;
                 }
-                headers.push(("Retry-After".into(), ((window_start + window_ms - now).div_ceil(1000)).to_string()));
+                headers.push((
+                    "Retry-After".into(),
+                    ((window_start + window_ms - now).div_ceil(1000)).to_string(),
+                ));
             }
             limits.observe_dialect(now, status, headers.as_slice(), dialect);
             seen = true;
