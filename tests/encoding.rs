@@ -103,7 +103,7 @@ proptest! {
         let pacing = if smooth { Pacing::Smooth } else { Pacing::Burst };
         let mut a = RateLimits::<3>::new(pacing);
         let mut now = 0;
-        let mut apply = |limits: &mut RateLimits<3>, op: &Op, now: &mut u64| -> Option<Permit> {
+        let apply = |limits: &mut RateLimits<3>, op: &Op, now: &mut u64| -> Option<Permit> {
             match op {
                 Op::Observe { dt, status, retry_after, context, remaining } => {
                     *now += dt;
