@@ -12,8 +12,9 @@ use backoff_core::{Action, Idempotency, Pacing, Permit, Policy, RateLimits, Requ
 use backoff_core_redis::FleetLimits;
 use rand_core::SeedableRng;
 
+#[allow(clippy::large_enum_variant)] // one per process
 enum Limits {
-    Shared(Box<FleetLimits>),
+    Shared(FleetLimits),
     Local(RateLimits<8>, Instant),
 }
 
@@ -64,7 +65,7 @@ async fn main() {
     let mut limits = if redis == "none" {
         Limits::Local(RateLimits::new(Pacing::Burst), Instant::now())
     } else {
-        Limits::Shared(Box::new(FleetLimits::new(&redis, &key, Pacing::Burst).expect("a Redis URL")))
+        Limits::Shared(FleetLimits::new(&redis, &key, Pacing::Burst).expect("a Redis URL"))
     };
     let http = reqwest::Client::new();
     let policy = Policy::FOLLOW_UP_BOSS
