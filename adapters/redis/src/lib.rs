@@ -80,6 +80,7 @@ pub struct FleetLimits {
     offset_ms: AtomicI64,
     degraded: AtomicBool,
     epoch: Instant,
+    conflicts: std::sync::atomic::AtomicU64,
 }
 
 impl FleetLimits {
@@ -95,12 +96,18 @@ impl FleetLimits {
             offset_ms: AtomicI64::new(0),
             degraded: AtomicBool::new(false),
             epoch: Instant::now(),
+            conflicts: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
     /// This process's monotonic clock, in ms: what [`Permit::Wait`] instants are on.
     pub fn now_ms(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// How many times a step found the state changed by another worker and was done again.
+    pub fn conflicts(&self) -> u64 {
+        self.conflicts.load(Ordering::Relaxed)
     }
 
     /// Whether the last step was decided locally because the store could not be used.
@@ -206,6 +213,7 @@ impl FleetLimits {
                 *self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = state;
                 return Ok((answer, offset));
             }
+            self.conflicts.fetch_add(1, Ordering::Relaxed);
         }
         Err(StoreError::Contended)
     }
