@@ -76,7 +76,10 @@ fn the_clock_fallback_is_splitmix64_of_the_clock_and_retry_number_scaled_onto_th
 fn the_clock_fallback_over_the_widest_range_keeps_every_bit_of_the_hash() {
     // Over `0..=u32::MAX` the scaled value is the hash's high 32 bits, which the finaliser's
     // last xor-shift reaches (at bit 32).
-    let wide = PRESET.with_jitter(Jitter::Additive { max_ms: u32::MAX }).with_base_ms(1).with_max_backoff_ms(u32::MAX);
+    let wide = PRESET
+        .with_jitter(Jitter::Additive { max_ms: u32::MAX })
+        .with_base_ms(1)
+        .with_max_backoff_ms(u32::MAX);
     assert_eq!(wide.backoff(0, 1, &mut broken()), (2_433_363_437, JitterSource::ClockFallback));
 }
 
