@@ -288,11 +288,14 @@ impl<'p> Request<'p> {
         if self.retries >= policy.max_retries {
             return Err(Stop::RetriesExhausted);
         }
-        // What is left of the deadline, if there is one.
-        let left = policy.deadline_ms.map(|deadline| {
-            let elapsed = now.saturating_sub(self.started_ms);
-            u64::from(deadline).saturating_sub(elapsed)
-        });
+        // What is left of the deadline, if there is one; none at all once it has passed.
+        let left = match policy.deadline_ms {
+            Some(deadline) => {
+                let elapsed = now.saturating_sub(self.started_ms);
+                Some(u64::from(deadline).checked_sub(elapsed).ok_or(Stop::Deadline)?)
+            }
+            None => None,
+        };
         let Some(told) = retry_after_ms else {
             let previous = if self.last_backoff_ms == 0 { None } else { Some(self.last_backoff_ms) };
             let delay = backoff::delay(policy, self.retries, previous, now, rng);

@@ -362,3 +362,18 @@ fn a_send_older_than_a_window_is_forgotten_when_the_next_response_arrives() {
     limits.observe(9_999, 201, &one_left);
     assert_eq!(limits.acquire(10_000, Some(b"events")), Permit::Wait { until_ms: 19_999 });
 }
+
+#[test]
+fn a_deadline_already_passed_stops_even_a_retry_that_would_wait_nothing() {
+    // A cap of 0 makes every backoff 0 ms; the clock has run 1 ms past the 10 s deadline.
+    let policy = PRESET.with_max_backoff_ms(0).with_deadline_ms(10_000);
+    let request = Request::new(&policy, 5, Idempotency::Idempotent);
+    let action: Action<16> =
+        request.transport_failure(10_006, TransportFailure::BeforeSend, &mut SplitMix(1));
+    assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
+    // At the deadline exactly, a retry that waits nothing still fits.
+    let request = Request::new(&policy, 5, Idempotency::Idempotent);
+    let action: Action<16> =
+        request.transport_failure(10_005, TransportFailure::BeforeSend, &mut SplitMix(1));
+    assert!(matches!(action, Action::Retry(ref r) if r.delay_ms == 0 && r.at_ms == 10_005), "{action:?}");
+}
