@@ -153,8 +153,8 @@ pub(crate) const BUCKETS: usize = 8;
 ///
 /// It plugs in where [`RateLimits`](crate::RateLimits) does: [`acquire`](Self::acquire)
 /// before each send, [`observe`](Self::observe) each outcome. Never lets a request through
-/// while open (property-tested); a clock that goes back is read as no time passed. 56 bytes
-/// on 32-bit targets.
+/// while open (property-tested); a clock that goes back is read as no time passed. 104 bytes
+/// on a 64-bit host (fixed-width fields only: the same where `u64` is 8-aligned).
 ///
 /// ```
 /// use backoff_core::{Breaker, BreakerPolicy, Health, Permit};
