@@ -257,3 +257,63 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn statuses_from_100_to_499_are_healthy_and_the_rest_failures() {
+    assert_eq!(Health::of_status(100), Health::Healthy);
+    assert_eq!(Health::of_status(99), Health::Failed);
+    assert_eq!(Health::of_status(499), Health::Healthy);
+    assert_eq!(Health::of_status(500), Health::Failed);
+}
+
+#[test]
+fn the_break_is_jittered_by_up_to_half_its_length() {
+    // Every draw at its maximum: the break is 2 s plus the full half, 1 s.
+    let mut high = common::Scripted { words: vec![u32::MAX; 64], at: 0 };
+    let mut b = Breaker::new(QUIET);
+    for t in 0..5 {
+        fail(&mut b, t, &mut high);
+    }
+    assert_eq!(b.state(), BreakerState::Open { until_ms: 4 + 2_000 + 1_000 });
+}
+
+#[test]
+fn with_both_triggers_off_it_never_trips() {
+    let never = BreakerPolicy { consecutive_failures: 0, failure_percent: 0, ..QUIET };
+    let mut b = Breaker::new(never);
+    for t in 0..200 {
+        fail(&mut b, t, &mut Zero);
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+}
+
+#[test]
+fn one_failure_in_ten_is_below_a_half_share() {
+    let share = BreakerPolicy { consecutive_failures: 0, ..QUIET };
+    let mut b = Breaker::new(share);
+    for t in 0..9 {
+        b.observe(t, Health::Healthy, &mut Zero);
+    }
+    b.observe(9, Health::Failed, &mut Zero);
+    assert_eq!(b.state(), BreakerState::Closed, "10 % is not 50 %");
+}
+
+#[test]
+fn failures_spread_over_the_window_add_up_and_older_ones_slide_out() {
+    let share = BreakerPolicy { consecutive_failures: 0, ..QUIET };
+    // One request a second, every other one failing, the last a failure: ten within the 10 s
+    // window, half of them failed: it trips.
+    let mut b = Breaker::new(share);
+    for t in 0..10u64 {
+        let h = if t % 2 == 1 { Health::Failed } else { Health::Healthy };
+        b.observe(t * 1_000, h, &mut Zero);
+    }
+    assert!(matches!(b.state(), BreakerState::Open { .. }), "{:?}", b.state());
+    // The same pattern every 2 s: the window never holds ten, so it does not.
+    let mut b = Breaker::new(share);
+    for t in 0..10u64 {
+        let h = if t % 2 == 1 { Health::Failed } else { Health::Healthy };
+        b.observe(t * 2_000, h, &mut Zero);
+    }
+    assert_eq!(b.state(), BreakerState::Closed);
+}
