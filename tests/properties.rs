@@ -2,6 +2,9 @@
 
 mod common;
 
+#[path = "common/sim.rs"]
+mod sim;
+
 use backoff_core::{
     delay_bounds, retry_after_ms, Action, Idempotency, Jitter, JitterSource, Policy, Request, RetryOn, Stop,
     TransportFailure, Wait,
@@ -111,33 +114,6 @@ enum Decision {
     Retry(u32, u64, Wait),
 }
 
-/// `epoch` (1970–2069) as an HTTP-date in one of RFC 9110's three forms (0, 1, 2).
-fn format_date(epoch: u64, form: u8) -> String {
-    const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
-    const MONTHS: [&str; 12] =
-        ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
-    let days = epoch / 86_400;
-    let secs = epoch % 86_400;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    let weekday = DAYS[(days % 7) as usize];
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let mon = MONTHS[(month - 1) as usize];
-    match form {
-        0 => format!("{}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT", &weekday[..3]),
-        1 => format!("{weekday}, {day:02}-{mon}-{:02} {h:02}:{m:02}:{s:02} GMT", year % 100),
-        _ => format!("{} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year}", &weekday[..3]),
-    }
-}
-
 /// `Retry-After` in every form a server sends, and garbage: delay-seconds of any length
 /// (past 64 bits too), with a fraction, or an HTTP-date in any form measured against a `Date`
 /// in any form (up to 700 s later, or any other instant).
@@ -150,12 +126,15 @@ fn retry_after_headers() -> impl Strategy<Value = Vec<(String, String)>> {
             .prop_map(|v| vec![("Retry-After".to_owned(), v)]),
         (instant.clone(), 0u64..700, 0u8..3, 0u8..3).prop_map(|(epoch, ahead, f1, f2)| {
             vec![
-                ("Date".to_owned(), format_date(epoch, f1)),
-                ("Retry-After".to_owned(), format_date(epoch + ahead, f2)),
+                ("Date".to_owned(), sim::http_date(epoch, f1)),
+                ("Retry-After".to_owned(), sim::http_date(epoch + ahead, f2)),
             ]
         }),
         (instant.clone(), instant, 0u8..3, 0u8..3).prop_map(|(now, at, f1, f2)| {
-            vec![("Date".to_owned(), format_date(now, f1)), ("Retry-After".to_owned(), format_date(at, f2))]
+            vec![
+                ("Date".to_owned(), sim::http_date(now, f1)),
+                ("Retry-After".to_owned(), sim::http_date(at, f2)),
+            ]
         }),
     ]
 }
@@ -164,7 +143,7 @@ fn retry_after_headers() -> impl Strategy<Value = Vec<(String, String)>> {
 #[test]
 fn retry_after_dates_in_every_form_measure_the_wait() {
     proptest!(|(epoch in 220_000_000u64..3_155_760_000, ahead in 0u64..100_000, f1 in 0u8..3, f2 in 0u8..3)| {
-        let headers = [("Date", format_date(epoch, f1)), ("Retry-After", format_date(epoch + ahead, f2))];
+        let headers = [("Date", sim::http_date(epoch, f1)), ("Retry-After", sim::http_date(epoch + ahead, f2))];
         prop_assert_eq!(retry_after_ms(&headers), Some(ahead * 1000), "{:?}", headers);
     });
 }

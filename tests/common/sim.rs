@@ -242,7 +242,7 @@ pub fn dialect_headers(
     match speaks {
         Speaks::GitHub => {
             // RFC 9110 IMF-fixdate of the server's second.
-            let date = imf_fixdate(unix_ms / 1000);
+            let date = http_date(unix_ms / 1000, 0);
             vec![
                 ("Date".into(), date),
                 ("x-ratelimit-limit".into(), limit.to_string()),
@@ -267,13 +267,16 @@ pub fn dialect_headers(
     }
 }
 
-/// `Sun, 06 Nov 1994 08:49:37 GMT` for a Unix second (1970–2099).
-pub fn imf_fixdate(epoch: u64) -> String {
-    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+/// `epoch` (1970–2099) as an HTTP-date in one of RFC 9110's three forms (0, 1, 2).
+pub fn http_date(epoch: u64, form: u8) -> String {
+    const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
     const MONTHS: [&str; 12] =
         ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let days = epoch / 86_400;
     let secs = epoch % 86_400;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let weekday = DAYS[(days % 7) as usize];
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -283,14 +286,12 @@ pub fn imf_fixdate(epoch: u64) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{}, {day:02} {} {year} {:02}:{:02}:{:02} GMT",
-        DAYS[(days % 7) as usize],
-        MONTHS[(month - 1) as usize],
-        secs / 3600,
-        secs / 60 % 60,
-        secs % 60
-    )
+    let mon = MONTHS[(month - 1) as usize];
+    match form {
+        0 => format!("{}, {day:02} {mon} {year} {h:02}:{m:02}:{s:02} GMT", &weekday[..3]),
+        1 => format!("{weekday}, {day:02}-{mon}-{:02} {h:02}:{m:02}:{s:02} GMT", year % 100),
+        _ => format!("{} {mon} {day:>2} {h:02}:{m:02}:{s:02} {year}", &weekday[..3]),
+    }
 }
 
 /// Sends `requests` POSTs one after another against a fixed-window server speaking `speaks`,
