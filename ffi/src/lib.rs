@@ -137,6 +137,14 @@ pub struct backoff_policy {
     pub retry_on: u32,
 }
 
+/// Each `BACKOFF_RETRY_*` bit and the class it stands for.
+const RETRY_CLASSES: [(u32, RetryOn); 4] = [
+    (BACKOFF_RETRY_REQUEST_TIMEOUT, RetryOn::REQUEST_TIMEOUT),
+    (BACKOFF_RETRY_RATE_LIMITED, RetryOn::RATE_LIMITED),
+    (BACKOFF_RETRY_SERVER_ERROR, RetryOn::SERVER_ERROR),
+    (BACKOFF_RETRY_TRANSPORT, RetryOn::TRANSPORT),
+];
+
 impl backoff_policy {
     fn from_core(p: &Policy) -> Self {
         let (jitter, jitter_max_ms) = match p.jitter {
@@ -146,14 +154,8 @@ impl backoff_policy {
             backoff_core::Jitter::Equal => (BACKOFF_JITTER_EQUAL, 0),
             backoff_core::Jitter::Decorrelated => (BACKOFF_JITTER_DECORRELATED, 0),
         };
-        let classes = [
-            (RetryOn::REQUEST_TIMEOUT, BACKOFF_RETRY_REQUEST_TIMEOUT),
-            (RetryOn::RATE_LIMITED, BACKOFF_RETRY_RATE_LIMITED),
-            (RetryOn::SERVER_ERROR, BACKOFF_RETRY_SERVER_ERROR),
-            (RetryOn::TRANSPORT, BACKOFF_RETRY_TRANSPORT),
-        ];
         let retry_on =
-            classes.iter().filter(|(c, _)| p.retry_on.contains(*c)).fold(0, |bits, (_, b)| bits | b);
+            RETRY_CLASSES.iter().filter(|(_, c)| p.retry_on.contains(*c)).fold(0, |bits, (b, _)| bits | b);
         Self {
             base_ms: p.base_ms,
             max_backoff_ms: p.max_backoff_ms,
@@ -181,13 +183,7 @@ impl backoff_policy {
         if self.retry_on & !0b1111 != 0 {
             return Err(BACKOFF_ERR_INVALID_ARGUMENT);
         }
-        let classes = [
-            (BACKOFF_RETRY_REQUEST_TIMEOUT, RetryOn::REQUEST_TIMEOUT),
-            (BACKOFF_RETRY_RATE_LIMITED, RetryOn::RATE_LIMITED),
-            (BACKOFF_RETRY_SERVER_ERROR, RetryOn::SERVER_ERROR),
-            (BACKOFF_RETRY_TRANSPORT, RetryOn::TRANSPORT),
-        ];
-        let retry_on = classes
+        let retry_on = RETRY_CLASSES
             .iter()
             .filter(|(b, _)| self.retry_on & b != 0)
             .fold(RetryOn::NOTHING, |set, (_, c)| set.and(*c));

@@ -46,32 +46,9 @@ enum Event {
     Transport { clock: i64, after_send: bool },
 }
 
-struct Words(Vec<u32>, usize);
-
-#[derive(Debug)]
-struct Dry;
-impl core::fmt::Display for Dry {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("dry")
-    }
-}
-impl core::error::Error for Dry {}
-
-impl rand_core::TryRng for Words {
-    type Error = Dry;
-    fn try_next_u32(&mut self) -> Result<u32, Dry> {
-        let w = self.0.get(self.1).copied().ok_or(Dry)?;
-        self.1 += 1;
-        Ok(w)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Dry> {
-        Ok(u64::from(self.try_next_u32()?))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Dry> {
-        dst.fill(0);
-        Ok(())
-    }
-}
+#[path = "../support/words.rs"]
+mod words;
+use words::Words;
 
 fuzz_target!(|input: Input| {
     let jitter = match input.jitter % 5 {
