@@ -131,7 +131,7 @@ fn scale(hash: u64, max: u32) -> u32 {
 }
 
 /// SplitMix64's finaliser: a cheap, well-spread hash of one word.
-const fn mix(mut z: u64) -> u64 {
+pub(crate) const fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

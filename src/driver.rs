@@ -9,9 +9,10 @@ use rand_core::TryRng;
 use crate::breaker::{Breaker, Health};
 use crate::budget::RetryBudget;
 use crate::error::Error;
+use crate::error::ErrorKind;
 use crate::headers::Headers;
 use crate::policy::Policy;
-use crate::rate_limit::{Pacing, Permit, RateLimits};
+use crate::rate_limit::{Pacing, Permit, RateLimitHeaders, RateLimits};
 use crate::request::{Action, Idempotency, Request, TransportFailure};
 use crate::Progress;
 
@@ -61,6 +62,10 @@ pub trait Timer {
 
 /// What a client's requests share: its rate-limit state and, if it uses them, its retry
 /// budget and circuit breaker.
+///
+/// Plain data. Keep it in a `RefCell` or a `Mutex` (both are [`SharedState`]s), or in a store
+/// shared by a fleet (its bytes: [`Shared::encode`]); every change to it is
+/// a [`Step`] that [`apply`](Self::apply) decides.
 #[derive(Clone, Debug)]
 pub struct Shared<const C: usize> {
     /// Rate limits learnt from every response, asked before every send.
@@ -121,7 +126,18 @@ impl<const C: usize> Shared<C> {
         headers: &H,
         rng: &mut R,
     ) {
-        self.limits.observe(now_ms, status, headers);
+        self.observe_parsed(now_ms, status, &RateLimitHeaders::read(headers), rng);
+    }
+
+    /// [`observe`](Self::observe) with the headers already read.
+    pub fn observe_parsed<R: TryRng + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        status: u16,
+        seen: &RateLimitHeaders,
+        rng: &mut R,
+    ) {
+        self.limits.observe_parsed(now_ms, status, seen);
         if let Some(breaker) = &mut self.breaker {
             breaker.observe(now_ms, Health::of_status(status), rng);
         }
@@ -135,38 +151,164 @@ impl<const C: usize> Shared<C> {
             breaker.observe(now_ms, Health::Failed, rng);
         }
     }
-}
 
-/// Exclusive access to the [`Shared`] state for the length of a closure that never awaits, so
-/// concurrent requests of one client can share it without the caller writing a lock.
-///
-/// Implemented for `RefCell` (requests on one executor thread: embassy, a current-thread
-/// runtime) and, with the `std` feature, for `std::sync::Mutex` (a multi-threaded runtime).
-pub trait Lock<T> {
-    /// Runs `f` with the value borrowed mutably, or with `None` if it cannot be had now (a
-    /// `RefCell` the caller holds borrowed).
-    fn with<R>(&self, f: impl FnOnce(Option<&mut T>) -> R) -> R;
-}
-
-impl<T> Lock<T> for RefCell<T> {
-    /// The driver never holds the borrow across an `.await`; if the caller does, the driver
-    /// cannot see the state at that moment and is told so with `None` (see [`retry`] for what
-    /// it does then), never a panic.
-    fn with<R>(&self, f: impl FnOnce(Option<&mut T>) -> R) -> R {
-        match self.try_borrow_mut() {
-            Ok(mut value) => f(Some(&mut value)),
-            Err(_) => f(None),
+    /// Decides one [`Step`] at `now_ms`, drawing whatever randomness it needs (the breaker's
+    /// jitter) from `entropy`, a word the caller drew from its RNG. Every [`SharedState`]
+    /// changes the state through this and nothing else, so in-process and fleet-wide state
+    /// decide alike.
+    pub fn apply(&mut self, now_ms: u64, step: Step<'_>, entropy: u64) -> Outcome {
+        let rng = &mut Entropy(entropy);
+        match step {
+            Step::Acquire { context } => Outcome::Permit(self.acquire(now_ms, context, rng)),
+            Step::Observe { status, seen } => {
+                self.observe_parsed(now_ms, status, &seen, rng);
+                Outcome::Done
+            }
+            Step::Failed { context } => {
+                self.failed(now_ms, context, rng);
+                Outcome::Done
+            }
+            Step::BodyFailed => {
+                if let Some(breaker) = &mut self.breaker {
+                    breaker.observe(now_ms, Health::Failed, rng);
+                }
+                Outcome::Done
+            }
+            Step::Pay { kind } => Outcome::Paid(self.budget.as_mut().is_none_or(|b| b.withdraw(kind))),
+            Step::Refund => {
+                if let Some(budget) = &mut self.budget {
+                    budget.deposit();
+                }
+                Outcome::Done
+            }
         }
     }
 }
 
+/// One change to the [`Shared`] state, as plain data: what the driver asks of a
+/// [`SharedState`] at each point of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Step<'a> {
+    /// May a request of this context be sent now? Answered with [`Outcome::Permit`]; a `Go`
+    /// counts the send as in flight.
+    Acquire {
+        /// The rate-limit context (`X-RateLimit-Context`), if known.
+        context: Option<&'a [u8]>,
+    },
+    /// A response arrived: its status and rate-limit headers. Answered with [`Outcome::Done`].
+    Observe {
+        /// The status code.
+        status: u16,
+        /// Its rate-limit headers, read with [`RateLimitHeaders::read`].
+        seen: RateLimitHeaders,
+    },
+    /// A send got no response: no longer in flight, and a failure for the breaker.
+    Failed {
+        /// The context it was acquired for.
+        context: Option<&'a [u8]>,
+    },
+    /// A response's body broke off: a failure for the breaker (the status was observed).
+    BodyFailed,
+    /// A retry after this kind of error asks the budget to pay for it: [`Outcome::Paid`]
+    /// (`true` with no budget).
+    Pay {
+        /// What went wrong (transport failures and 408s cost more).
+        kind: ErrorKind,
+    },
+    /// A success puts the budget's refund back.
+    Refund,
+}
+
+/// What [`Shared::apply`] answered.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Outcome {
+    /// The answer to [`Step::Acquire`].
+    Permit(Permit),
+    /// The answer to [`Step::Pay`]: whether the retry is paid for.
+    Paid(bool),
+    /// The step is taken.
+    Done,
+}
+
+/// Where a client keeps its [`Shared`] state: in this process (`RefCell`, `Mutex`) or in a
+/// store a fleet shares (`backoff-core-redis`). The driver asks it for every [`Step`]; it
+/// applies the step with [`Shared::apply`] and nothing else, so it stores but never decides.
+///
+/// The step's future is a named type so that a caller on a multi-threaded runtime can require
+/// it to be `Send` (`for<'a> S::Pending<'a>: Send`), which the reqwest middleware does.
+pub trait SharedState {
+    /// The future of one step.
+    type Pending<'a>: Future<Output = Option<Outcome>>
+    where
+        Self: 'a;
+
+    /// Applies `step` at `now_ms` on the caller's clock ([`Timer::now_ms`]), with `entropy`
+    /// drawn from the caller's RNG. `None` when the state cannot be had now (a `RefCell` the
+    /// caller holds borrowed); a [`Permit::Wait`] instant is on the caller's clock.
+    fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a>;
+}
+
+impl<const C: usize> SharedState for RefCell<Shared<C>> {
+    type Pending<'a> = Immediate;
+
+    /// Requests on one executor thread (embassy, a current-thread runtime). The driver never
+    /// holds the borrow across an `.await`; if the caller does, the step is answered `None`
+    /// (see [`retry`] for what the driver does then), never a panic.
+    fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a> {
+        Immediate(self.try_borrow_mut().ok().map(|mut s| s.apply(now_ms, step, entropy)))
+    }
+}
+
 #[cfg(feature = "std")]
-impl<T> Lock<T> for std::sync::Mutex<T> {
-    /// A poisoned mutex (a thread panicked while holding it) is used as it is: the state is
-    /// plain data, valid after any step of the core.
-    fn with<R>(&self, f: impl FnOnce(Option<&mut T>) -> R) -> R {
+impl<const C: usize> SharedState for std::sync::Mutex<Shared<C>> {
+    type Pending<'a> = Immediate;
+
+    /// Requests on a multi-threaded runtime. A poisoned mutex (a thread panicked while holding
+    /// it) is used as it is: the state is plain data, valid after any step of the core.
+    fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a> {
         let mut guard = self.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(Some(&mut guard))
+        Immediate(Some(guard.apply(now_ms, step, entropy)))
+    }
+}
+
+/// The future of a step on in-process state: decided when it was made, ready when first
+/// polled. Polled again, it answers `None` (nothing to give twice), never a panic.
+#[derive(Debug)]
+#[must_use = "a future does nothing unless polled"]
+pub struct Immediate(Option<Outcome>);
+
+impl Future for Immediate {
+    type Output = Option<Outcome>;
+    fn poll(
+        mut self: core::pin::Pin<&mut Self>,
+        _: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        core::task::Poll::Ready(self.0.take())
+    }
+}
+
+/// The randomness of one step: a SplitMix64 stream from the word the caller drew.
+struct Entropy(u64);
+
+impl TryRng for Entropy {
+    type Error = core::convert::Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        Ok(crate::backoff::mix(self.0))
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        for chunk in dst.chunks_mut(8) {
+            let word = self.try_next_u64()?.to_le_bytes();
+            for (d, s) in chunk.iter_mut().zip(word) {
+                *d = s;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -196,7 +338,7 @@ pub struct Failure<const N: usize, Resp, E> {
 /// What [`retry`] needs besides the transport: the policy, the request's idempotency and
 /// rate-limit context, and the client's shared state.
 #[derive(Debug)]
-pub struct Options<'a, L> {
+pub struct Options<'a, L: ?Sized> {
     /// The policy every decision follows.
     pub policy: &'a Policy,
     /// Whether the request may be sent twice (see [`Idempotency`]).
@@ -208,34 +350,38 @@ pub struct Options<'a, L> {
 }
 
 // By hand: the derive would ask `L: Copy`, and only a reference to `L` is kept.
-impl<L> Clone for Options<'_, L> {
+impl<L: ?Sized> Clone for Options<'_, L> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<L> Copy for Options<'_, L> {}
+impl<L: ?Sized> Copy for Options<'_, L> {}
 
 /// How many body bytes the driver reads at once: an error body is parsed as it streams.
 const CHUNK: usize = 64;
 
 /// Sends a request until the crate says stop, sleeping as told.
 ///
-/// Before every send it asks the shared [`RateLimits`] (when given) and sleeps until they
-/// allow it; every response teaches them; a failing response's body is read in pieces and
-/// parsed (a success's is not touched); a body that breaks off is a transport failure after
-/// sending; retries are paid from the shared [`RetryBudget`] (when given); a send that got no
-/// response is released from the in-flight count. Every decision is the state machine's, so
-/// the answers are those of a hand-written loop over [`Request`].
+/// Before every send it asks the shared state (when given) — its rate limits, then its
+/// breaker — and sleeps until they allow it; every response teaches it; a failing response's
+/// body is read in pieces and parsed (a success's is not touched); a body that breaks off is a
+/// transport failure after sending; retries are paid from the shared [`RetryBudget`] (when
+/// there is one); a send that got no response is released from the in-flight count. Every
+/// decision is the state machine's and [`Shared::apply`]'s, so the answers are those of a
+/// hand-written loop over [`Request`] — whichever [`SharedState`] keeps the state.
 ///
-/// If the shared state is borrowed elsewhere when the driver needs it (a `RefCell` held across
-/// an `.await` by the caller), the driver does not send: it asks again a millisecond later.
-/// A response it cannot teach the state is decided without the budget.
+/// Each step on the shared state that may need randomness (acquire, observe, failures) takes
+/// one word from `rng`; a request on its own (`shared: None`) draws only for its backoff.
 ///
-/// No allocation, no runtime: the future holds one `Request`, one body parser of `N` bytes
-/// and a 64-byte read buffer.
-pub async fn retry<const N: usize, const C: usize, T, Tm, R, L>(
-    options: Options<'_, L>,
+/// If the shared state cannot be had when the driver needs it (a `RefCell` held across an
+/// `.await` by the caller), the driver does not send: it asks again a millisecond later. A
+/// retry it cannot ask the budget about is decided without the budget.
+///
+/// No allocation, no runtime: the future holds one `Request`, one body parser of `N` bytes,
+/// a 64-byte read buffer and the shared state's step future.
+pub async fn retry<const N: usize, T, Tm, R, S>(
+    options: Options<'_, S>,
     transport: &mut T,
     timer: &Tm,
     rng: &mut R,
@@ -244,7 +390,7 @@ where
     T: Transport,
     Tm: Timer,
     R: TryRng + ?Sized,
-    L: Lock<Shared<C>>,
+    S: SharedState + ?Sized,
 {
     let Options { policy, idempotency, context, shared } = options;
     let mut request = Request::new(policy, timer.now_ms(), idempotency);
@@ -252,23 +398,21 @@ where
         if let Some(shared) = shared {
             loop {
                 let now = timer.now_ms();
-                match shared.with(|s| s.map(|s| s.acquire(now, context, rng))) {
-                    Some(Permit::Go) => break,
-                    Some(Permit::Wait { until_ms }) => timer.sleep_until(until_ms).await,
-                    None => timer.sleep_until(now.saturating_add(1)).await,
+                match shared.step(now, Step::Acquire { context }, entropy(rng, now)).await {
+                    Some(Outcome::Permit(Permit::Go)) => break,
+                    Some(Outcome::Permit(Permit::Wait { until_ms })) => timer.sleep_until(until_ms).await,
+                    _ => timer.sleep_until(now.saturating_add(1)).await,
                 }
             }
         }
         let next = match transport.send().await {
             Err(Failed { failure, error }) => {
                 let now = timer.now_ms();
-                if let Some(s) = shared {
-                    s.with(|s| s.map(|s| s.failed(now, context, rng)));
+                if let Some(shared) = shared {
+                    shared.step(now, Step::Failed { context }, entropy(rng, now)).await;
                 }
-                let action = step(shared, |budget| {
-                    request.transport_failure_with_budget::<N, R>(now, failure, rng, budget)
-                });
-                match action {
+                let action = request.transport_failure::<N, R>(now, failure, rng);
+                match settle(shared, now, action).await {
                     Action::Retry(next) => next,
                     Action::Fail(last) => {
                         return Err(Failure { error: last, response: None, transport: Some(error) })
@@ -281,8 +425,9 @@ where
             Ok(mut response) => {
                 let status = T::status(&response);
                 let now = timer.now_ms();
-                if let Some(s) = shared {
-                    s.with(|s| s.map(|s| s.observe(now, status, &response, rng)));
+                if let Some(shared) = shared {
+                    let seen = RateLimitHeaders::read(&response);
+                    shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
                 }
                 let mut reply = request.response::<N, _>(status, &response);
                 let mut transport_error = None;
@@ -304,24 +449,17 @@ where
                     }
                 }
                 let now = timer.now_ms();
-                let cut = transport_error.is_some();
-                if cut {
+                let action = if transport_error.is_some() {
                     // The breaker learnt the status already; a body that broke off is the
                     // transport failing.
-                    if let Some(s) = shared {
-                        s.with(|s| {
-                            s.map(|s| s.breaker.as_mut().map(|b| b.observe(now, Health::Failed, rng)))
-                        });
+                    if let Some(shared) = shared {
+                        shared.step(now, Step::BodyFailed, entropy(rng, now)).await;
                     }
-                }
-                let action = step(shared, |budget| {
-                    if cut {
-                        reply.body_failed_with_budget(now, rng, budget)
-                    } else {
-                        reply.finish_with_budget(now, rng, budget)
-                    }
-                });
-                match action {
+                    reply.body_failed(now, rng)
+                } else {
+                    reply.finish(now, rng)
+                };
+                match settle(shared, now, action).await {
                     Action::Succeed { attempts } => return Ok(Success { response, attempts }),
                     Action::Fail(error) => {
                         return Err(Failure { error, response: Some(response), transport: transport_error })
@@ -335,13 +473,29 @@ where
     }
 }
 
-/// Runs one decision with the shared budget, when there is one and it can be had now.
-fn step<const C: usize, L: Lock<Shared<C>>, A>(
-    shared: Option<&L>,
-    decide: impl FnOnce(Option<&mut RetryBudget>) -> A,
-) -> A {
-    match shared {
-        Some(shared) => shared.with(|s| decide(s.and_then(|s| s.budget.as_mut()))),
-        None => decide(None),
+/// One word of randomness for a step on the shared state; the clock, hashed, if the RNG fails.
+fn entropy<R: TryRng + ?Sized>(rng: &mut R, now_ms: u64) -> u64 {
+    rng.try_next_u64().unwrap_or_else(|_| crate::backoff::mix(now_ms))
+}
+
+/// [`Action::settle`] with the budget of the shared state: a retry asks it to pay (and fails
+/// with `BudgetExhausted` if it cannot), a success refunds. Without a shared state, or with
+/// one that cannot be had now, the action stands as the policy decided it.
+async fn settle<'p, const N: usize, S: SharedState + ?Sized>(
+    shared: Option<&S>,
+    now_ms: u64,
+    action: Action<'p, N>,
+) -> Action<'p, N> {
+    let Some(shared) = shared else { return action };
+    match action {
+        Action::Retry(retry) => match shared.step(now_ms, Step::Pay { kind: retry.cause.kind }, 0).await {
+            Some(Outcome::Paid(false)) => Action::Fail(retry.refused()),
+            _ => Action::Retry(retry),
+        },
+        Action::Succeed { .. } => {
+            shared.step(now_ms, Step::Refund, 0).await;
+            action
+        }
+        Action::Fail(_) => action,
     }
 }

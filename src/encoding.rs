@@ -1,5 +1,5 @@
 //! The shared state as plain bytes: a compact, versioned, fixed-size encoding of
-//! [`RateLimits`], [`RetryBudget`] and [`Breaker`], so a fleet can keep them in a store it
+//! [`RateLimits`], [`RetryBudget`], [`Breaker`] and all three together ([`Shared`]), so a fleet can keep them in a store it
 //! already runs (Redis, a file, flash). A store only keeps bytes; every decision stays here.
 //!
 //! Every encoding starts with a 6-byte header: `b"BC"`, the format [`VERSION`], what the bytes
@@ -24,6 +24,7 @@ use core::fmt;
 
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState, BUCKETS};
 use crate::budget::RetryBudget;
+use crate::driver::Shared;
 use crate::rate_limit::{ContextName, Entry, Pacing, RateLimits, CONTEXT_NAME_CAP};
 
 /// The format version this crate writes and reads.
@@ -42,6 +43,9 @@ pub enum Kind {
     RetryBudget = 2,
     /// [`Breaker`].
     Breaker = 3,
+    /// A client's whole [`Shared`] state: rate limits, and the budget and breaker if it has
+    /// them.
+    Shared = 4,
 }
 
 /// Why bytes could not be decoded.
@@ -425,5 +429,72 @@ impl Breaker {
         breaker.latest_ms = r.u64()?;
         breaker.probe_ms = r.u64()?;
         Ok(breaker)
+    }
+}
+
+impl<const C: usize> Shared<C> {
+    /// The bytes [`encode`](Self::encode) writes: a header, the rate limits' encoding, then
+    /// the budget's and the breaker's, each after a tag byte (zeroes when absent).
+    pub const ENCODED_LEN: usize =
+        HEADER_LEN + RateLimits::<C>::ENCODED_LEN + 1 + RetryBudget::ENCODED_LEN + 1 + Breaker::ENCODED_LEN;
+
+    /// Writes the whole state into `out[..ENCODED_LEN]` (the rest untouched); the length
+    /// written. One state, one sequence of bytes, like its parts'.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let out = out.get_mut(..Self::ENCODED_LEN).ok_or(BufferTooSmall)?;
+        out.fill(0);
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX));
+        let mut at = HEADER_LEN;
+        self.limits.encode(part(w.out, at, RateLimits::<C>::ENCODED_LEN)?)?;
+        at += RateLimits::<C>::ENCODED_LEN;
+        if let Some(budget) = &self.budget {
+            part(w.out, at, 1)?.fill(1);
+            budget.encode(part(w.out, at + 1, RetryBudget::ENCODED_LEN)?)?;
+        }
+        at += 1 + RetryBudget::ENCODED_LEN;
+        if let Some(breaker) = &self.breaker {
+            part(w.out, at, 1)?.fill(1);
+            breaker.encode(part(w.out, at + 1, Breaker::ENCODED_LEN)?)?;
+        }
+        Ok(Self::ENCODED_LEN)
+    }
+
+    /// The state `encode` wrote, or why these bytes are not one (an absent part's bytes must
+    /// be zero).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        check_header(bytes, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX), Self::ENCODED_LEN)?;
+        let mut at = HEADER_LEN;
+        let limits = RateLimits::<C>::decode(slice(bytes, at, RateLimits::<C>::ENCODED_LEN)?)?;
+        at += RateLimits::<C>::ENCODED_LEN;
+        let budget = optional(bytes, at, RetryBudget::ENCODED_LEN, RetryBudget::decode)?;
+        at += 1 + RetryBudget::ENCODED_LEN;
+        let breaker = optional(bytes, at, Breaker::ENCODED_LEN, Breaker::decode)?;
+        Ok(Self { limits, budget, breaker })
+    }
+}
+
+/// `len` bytes of `out` from `at`, or the buffer is too small.
+fn part(out: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], BufferTooSmall> {
+    out.get_mut(at..at.saturating_add(len)).ok_or(BufferTooSmall)
+}
+
+/// `len` bytes of `bytes` from `at`, or they are too short.
+fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], DecodeError> {
+    bytes.get(at..at.saturating_add(len)).ok_or(DecodeError::WrongLength)
+}
+
+/// A tag byte at `at`, then `len` bytes: decoded if the tag is 1, all zero if it is 0.
+fn optional<T>(
+    bytes: &[u8],
+    at: usize,
+    len: usize,
+    decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<Option<T>, DecodeError> {
+    let value = slice(bytes, at.saturating_add(1), len)?;
+    match slice(bytes, at, 1)? {
+        [1] => decode(value).map(Some),
+        [0] if value.iter().all(|&b| b == 0) => Ok(None),
+        _ => Err(DecodeError::Invalid),
     }
 }

@@ -52,6 +52,36 @@ pub enum Action<'p, const N: usize> {
     Retry(Retry<'p, N>),
 }
 
+impl<'p, const N: usize> Action<'p, N> {
+    /// Settles this action with the client's retry `budget` (none: unchanged): a retry is paid
+    /// for, or, if the bucket cannot pay, becomes a failure with
+    /// [`Stop::BudgetExhausted`]; a success puts the refund back; a failure costs nothing.
+    ///
+    /// The `*_with_budget` methods are the plain ones settled this way. Calling it yourself
+    /// lets the budget live elsewhere than the request's decision: in a shared store, where
+    /// the driver's [`Step::Pay`](crate::driver::Step::Pay) settles it the same way.
+    pub fn settle(self, budget: Option<&mut RetryBudget>) -> Self {
+        let Some(budget) = budget else { return self };
+        match self {
+            Self::Succeed { .. } => {
+                budget.deposit();
+                self
+            }
+            Self::Retry(retry) if !budget.withdraw(retry.cause.kind) => Self::Fail(retry.refused()),
+            Self::Retry(_) | Self::Fail(_) => self,
+        }
+    }
+}
+
+impl<const N: usize> Retry<'_, N> {
+    /// The failure this retry becomes when the budget cannot pay for it: the attempt just
+    /// made was the last.
+    pub(crate) fn refused(self) -> Error<N> {
+        // `retries` counts this retry already, so it is the number of the attempt just made.
+        Error { cause: self.cause, stop: Stop::BudgetExhausted, attempts: self.request.retries }
+    }
+}
+
 /// Why the wait is as long as it is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -242,14 +272,8 @@ impl<'p> Request<'p> {
         // A clock that went backwards is read as "no time passed".
         let now = if now_ms > self.latest_ms { now_ms } else { self.latest_ms };
         self.latest_ms = now;
-        let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng).and_then(|wait| {
-            // Paid last, so only a retry that would happen costs tokens.
-            match budget.map(|budget| budget.withdraw(cause.kind)) {
-                Some(false) => Err(Stop::BudgetExhausted),
-                _ => Ok(wait),
-            }
-        });
-        match wait {
+        let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng);
+        let action = match wait {
             Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
@@ -259,7 +283,9 @@ impl<'p> Request<'p> {
                 let at_ms = now.saturating_add(u64::from(delay_ms));
                 Action::Retry(Retry { request: self, delay_ms, at_ms, wait, cause })
             }
-        }
+        };
+        // Paid last, so only a retry that would happen costs tokens.
+        action.settle(budget)
     }
 
     /// The wait before the next attempt, or why there is none.
@@ -419,10 +445,7 @@ impl<'p, const N: usize> Reply<'p, N> {
         budget: Option<&mut RetryBudget>,
     ) -> Action<'p, N> {
         let Some(kind) = self.kind else {
-            if let Some(budget) = budget {
-                budget.deposit();
-            }
-            return Action::Succeed { attempts: self.request.attempt() };
+            return Action::Succeed { attempts: self.request.attempt() }.settle(budget);
         };
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
         let processed = Processed::from_status(self.status);

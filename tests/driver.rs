@@ -194,7 +194,7 @@ fn a_503_is_retried_after_a_backoff_and_the_201_is_handed_over_unread() {
         Scripted::new(&clock, vec![respond(503, b"<html>busy</html>"), respond(201, b"{\"id\":1}")]);
     let result = block_on(
         &clock,
-        driver::retry::<64, 4, _, _, _, _>(
+        driver::retry::<64, _, _, _, _>(
             alone(Idempotency::Idempotent),
             &mut transport,
             &clock,
@@ -229,7 +229,7 @@ fn a_400_read_in_chunks_fails_with_its_message() {
     let mut transport = Scripted::new(&clock, vec![step]);
     let result = block_on(
         &clock,
-        driver::retry::<64, 4, _, _, _, _>(
+        driver::retry::<64, _, _, _, _>(
             alone(Idempotency::NotIdempotent),
             &mut transport,
             &clock,
@@ -252,7 +252,7 @@ fn a_body_cut_mid_way_is_a_transport_failure_with_the_transports_error() {
     let mut transport = Scripted::new(&clock, vec![cut.clone(), respond(201, b"")]);
     let result = block_on(
         &clock,
-        driver::retry::<64, 4, _, _, _, _>(
+        driver::retry::<64, _, _, _, _>(
             alone(Idempotency::Idempotent),
             &mut transport,
             &clock,
@@ -264,7 +264,7 @@ fn a_body_cut_mid_way_is_a_transport_failure_with_the_transports_error() {
     let mut transport = Scripted::new(&clock, vec![cut]);
     let result = block_on(
         &clock,
-        driver::retry::<64, 4, _, _, _, _>(
+        driver::retry::<64, _, _, _, _>(
             alone(Idempotency::NotIdempotent),
             &mut transport,
             &clock,
@@ -288,7 +288,7 @@ fn failures_before_sending_are_retried_and_after_sending_a_post_stops_with_the_t
     );
     let result = block_on(
         &clock,
-        driver::retry::<64, 4, _, _, _, _>(
+        driver::retry::<64, _, _, _, _>(
             alone(Idempotency::NotIdempotent),
             &mut transport,
             &clock,
@@ -321,11 +321,11 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
     };
     let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
     let results = {
-        let a = Box::pin(driver::retry::<64, 4, _, _, _, _>(options, &mut first, &clock, &mut rng1));
+        let a = Box::pin(driver::retry::<64, _, _, _, _>(options, &mut first, &clock, &mut rng1));
         let b = Box::pin(async {
             // The second request starts a moment after the first one's 429 arrived.
             clock.sleep_until(10).await;
-            driver::retry::<64, 4, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
+            driver::retry::<64, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
         });
         let futures: Vec<std::pin::Pin<Box<dyn Future<Output = _>>>> = vec![a, b];
         run_all(&clock, futures)
@@ -347,10 +347,8 @@ fn an_empty_budget_stops_retries_with_budget_exhausted() {
         context: None,
         shared: Some(&shared),
     };
-    let result = block_on(
-        &clock,
-        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(7)),
-    );
+    let result =
+        block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(7)));
     let Err(failure) = result else { panic!() };
     assert_eq!((failure.error.stop, failure.error.attempts), (Stop::BudgetExhausted, 3));
     assert_eq!(shared.borrow().budget.map(|b| b.tokens()), Some(0));
@@ -369,7 +367,7 @@ fn a_state_borrowed_by_the_caller_holds_the_send_back_instead_of_panicking() {
     };
     let mut rng = SplitMix(8);
     {
-        let mut future = pin!(driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut rng));
+        let mut future = pin!(driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut rng));
         let mut cx = Context::from_waker(Waker::noop());
         {
             let _held = shared.borrow_mut();
@@ -406,10 +404,8 @@ fn an_open_breaker_holds_the_next_request_until_its_probe_instant() {
     };
     // Two 503s in a row trip the breaker (the request gives up after its one retry).
     let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b"")]);
-    let result = block_on(
-        &clock,
-        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(9)),
-    );
+    let result =
+        block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(9)));
     assert!(matches!(result, Err(ref f) if f.error.stop == Stop::RetriesExhausted), "{result:?}");
     let tripped_at = transport.sent_at[1];
     let breaker_state = shared.borrow().breaker.as_ref().map(Breaker::state);
@@ -420,11 +416,211 @@ fn an_open_breaker_holds_the_next_request_until_its_probe_instant() {
     );
     // The next request is held until the break is over, then goes as the probe, and closes it.
     let mut transport = Scripted::new(&clock, vec![respond(201, b"")]);
-    let result = block_on(
-        &clock,
-        driver::retry::<64, 4, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(10)),
-    );
+    let result =
+        block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(10)));
     assert!(result.is_ok());
     assert_eq!(transport.sent_at, [until_ms]);
     assert_eq!(shared.borrow().breaker.as_ref().map(Breaker::state), Some(BreakerState::Closed));
+}
+
+#[test]
+fn each_step_of_the_shared_state_does_what_it_says() {
+    use backoff_core::driver::{Outcome, Step};
+    use backoff_core::{Breaker, BreakerPolicy, BreakerState, Permit, RateLimitHeaders};
+    let mut shared = Shared::<4>::new(Pacing::Burst);
+    // No budget: every retry is paid for; a refund changes nothing.
+    assert_eq!(shared.apply(0, Step::Pay { kind: ErrorKind::ServerError }, 1), Outcome::Paid(true));
+    assert_eq!(shared.apply(0, Step::Refund, 1), Outcome::Done);
+    assert_eq!(shared.budget, None);
+    // A budget: a retry after a 5xx costs the retry cost, after a transport failure the
+    // timeout cost; a success refunds; a bucket that cannot pay refuses and keeps its tokens.
+    let mut shared = shared.with_budget(RetryBudget::new(16, 5, 10, 1));
+    assert_eq!(shared.apply(0, Step::Pay { kind: ErrorKind::ServerError }, 1), Outcome::Paid(true));
+    assert_eq!(shared.budget.map(|b| b.tokens()), Some(11));
+    assert_eq!(shared.apply(0, Step::Pay { kind: ErrorKind::Transport }, 1), Outcome::Paid(true));
+    assert_eq!(shared.budget.map(|b| b.tokens()), Some(1));
+    assert_eq!(shared.apply(0, Step::Pay { kind: ErrorKind::RateLimited }, 1), Outcome::Paid(false));
+    assert_eq!(shared.budget.map(|b| b.tokens()), Some(1));
+    assert_eq!(shared.apply(0, Step::Refund, 1), Outcome::Done);
+    assert_eq!(shared.budget.map(|b| b.tokens()), Some(2));
+    // Acquire counts a send in flight; Failed releases it; Observe teaches a hold.
+    assert_eq!(shared.apply(0, Step::Acquire { context: Some(b"events") }, 1), Outcome::Permit(Permit::Go));
+    assert_eq!(shared.apply(0, Step::Failed { context: Some(b"events") }, 1), Outcome::Done);
+    let seen = RateLimitHeaders::read(&[("Retry-After", "4"), ("X-RateLimit-Context", "events")][..]);
+    assert_eq!(shared.apply(10, Step::Observe { status: 429, seen }, 1), Outcome::Done);
+    assert_eq!(
+        shared.apply(20, Step::Acquire { context: Some(b"events") }, 1),
+        Outcome::Permit(Permit::Wait { until_ms: 4_010 })
+    );
+    // A body that broke off is a failure for the breaker: two of them trip a breaker of two.
+    let two = BreakerPolicy { consecutive_failures: 2, ..BreakerPolicy::API_CLIENT };
+    let mut shared = Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(two));
+    shared.apply(0, Step::BodyFailed, 7);
+    assert_eq!(shared.breaker.as_ref().map(Breaker::state), Some(BreakerState::Closed));
+    shared.apply(1, Step::BodyFailed, 7);
+    assert!(matches!(shared.breaker.as_ref().map(Breaker::state), Some(BreakerState::Open { .. })));
+    // The break's jitter comes from the step's entropy: the same word, the same break.
+    let open = |entropy| {
+        let mut s = Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(two));
+        s.apply(0, Step::Failed { context: None }, entropy);
+        s.apply(0, Step::Failed { context: None }, entropy);
+        s.breaker.as_ref().map(Breaker::state)
+    };
+    assert_eq!(open(3), open(3));
+    let breaks: Vec<_> = (1..20).map(open).collect();
+    assert!(breaks.iter().any(|b| *b != breaks[0]), "jittered: {breaks:?}");
+}
+
+#[test]
+fn an_in_process_steps_future_answers_once_and_then_none() {
+    use backoff_core::driver::{Outcome, SharedState, Step};
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+    let mut future = pin!(shared.step(0, Step::Refund, 0));
+    let mut cx = Context::from_waker(Waker::noop());
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Some(Outcome::Done)));
+    assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(None), "polled again: nothing, no panic");
+    #[cfg(feature = "std")]
+    {
+        let mutex = std::sync::Mutex::new(Shared::<4>::new(Pacing::Burst));
+        let mut future = pin!(mutex.step(0, Step::Pay { kind: ErrorKind::ServerError }, 0));
+        assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Some(Outcome::Paid(true))));
+    }
+}
+
+/// A store that answers each step only on its second poll, and logs the steps: what a remote
+/// store (Redis) looks like to the driver.
+struct Remote {
+    state: RefCell<Shared<4>>,
+    log: RefCell<Vec<String>>,
+}
+
+struct Later<'a> {
+    remote: &'a Remote,
+    now_ms: u64,
+    step: Option<backoff_core::driver::Step<'a>>,
+    entropy: u64,
+    polled: bool,
+}
+
+impl Future for Later<'_> {
+    type Output = Option<backoff_core::driver::Outcome>;
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if !self.polled {
+            self.polled = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let (now, entropy) = (self.now_ms, self.entropy);
+        let Some(step) = self.step.take() else { return Poll::Ready(None) };
+        self.remote
+            .log
+            .borrow_mut()
+            .push(format!("{step:?}").split([' ', '{']).next().unwrap_or("").to_owned());
+        Poll::Ready(Some(self.remote.state.borrow_mut().apply(now, step, entropy)))
+    }
+}
+
+impl backoff_core::driver::SharedState for Remote {
+    type Pending<'a> = Later<'a>;
+    fn step<'a>(&'a self, now_ms: u64, step: backoff_core::driver::Step<'a>, entropy: u64) -> Later<'a> {
+        Later { remote: self, now_ms, step: Some(step), entropy, polled: false }
+    }
+}
+
+#[test]
+fn a_store_that_answers_later_gets_the_same_steps_and_gives_the_same_answers() {
+    let run = |remote: Option<&Remote>, local: Option<&RefCell<Shared<4>>>| {
+        let clock = Clock::default();
+        let script = || {
+            vec![
+                respond(503, b""),
+                Step::Fail(TransportFailure::BeforeSend),
+                respond(429, b""),
+                respond(201, b""),
+            ]
+        };
+        let mut transport = Scripted::new(&clock, script());
+        let policy = PRESET.with_retry_after_floor_ms(0);
+        let result = match (remote, local) {
+            (Some(remote), _) => {
+                let options = Options {
+                    policy: &policy,
+                    idempotency: Idempotency::Idempotent,
+                    context: None,
+                    shared: Some(remote),
+                };
+                block_on(
+                    &clock,
+                    driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(5)),
+                )
+            }
+            (None, local) => {
+                let options = Options {
+                    policy: &policy,
+                    idempotency: Idempotency::Idempotent,
+                    context: None,
+                    shared: local,
+                };
+                block_on(
+                    &clock,
+                    driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(5)),
+                )
+            }
+        };
+        (result.map(|s| s.attempts).map_err(|f| f.error.stop), transport.sent_at.clone())
+    };
+    let budget = RetryBudget::new(100, 5, 10, 1);
+    let remote = Remote {
+        state: RefCell::new(Shared::new(Pacing::Burst).with_budget(budget)),
+        log: RefCell::new(Vec::new()),
+    };
+    let local = RefCell::new(Shared::<4>::new(Pacing::Burst).with_budget(budget));
+    let far = run(Some(&remote), None);
+    assert_eq!(far, run(None, Some(&local)), "a remote store and a RefCell decide alike");
+    assert_eq!(far.0, Ok(4));
+    assert_eq!(remote.state.borrow().budget.map(|b| b.tokens()), Some(100 - 5 - 10 - 5 + 1));
+    assert_eq!(local.borrow().budget.map(|b| b.tokens()), Some(81));
+    assert_eq!(
+        *remote.log.borrow(),
+        [
+            "Acquire", "Observe", "Pay", // the 503, retried
+            "Acquire", "Failed", "Pay", // the failed connect, retried
+            "Acquire", "Observe", "Pay", // the 429, retried
+            "Acquire", "Observe", "Refund", // the 201
+        ]
+    );
+}
+
+#[test]
+fn settling_with_a_budget_is_what_the_with_budget_methods_do() {
+    use backoff_core::{Action, NoHeaders, Request};
+    for (tokens, status) in [(100, 503), (4, 503), (100, 201), (0, 201), (100, 400), (9, 408)] {
+        let mut a = RetryBudget::new(100, 5, 10, 1);
+        for _ in 0..(100 - tokens) / 5 {
+            let _ = Action::<64>::Retry(
+                match Request::new(&PRESET, 0, Idempotency::Idempotent).complete::<64, _, _>(
+                    0,
+                    503,
+                    &NoHeaders,
+                    b"",
+                    &mut SplitMix(1),
+                ) {
+                    Action::Retry(r) => r,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .settle(Some(&mut a));
+        }
+        let mut b = a;
+        let request = Request::new(&PRESET, 0, Idempotency::Idempotent);
+        let with = request.response::<64, _>(status, &NoHeaders).finish_with_budget(
+            0,
+            &mut SplitMix(2),
+            Some(&mut a),
+        );
+        let settled =
+            request.response::<64, _>(status, &NoHeaders).finish(0, &mut SplitMix(2)).settle(Some(&mut b));
+        assert_eq!(format!("{with:?}"), format!("{settled:?}"), "{status} with {tokens} tokens");
+        assert_eq!(a, b);
+    }
 }

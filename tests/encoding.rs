@@ -165,3 +165,84 @@ proptest! {
         let _ = Breaker::decode(&bytes);
     }
 }
+
+/// A client's whole shared state, with every part present or absent.
+fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
+    use backoff_core::driver::Shared;
+    let mut limits = Shared::<4>::new(Pacing::Smooth);
+    limits.limits.observe(5, 429, &[("Retry-After", "2"), ("X-RateLimit-Context", "events")]);
+    let budget = RetryBudget::new(50, 5, 10, 1);
+    let mut breaker = Breaker::new(BreakerPolicy::API_CLIENT);
+    breaker.observe(7, Health::Failed, &mut SplitMix(1));
+    vec![
+        limits.clone(),
+        limits.clone().with_budget(budget),
+        limits.clone().with_breaker(breaker.clone()),
+        limits.with_budget(budget).with_breaker(breaker),
+    ]
+}
+
+#[test]
+fn a_clients_whole_shared_state_round_trips_part_by_part() {
+    use backoff_core::driver::Shared;
+    assert_eq!(Shared::<4>::ENCODED_LEN, 6 + 375 + 1 + 26 + 1 + 99);
+    for state in shared_states() {
+        let mut bytes = [0xAAu8; Shared::<4>::ENCODED_LEN + 1];
+        assert_eq!(state.encode(&mut bytes), Ok(Shared::<4>::ENCODED_LEN));
+        assert_eq!(bytes[Shared::<4>::ENCODED_LEN], 0xAA, "nothing written past the encoding");
+        let bytes = &bytes[..Shared::<4>::ENCODED_LEN];
+        let back = Shared::<4>::decode(bytes).unwrap();
+        assert_eq!(back.budget, state.budget);
+        assert_eq!(back.breaker.as_ref().map(Breaker::state), state.breaker.as_ref().map(Breaker::state));
+        assert_eq!(back.limits.hold_until(Some(b"events")), 5 + 2_000);
+        // Canonical: the state decoded encodes to the same bytes.
+        let mut again = [0u8; Shared::<4>::ENCODED_LEN];
+        back.encode(&mut again).unwrap();
+        assert_eq!(&again[..], bytes);
+        // Each part has a tag byte; an absent part's bytes must be zero.
+        let budget_tag = 6 + RateLimits::<4>::ENCODED_LEN;
+        let breaker_tag = budget_tag + 1 + RetryBudget::ENCODED_LEN;
+        for tag in [budget_tag, breaker_tag] {
+            let mut v = bytes.to_vec();
+            v[tag] = 2;
+            assert_eq!(Shared::<4>::decode(&v).map(|_| ()), Err(DecodeError::Invalid), "a tag of 2");
+            if bytes[tag] == 0 {
+                let mut v = bytes.to_vec();
+                v[tag + 1] = 1;
+                assert_eq!(
+                    Shared::<4>::decode(&v).map(|_| ()),
+                    Err(DecodeError::Invalid),
+                    "junk in an absent part"
+                );
+            }
+        }
+    }
+    let mut ok = [0u8; Shared::<4>::ENCODED_LEN];
+    Shared::<4>::new(Pacing::Burst).encode(&mut ok).unwrap();
+    assert_eq!(Shared::<4>::new(Pacing::Burst).encode(&mut ok[..100]), Err(BufferTooSmall));
+    assert_eq!(Shared::<8>::decode(&ok).map(|_| ()), Err(DecodeError::OtherCapacity));
+    assert_eq!(RateLimits::<4>::decode(&ok).map(|_| ()), Err(DecodeError::OtherKind));
+    assert_eq!(Shared::<4>::decode(&ok[..ok.len() - 1]).map(|_| ()), Err(DecodeError::WrongLength));
+    // A part that is not a valid encoding of its own kind.
+    let mut v = ok;
+    v[6 + 3] = 9;
+    assert_eq!(Shared::<4>::decode(&v).map(|_| ()), Err(DecodeError::OtherKind));
+}
+
+proptest! {
+    #[test]
+    fn any_bytes_decode_to_a_shared_state_or_an_error(flips in prop::collection::vec((0usize..508, any::<u8>()), 0..6), pick in 0usize..4) {
+        use backoff_core::driver::Shared;
+        let mut bytes = [0u8; Shared::<4>::ENCODED_LEN];
+        shared_states()[pick].encode(&mut bytes).unwrap();
+        for (at, value) in flips {
+            bytes[at % Shared::<4>::ENCODED_LEN] = value;
+        }
+        // Whatever was flipped: a state that encodes back to these very bytes, or an error.
+        if let Ok(state) = Shared::<4>::decode(&bytes) {
+            let mut again = [0u8; Shared::<4>::ENCODED_LEN];
+            state.encode(&mut again).unwrap();
+            prop_assert_eq!(&again[..], &bytes[..]);
+        }
+    }
+}

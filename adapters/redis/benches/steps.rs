@@ -1,7 +1,10 @@
-//! Shared steps against a local redis-server (started here, on a free loopback port): steps
-//! per second with 1, 4 and 8 workers (each its own connection, as separate processes have),
-//! conflicts per step, and the latency a request pays for `acquire` + `observe` through Redis
-//! against the same two calls on in-process state (median and p99). Printed, not asserted.
+//! Shared steps against a local redis-server (started here, on a free loopback port), from
+//! real processes: 1, 4 and 8 copies of this program, each with its own connection, all
+//! starting at one agreed instant and making requests' worth of steps on one key (acquire,
+//! observe, refund: the three steps a successful request takes through the driver). Printed:
+//! steps per second for the fleet, conflicts per step, and the latency a request pays for its
+//! three steps through Redis against the same three on in-process state (median and p99,
+//! measured in the same run). Printed, not asserted.
 //!
 //! ```text
 //! cargo bench -p backoff-core-redis --bench steps
@@ -9,19 +12,78 @@
 
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use backoff_core::{Pacing, Permit, RateLimits};
-use backoff_core_redis::FleetLimits;
+use backoff_core::driver::{Outcome, Shared, SharedState, Step};
+use backoff_core::{Breaker, BreakerPolicy, Pacing, Permit, RateLimitHeaders, RetryBudget};
+use backoff_core_redis::FleetState;
+
+const HEADERS: [(&str, &str); 4] = [
+    ("X-RateLimit-Limit", "1000000"),
+    ("X-RateLimit-Remaining", "999999"),
+    ("X-RateLimit-Window", "10"),
+    ("X-RateLimit-Context", "events"),
+];
+
+fn state() -> Shared<8> {
+    Shared::new(Pacing::Burst)
+        .with_budget(RetryBudget::AWS_STANDARD)
+        .with_breaker(Breaker::new(BreakerPolicy::API_CLIENT))
+}
+
+/// One request's steps: asked, answered, refunded. Its latency.
+async fn request<S: SharedState>(shared: &S, now_ms: u64, entropy: u64) -> Duration {
+    let seen = RateLimitHeaders::read(&HEADERS[..]);
+    let t = Instant::now();
+    let permit = shared.step(now_ms, Step::Acquire { context: Some(b"events") }, entropy).await;
+    assert_eq!(permit, Some(Outcome::Permit(Permit::Go)));
+    shared.step(now_ms, Step::Observe { status: 201, seen }, entropy).await;
+    shared.step(now_ms, Step::Refund, 0).await;
+    t.elapsed()
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
 
 fn percentile(v: &mut [Duration], p: f64) -> Duration {
     v.sort_unstable();
     v[((v.len() - 1) as f64 * p) as usize]
 }
 
+/// A child process: waits for the start instant, makes `requests` requests' steps, prints
+/// `elapsed_us conflicts latency_us...`.
+fn child(url: &str, key: &str, requests: usize, start_at: u64) {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(async {
+        let fleet = FleetState::new(url, key, state()).unwrap();
+        // Connect before the start: the first step pays for the connection.
+        let _ = fleet.step(0, Step::Refund, 0).await;
+        std::thread::sleep(Duration::from_millis(start_at.saturating_sub(unix_ms())));
+        let epoch = Instant::now();
+        let mut latencies = Vec::with_capacity(requests);
+        for i in 0..requests {
+            latencies.push(request(&fleet, epoch.elapsed().as_millis() as u64, i as u64).await);
+        }
+        assert!(!fleet.is_degraded(), "Redis went away during the bench");
+        let mut line = format!("{} {}", epoch.elapsed().as_micros(), fleet.conflicts());
+        for l in latencies {
+            line.push_str(&format!(" {}", l.as_micros()));
+        }
+        println!("{line}");
+    });
+}
+
 fn main() {
-    let quick = !std::env::args().any(|a| a == "--bench");
-    let steps_each = if quick { 100 } else { 2_000 };
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--child") {
+        let a = &args[at + 1..];
+        child(&a[0], &a[1], a[2].parse().unwrap(), a[3].parse().unwrap());
+        return;
+    }
+    let quick = !args.iter().any(|a| a == "--bench");
+    let requests = if quick { 50 } else { 2_000 };
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut redis = Command::new("redis-server")
         .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -32,68 +94,50 @@ fn main() {
         std::thread::sleep(Duration::from_millis(20));
     }
     let url = format!("redis://127.0.0.1:{port}/");
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
-    let headers = [
-        ("X-RateLimit-Limit", "1000000"),
-        ("X-RateLimit-Remaining", "999999"),
-        ("X-RateLimit-Window", "10"),
-        ("X-RateLimit-Context", "events"),
-    ];
     println!(
-        "{:<8} {:>14} {:>18} {:>14} {:>14}",
-        "workers", "steps/s", "conflicts/step", "median µs", "p99 µs"
+        "{:<10} {:>12} {:>16} {:>22} {:>18}",
+        "processes", "steps/s", "conflicts/step", "request median µs", "request p99 µs"
     );
-    for workers in [1usize, 4, 8] {
-        let key = format!("bench:{workers}");
-        let (total, conflicts, mut latencies) = runtime.block_on(async {
-            let tasks: Vec<_> = (0..workers)
-                .map(|_| {
-                    let (url, key) = (url.clone(), key.clone());
-                    tokio::spawn(async move {
-                        let limits = FleetLimits::new(&url, &key, Pacing::Burst).unwrap();
-                        let mut lat = Vec::with_capacity(steps_each);
-                        for _ in 0..steps_each {
-                            let t = Instant::now();
-                            let permit = limits.acquire(Some(b"events")).await;
-                            assert_eq!(permit, Permit::Go);
-                            limits.observe(201, &headers).await;
-                            lat.push(t.elapsed());
-                        }
-                        (limits.conflicts(), lat)
-                    })
-                })
-                .collect();
-            let start = Instant::now();
-            let mut conflicts = 0;
-            let mut lat = Vec::new();
-            for t in tasks {
-                let (c, l) = t.await.unwrap();
-                conflicts += c;
-                lat.extend(l);
-            }
-            (start.elapsed(), conflicts, lat)
-        });
-        let steps = (2 * workers * steps_each) as f64;
+    for processes in [1usize, 4, 8] {
+        let key = format!("bench:{processes}");
+        let start_at = unix_ms() + 1_000;
+        let children: Vec<_> = (0..processes)
+            .map(|_| {
+                Command::new(std::env::current_exe().unwrap())
+                    .args(["--child", &url, &key, &requests.to_string(), &start_at.to_string()])
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        let (mut longest_us, mut conflicts, mut latencies) = (0u64, 0u64, Vec::new());
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(out.status.success());
+            let line = String::from_utf8(out.stdout).unwrap();
+            let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().unwrap());
+            longest_us = longest_us.max(fields.next().unwrap());
+            conflicts += fields.next().unwrap();
+            latencies.extend(fields.map(Duration::from_micros));
+        }
+        let steps = (3 * processes * requests) as f64;
         println!(
-            "{workers:<8} {:>14.0} {:>18.3} {:>14.0} {:>14.0}",
-            steps / total.as_secs_f64(),
+            "{processes:<10} {:>12.0} {:>16.3} {:>22.0} {:>18.0}",
+            steps / (longest_us as f64 / 1e6),
             conflicts as f64 / steps,
             percentile(&mut latencies, 0.5).as_secs_f64() * 1e6,
             percentile(&mut latencies, 0.99).as_secs_f64() * 1e6
         );
     }
-    let mut local = RateLimits::<8>::new(Pacing::Burst);
-    let mut lat = Vec::new();
-    for i in 0..steps_each as u64 {
-        let t = Instant::now();
-        assert_eq!(local.acquire(i, Some(b"events")), Permit::Go);
-        local.observe(i, 201, &headers);
-        lat.push(t.elapsed());
-    }
+    // The baseline: the same steps on in-process state, through the same trait.
+    let local = Mutex::new(state());
+    let runtime = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let mut latencies: Vec<Duration> =
+        (0..requests as u64).map(|i| runtime.block_on(request(&local, i, i))).collect();
     println!(
-        "in-process state: acquire + observe median {:.2} µs, p99 {:.2} µs",
-        percentile(&mut lat, 0.5).as_secs_f64() * 1e6,
-        percentile(&mut lat, 0.99).as_secs_f64() * 1e6
+        "in-process state (Mutex), same three steps: median {:.2} µs, p99 {:.2} µs",
+        percentile(&mut latencies, 0.5).as_secs_f64() * 1e6,
+        percentile(&mut latencies, 0.99).as_secs_f64() * 1e6
     );
     let _ = redis.kill();
     let _ = redis.wait();

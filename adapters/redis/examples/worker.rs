@@ -1,57 +1,57 @@
-//! One worker of a fleet: sends POSTs to a Follow-Up-Boss-like server through the crate's
-//! decisions, with its rate-limit state shared through Redis (or, with `--redis none`, kept in
-//! this process only: the control). Prints one summary line.
+//! One worker of a fleet: sends POSTs to a Follow-Up-Boss-like server through the reqwest
+//! middleware, its shared state in Redis (or, with `--redis none`, in this process only: the
+//! control). The two differ by one line. Prints one summary line.
 //!
 //! ```text
 //! cargo run -p backoff-core-redis --example worker -- --redis redis://127.0.0.1:6379 --url http://127.0.0.1:8080/v1/events --requests 25
 //! ```
 
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
-use backoff_core::{Action, Idempotency, Pacing, Permit, Policy, RateLimits, Request, TransportFailure};
-use backoff_core_redis::FleetLimits;
-use rand_core::SeedableRng;
+use backoff_core::driver::Shared;
+use backoff_core::{Pacing, Policy};
+use backoff_core_redis::FleetState;
+use backoff_core_reqwest::{Context, RetryMiddleware};
+use reqwest_middleware::{ClientBuilder, Middleware, Next};
 
-#[allow(clippy::large_enum_variant)] // one per process
-enum Limits {
-    Shared(FleetLimits),
-    Local(RateLimits<8>, Instant),
+/// Counts what each attempt met, seen from inside the retry middleware (it runs once per
+/// attempt).
+#[derive(Default)]
+struct Attempts {
+    sent: AtomicUsize,
+    r429: AtomicUsize,
+    /// 429s met after this worker had seen a response (and so the rate-limit headers).
+    r429_after_headers: AtomicUsize,
 }
 
-impl Limits {
-    fn now_ms(&self) -> u64 {
-        match self {
-            Self::Shared(s) => s.now_ms(),
-            Self::Local(_, epoch) => epoch.elapsed().as_millis() as u64,
+#[async_trait::async_trait]
+impl Middleware for Counter {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut http::Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let seen_before = self.0.sent.fetch_add(1, Ordering::Relaxed) > 0;
+        let result = next.run(request, extensions).await;
+        if matches!(&result, Ok(r) if r.status() == 429) {
+            self.0.r429.fetch_add(1, Ordering::Relaxed);
+            if seen_before {
+                self.0.r429_after_headers.fetch_add(1, Ordering::Relaxed);
+            }
         }
-    }
-    async fn acquire(&mut self) -> Permit {
-        let now = self.now_ms();
-        match self {
-            Self::Shared(s) => s.acquire(Some(b"events")).await,
-            Self::Local(l, _) => l.acquire(now, Some(b"events")),
-        }
-    }
-    async fn observe(&mut self, status: u16, headers: &[(String, String)]) {
-        let now = self.now_ms();
-        match self {
-            Self::Shared(s) => s.observe(status, headers).await,
-            Self::Local(l, _) => l.observe(now, status, headers),
-        }
-    }
-    async fn abandon(&mut self) {
-        match self {
-            Self::Shared(s) => s.abandon(Some(b"events")).await,
-            Self::Local(l, _) => l.abandon(Some(b"events")),
-        }
+        result
     }
 }
+
+struct Counter(Arc<Attempts>);
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
-    let (mut redis, mut url, mut requests, mut key) =
-        (String::new(), String::new(), 25usize, "fub:demo".to_owned());
+    let (mut redis, mut url, mut requests, mut key, mut gap_ms) =
+        (String::new(), String::new(), 25usize, "fub:demo".to_owned(), 0u64);
     while let Some(arg) = args.next() {
         let value = args.next().unwrap_or_default();
         match arg.as_str() {
@@ -59,77 +59,45 @@ async fn main() {
             "--url" => url = value,
             "--requests" => requests = value.parse().expect("a number of requests"),
             "--key" => key = value,
-            _ => panic!("usage: worker --redis URL|none --url URL [--requests N] [--key K]"),
+            "--gap-ms" => gap_ms = value.parse().expect("milliseconds between requests"),
+            _ => panic!("usage: worker --redis URL|none --url URL [--requests N] [--key K] [--gap-ms MS]"),
         }
     }
-    let mut limits = if redis == "none" {
-        Limits::Local(RateLimits::new(Pacing::Burst), Instant::now())
-    } else {
-        Limits::Shared(FleetLimits::new(&redis, &key, Pacing::Burst).expect("a Redis URL"))
-    };
-    let http = reqwest::Client::new();
     let policy = Policy::FOLLOW_UP_BOSS
         .with_base_ms(100)
         .with_max_backoff_ms(2_000)
         .with_retry_after_floor_ms(0)
         .with_retry_after_jitter_ms(50);
-    let mut rng = rand_pcg::Pcg32::seed_from_u64(u64::from(std::process::id()));
-    let (mut sent, mut ok, mut failed, mut limited, mut limited_after) = (0, 0, 0, 0, 0);
-    let mut seen_headers = false;
-    for _ in 0..requests {
-        let mut request = Request::new(&policy, limits.now_ms(), Idempotency::NotIdempotent);
-        loop {
-            while let Permit::Wait { until_ms } = limits.acquire().await {
-                let wait = until_ms.saturating_sub(limits.now_ms());
-                tokio::time::sleep(Duration::from_millis(wait.max(1))).await;
-            }
-            sent += 1;
-            let action = match http.post(&url).body("{}").send().await {
-                Err(error) => {
-                    limits.abandon().await;
-                    let failure = if error.is_connect() {
-                        TransportFailure::BeforeSend
-                    } else {
-                        TransportFailure::AfterSend
-                    };
-                    request.transport_failure::<64, _>(limits.now_ms(), failure, &mut rng)
-                }
-                Ok(response) => {
-                    let status = response.status().as_u16();
-                    let headers: Vec<(String, String)> = response
-                        .headers()
-                        .iter()
-                        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
-                        .collect();
-                    let body = response.bytes().await.unwrap_or_default();
-                    if status == 429 {
-                        limited += 1;
-                        if seen_headers {
-                            limited_after += 1;
-                        }
-                    }
-                    seen_headers = true;
-                    limits.observe(status, headers.as_slice()).await;
-                    request.complete::<64, _, _>(limits.now_ms(), status, headers.as_slice(), &body, &mut rng)
-                }
-            };
-            match action {
-                Action::Succeed { .. } => {
-                    ok += 1;
-                    break;
-                }
-                Action::Fail(_) => {
-                    failed += 1;
-                    break;
-                }
-                Action::Retry(retry) => {
-                    let wait = retry.at_ms.saturating_sub(limits.now_ms());
-                    tokio::time::sleep(Duration::from_millis(wait)).await;
-                    request = retry.request;
-                }
+    let retry = RetryMiddleware::with_policy(policy).pacing(Pacing::Burst);
+    let counts = Arc::new(Attempts::default());
+    let builder = ClientBuilder::new(reqwest::Client::new());
+    // The one line between a process on its own and a fleet.
+    let builder = if redis == "none" {
+        builder.with(retry)
+    } else {
+        let fleet = FleetState::new(&redis, &key, Shared::new(Pacing::Burst)).expect("a Redis URL");
+        builder.with(retry.shared_state(fleet))
+    };
+    let client = builder.with(Counter(Arc::clone(&counts))).build();
+
+    let (mut ok, mut failed) = (0, 0);
+    for n in 0..requests {
+        if n > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(gap_ms)).await;
+        }
+        let sent = client.post(&url).body("{}").with_extension(Context("events")).send().await;
+        match sent {
+            Ok(_) => ok += 1,
+            Err(error) => {
+                eprintln!("worker: {error}");
+                failed += 1;
             }
         }
     }
-    let degraded = matches!(&limits, Limits::Shared(s) if s.is_degraded());
-    println!("worker sent={sent} ok={ok} failed={failed} r429={limited} r429_after_headers={limited_after} degraded_at_end={degraded}");
+    println!(
+        "worker sent={} ok={ok} failed={failed} r429={} r429_after_headers={}",
+        counts.sent.load(Ordering::Relaxed),
+        counts.r429.load(Ordering::Relaxed),
+        counts.r429_after_headers.load(Ordering::Relaxed),
+    );
 }

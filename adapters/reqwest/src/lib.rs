@@ -46,8 +46,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff_core::driver::{self, Failed, Failure, Options, Shared, Success, Timer, Transport};
-use backoff_core::{Idempotency, Pacing, Policy, RateLimits, RetryBudget, TransportFailure};
+use backoff_core::driver::{self, Failed, Failure, Options, Shared, SharedState, Success, Timer, Transport};
+use backoff_core::{Breaker, Idempotency, Pacing, Policy, RateLimits, RetryBudget, TransportFailure};
 use http::Extensions;
 use reqwest::{Method, Request, Response};
 use reqwest_middleware::{Middleware, Next};
@@ -85,13 +85,38 @@ pub enum NotRetried {
 }
 
 /// The middleware: one per client, shared by its clones.
-#[derive(Clone, Debug)]
-pub struct RetryMiddleware {
+///
+/// The client's shared state (rate limits, and the budget and breaker if set) lives in `S`:
+/// by default a `Mutex` in this process; [`shared_state`](Self::shared_state) puts it
+/// elsewhere, e.g. in Redis for a fleet (`backoff-core-redis`), with the same decisions.
+pub struct RetryMiddleware<S = Mutex<Shared<CONTEXTS>>> {
     policy: Policy,
-    shared: Arc<Mutex<Shared<CONTEXTS>>>,
+    shared: Arc<S>,
     epoch: tokio::time::Instant,
     seed: u64,
     requests: Arc<AtomicU64>,
+}
+
+// By hand: the derives would ask `S: Clone` / `S: Debug`, and only an `Arc<S>` is kept.
+impl<S> Clone for RetryMiddleware<S> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy,
+            shared: Arc::clone(&self.shared),
+            epoch: self.epoch,
+            seed: self.seed,
+            requests: Arc::clone(&self.requests),
+        }
+    }
+}
+
+impl<S> std::fmt::Debug for RetryMiddleware<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RetryMiddleware")
+            .field("policy", &self.policy)
+            .field("shared", &std::any::type_name::<S>())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for RetryMiddleware {
@@ -131,6 +156,12 @@ impl RetryMiddleware {
         self.with_shared(|s| s.budget = Some(budget))
     }
 
+    /// Asks `breaker` before every send and teaches it every outcome (see [`Breaker`]).
+    #[must_use]
+    pub fn breaker(self, breaker: Breaker) -> Self {
+        self.with_shared(|s| s.breaker = Some(breaker))
+    }
+
     /// The retry budget's tokens left, if there is one.
     #[must_use]
     pub fn budget_tokens(&self) -> Option<u32> {
@@ -143,6 +174,27 @@ impl RetryMiddleware {
             f(&mut shared);
         }
         self
+    }
+}
+
+impl<S> RetryMiddleware<S> {
+    /// Keeps the client's shared state in `state` instead (the one line that moves a client
+    /// from in-process state to a fleet's): anything that is a [`SharedState`], given as it is
+    /// or in an `Arc` the application also holds. What was set with [`pacing`],
+    /// [`budget`] or [`breaker`] before is replaced by `state`'s own.
+    ///
+    /// [`pacing`]: RetryMiddleware::pacing
+    /// [`budget`]: RetryMiddleware::budget
+    /// [`breaker`]: RetryMiddleware::breaker
+    #[must_use]
+    pub fn shared_state<T: SharedState>(self, state: impl Into<Arc<T>>) -> RetryMiddleware<T> {
+        RetryMiddleware {
+            policy: self.policy,
+            shared: state.into(),
+            epoch: self.epoch,
+            seed: self.seed,
+            requests: self.requests,
+        }
     }
 
     /// A generator for one request: the OS seed and the request's number, mixed.
@@ -216,7 +268,11 @@ impl std::error::Error for RetryError {
 }
 
 #[async_trait::async_trait]
-impl Middleware for RetryMiddleware {
+impl<S> Middleware for RetryMiddleware<S>
+where
+    S: SharedState + Send + Sync + 'static,
+    for<'a> S::Pending<'a>: Send,
+{
     async fn handle(
         &self,
         request: Request,
@@ -234,9 +290,7 @@ impl Middleware for RetryMiddleware {
             Attempting { next, extensions: &mut *extensions, request: Some(request), cloneable };
         let timer = Clock { epoch: self.epoch };
         let mut rng = self.rng();
-        match driver::retry::<MESSAGE_CAP, CONTEXTS, _, _, _, _>(options, &mut transport, &timer, &mut rng)
-            .await
-        {
+        match driver::retry::<MESSAGE_CAP, _, _, _, _>(options, &mut transport, &timer, &mut rng).await {
             Ok(Success { response: attempt, attempts }) => {
                 let mut response = attempt.response;
                 response.extensions_mut().insert(Attempts(attempts));

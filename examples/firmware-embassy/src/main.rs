@@ -197,11 +197,11 @@ async fn main(_spawner: Spawner) {
     );
     let (mut rng1, mut rng2) = (XorShift(0x2545_F491), XorShift(0x1234_5678));
     let clock = Clock;
-    let a = driver::retry::<128, 4, _, _, _, _>(options, &mut first, &clock, &mut rng1);
+    let a = driver::retry::<128, _, _, _, _>(options, &mut first, &clock, &mut rng1);
     let b = async {
         // The second request starts once the first has had its 429 (at about 1.1–2.1 s).
         Timer::after_millis(2_300).await;
-        driver::retry::<128, 4, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
+        driver::retry::<128, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
     };
     let (a, b) = embassy_futures::join::join(a, b).await;
 

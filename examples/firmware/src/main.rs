@@ -483,7 +483,7 @@ mod all_api {
         };
         let (mut transport, clock, mut rng) = (Script(0), Clock(Cell::new(0)), XorShift(black_box(3)));
         let mut future =
-            core::pin::pin!(driver::retry::<16, 2, _, _, _, _>(options, &mut transport, &clock, &mut rng));
+            core::pin::pin!(driver::retry::<16, _, _, _, _>(options, &mut transport, &clock, &mut rng));
         let mut cx = Context::from_waker(Waker::noop());
         for _ in 0..black_box(64) {
             if let Poll::Ready(result) = future.as_mut().poll(&mut cx) {
