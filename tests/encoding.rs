@@ -186,6 +186,7 @@ fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
 fn a_clients_whole_shared_state_round_trips_part_by_part() {
     use backoff_core::driver::Shared;
     assert_eq!(Shared::<4>::ENCODED_LEN, 6 + 375 + 1 + 26 + 1 + 99);
+    assert_eq!(Shared::<8>::ENCODED_LEN, 868);
     for state in shared_states() {
         let mut bytes = [0xAAu8; Shared::<4>::ENCODED_LEN + 1];
         assert_eq!(state.encode(&mut bytes), Ok(Shared::<4>::ENCODED_LEN));

@@ -2,6 +2,7 @@
 //! state that decodes encodes back to the same bytes.
 #![no_main]
 
+use backoff_core::driver::Shared;
 use backoff_core::{Breaker, RateLimits, RetryBudget};
 use libfuzzer_sys::fuzz_target;
 
@@ -19,6 +20,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(breaker) = Breaker::decode(data) {
         let mut out = [0u8; Breaker::ENCODED_LEN];
         assert_eq!(breaker.encode(&mut out), Ok(out.len()));
+        assert_eq!(&out[..], data);
+    }
+    if let Ok(shared) = Shared::<1>::decode(data) {
+        let mut out = [0u8; Shared::<1>::ENCODED_LEN];
+        assert_eq!(shared.encode(&mut out), Ok(out.len()));
         assert_eq!(&out[..], data);
     }
 });
