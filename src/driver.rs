@@ -499,3 +499,21 @@ async fn settle<'p, const N: usize, S: SharedState + ?Sized>(
         Action::Fail(_) => action,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Entropy;
+    use rand_core::TryRng;
+
+    #[test]
+    fn a_steps_entropy_fills_bytes_from_its_words_in_order() {
+        let mut words = Entropy(42);
+        let (a, b) = (words.try_next_u64().unwrap_or(0), words.try_next_u64().unwrap_or(0));
+        let mut bytes = [0u8; 12];
+        Entropy(42).try_fill_bytes(&mut bytes).unwrap_or(());
+        assert_eq!(bytes[..8], a.to_le_bytes());
+        assert_eq!(bytes[8..], b.to_le_bytes()[..4]);
+        assert_eq!(Entropy(42).try_next_u32().unwrap_or(0), (a >> 32) as u32);
+        assert_ne!(a, b);
+    }
+}

@@ -21,6 +21,8 @@ struct Clock {
     now: Cell<u64>,
     /// Instants that pending sleeps wait for.
     wakes: RefCell<Vec<u64>>,
+    /// How many times the clock moved: one per instant some task slept until.
+    advances: Cell<u32>,
 }
 
 impl Clock {
@@ -30,6 +32,7 @@ impl Clock {
         let Some(&next) = wakes.iter().min() else { return false };
         wakes.clear();
         self.now.set(self.now.get().max(next));
+        self.advances.set(self.advances.get() + 1);
         true
     }
 }
@@ -334,6 +337,8 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
     assert_eq!(first.sent_at.len(), 2);
     assert!(first.sent_at[1] >= 5_000, "the retry went early: {:?}", first.sent_at);
     assert_eq!(second.sent_at, [5_000], "the concurrent request was not held exactly until the hold");
+    // Slept once until the hold's instant, not woken every millisecond to ask again.
+    assert!(clock.advances.get() <= 4, "{} wake-ups", clock.advances.get());
 }
 
 #[test]
@@ -623,4 +628,45 @@ fn settling_with_a_budget_is_what_the_with_budget_methods_do() {
         assert_eq!(format!("{with:?}"), format!("{settled:?}"), "{status} with {tokens} tokens");
         assert_eq!(a, b);
     }
+}
+
+#[test]
+fn observing_a_response_teaches_the_rate_limits_and_the_breaker() {
+    use backoff_core::{Breaker, BreakerPolicy, BreakerState, Permit};
+    let one = BreakerPolicy { consecutive_failures: 1, ..BreakerPolicy::API_CLIENT };
+    let mut shared = Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(one));
+    shared.observe(100, 503, &[("Retry-After", "7"), ("X-RateLimit-Context", "events")], &mut SplitMix(1));
+    assert_eq!(shared.limits.hold_until(Some(b"events")), 7_100);
+    assert!(matches!(shared.breaker.as_ref().map(Breaker::state), Some(BreakerState::Open { .. })));
+    assert!(matches!(shared.acquire(200, Some(b"other"), &mut SplitMix(1)), Permit::Wait { .. }));
+}
+
+#[test]
+fn the_breakers_jitter_in_the_driver_comes_from_the_callers_rng() {
+    use backoff_core::{Breaker, BreakerPolicy, BreakerState};
+    let two = BreakerPolicy { consecutive_failures: 2, release_spread_ms: 0, ..BreakerPolicy::API_CLIENT };
+    let open_until = |seed: u64| {
+        let clock = Clock::default();
+        let shared = RefCell::new(Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(two)));
+        let policy = PRESET.with_max_retries(1);
+        let options = Options {
+            policy: &policy,
+            idempotency: Idempotency::Idempotent,
+            context: None,
+            shared: Some(&shared),
+        };
+        let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b"")]);
+        let _ = block_on(
+            &clock,
+            driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(seed)),
+        );
+        let state = shared.borrow().breaker.as_ref().map(Breaker::state);
+        match state {
+            Some(BreakerState::Open { until_ms }) => until_ms - transport.sent_at[1],
+            other => panic!("{other:?}"),
+        }
+    };
+    assert_eq!(open_until(3), open_until(3), "the same stream, the same break");
+    let breaks: Vec<u64> = (0..8).map(open_until).collect();
+    assert!(breaks.iter().any(|b| *b != breaks[0]), "every seed gave the same break: {breaks:?}");
 }
