@@ -325,9 +325,9 @@ impl<'a> Parser<'a> {
     /// `key = ( lcalpha / "*" ) *( lcalpha / DIGIT / "_" / "-" / "." / "*" )`
     fn key(&mut self) -> Option<&'a [u8]> {
         let start = self.i;
-        match self.peek()? {
-            b'a'..=b'z' | b'*' => self.i += 1,
-            _ => return None,
+        // The first character's set is part of the rest's, so the loop takes it too.
+        if !matches!(self.peek()?, b'a'..=b'z' | b'*') {
+            return None;
         }
         while matches!(self.peek(), Some(b'a'..=b'z' | b'0'..=b'9' | b'_' | b'-' | b'.' | b'*')) {
             self.i += 1;
@@ -356,8 +356,8 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
+            // A token; its first character's set is part of the rest's, so the loop takes it.
             b'A'..=b'Z' | b'a'..=b'z' | b'*' => {
-                self.i += 1;
                 while matches!(
                     self.peek(),
                     Some(b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^' | b'_' | b'`' | b'|' | b'~' | b':' | b'/')

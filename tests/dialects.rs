@@ -86,6 +86,14 @@ fn the_ietf_fields_as_in_the_drafts_examples() {
     assert_eq!(seen.remaining, None, "a byte sequence is not in the subset: the field is absent");
     let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", "default;r=5;t=1;x=?1;y=1.5;z=tok")]);
     assert_eq!((seen.remaining, seen.reset_ms), (Some(5), Some(1_000)));
+    let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", "default;r=5;t=1;y=123456789012.123")]);
+    assert_eq!(seen.remaining, Some(5), "the longest decimal there is");
+    // Keys of several characters, of every character a key may hold.
+    let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", "default;policy-name=tok;x.y_z*9=3;r=5;t=1")]);
+    assert_eq!((seen.remaining, seen.reset_ms), (Some(5), Some(1_000)));
+    // Integers have up to 15 digits (16 are malformed, below); values past 32 bits saturate.
+    let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", "default;r=999999999999999;t=1")]);
+    assert_eq!(seen.remaining, Some(u32::MAX));
     // The pacing learns the quota from the policy field.
     let mut limits = RateLimits::<4>::new(Pacing::Smooth);
     limits.observe_dialect(0, 200, &headers, &Dialect::IETF_DRAFT_11);
@@ -100,17 +108,20 @@ fn the_ietf_fields_as_in_the_drafts_examples() {
 #[test]
 fn malformed_structured_fields_are_absent() {
     for value in [
-        "\"default\";r=5,",               // trailing comma
-        "\"default;r=5",                  // unterminated string
-        "\"default\";R=5",                // keys are lower case
-        "\"default\";r=1234567890123456", // 16 digits
-        "\"default\";r=",                 // no value
-        ",\"default\";r=5",               // leading comma
-        "\"def\u{1}ault\";r=5",           // a control character
-        "\"default\" ;r=5",               // space before a parameter
-        "\"default\";r=5 \"other\"",      // no comma between items
-        "\"a\\qb\";r=5",                  // a bad escape
-        "@;r=5",                          // not an item
+        "\"default\";r=5,",                  // trailing comma
+        "\"default;r=5",                     // unterminated string
+        "\"default\";R=5",                   // keys are lower case
+        "\"default\";r=1234567890123456",    // 16 digits
+        "\"default\";r=",                    // no value
+        ",\"default\";r=5",                  // leading comma
+        "\"def\u{1}ault\";r=5",              // a control character
+        "\"default\" ;r=5",                  // space before a parameter
+        "\"default\";r=5 \"other\"",         // no comma between items
+        "\"a\\qb\";r=5",                     // a bad escape
+        "@;r=5",                             // not an item
+        "\"default\";r=5;y=1.2345",          // a decimal with 4 fraction digits
+        "\"default\";r=5;y=1.",              // a decimal with none
+        "\"default\";r=5;y=1234567890123.5", // a decimal with 13 integer digits
     ] {
         let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", value)]);
         assert_eq!((seen.remaining, seen.reset_ms), (None, None), "{value:?}");
@@ -214,5 +225,60 @@ proptest! {
         let mut got = None;
         prop_assert!(dialect::parse_list(field.as_bytes(), &mut |item| got = item.r));
         prop_assert_eq!(got, Some(r));
+    }
+}
+
+/// What the IETF `RateLimit` field's most restrictive item is, as (context, remaining, reset).
+fn limit_item(value: &str) -> (Option<String>, Option<u32>, Option<u64>) {
+    let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit", value)]);
+    (seen.context.map(|c| c.as_str().to_owned()), seen.remaining, seen.reset_ms)
+}
+
+/// What the `RateLimit-Policy` field's most restrictive item is, as (quota, window).
+fn policy_item(value: &str) -> (Option<u32>, Option<u32>) {
+    let seen = Dialect::IETF_DRAFT_11.read(&[("RateLimit-Policy", value)]);
+    (seen.limit, seen.window_ms)
+}
+
+#[test]
+fn of_several_ratelimit_items_the_one_with_fewest_left_counts_and_among_empty_ones_the_longest() {
+    let item = |name: &str, r: u32, t: u64| (Some(name.to_owned()), Some(r), Some(t * 1000));
+    assert_eq!(limit_item("a;r=5;t=10, b;r=3;t=20, c;r=4;t=1"), item("b", 3, 20), "fewest left");
+    assert_eq!(limit_item("a;r=3;t=1, b;r=3;t=9"), item("a", 3, 1), "a tie keeps the first");
+    assert_eq!(
+        limit_item("a;r=0;t=10, b;r=0;t=30, c;r=0;t=20"),
+        item("b", 0, 30),
+        "none left: the longest wait"
+    );
+    assert_eq!(limit_item("a;r=0;t=10, b;r=0;t=10"), item("a", 0, 10), "the same wait keeps the first");
+    assert_eq!(limit_item("a;r=0;t=10, b;r=1;t=99"), item("a", 0, 10));
+    // An item that says how many are left beats one that does not, never the other way.
+    assert_eq!(limit_item("a;t=10, b;r=7;t=5"), item("b", 7, 5));
+    assert_eq!(limit_item("a;r=7;t=5, b;t=10"), item("a", 7, 5));
+}
+
+#[test]
+fn of_several_policies_the_one_allowing_fewest_requests_per_second_counts() {
+    assert_eq!(policy_item("a;q=100;w=10, b;q=50;w=10, c;q=600;w=60"), (Some(50), Some(10_000)));
+    // 30 a second is more than 10 a second: compared as rates, not sums or quotients.
+    assert_eq!(policy_item("a;q=100;w=10, b;q=30;w=1"), (Some(100), Some(10_000)));
+    assert_eq!(policy_item("a;q=30;w=1, b;q=100;w=10"), (Some(100), Some(10_000)));
+    // The same rate keeps the first.
+    assert_eq!(policy_item("a;q=100;w=10, b;q=10;w=1"), (Some(100), Some(10_000)));
+    // A policy with a quota and a window beats one without, never the other way.
+    assert_eq!(policy_item("a;q=100, b;q=50;w=10"), (Some(50), Some(10_000)));
+    assert_eq!(policy_item("a;q=50;w=10, b;q=1"), (Some(50), Some(10_000)));
+}
+
+#[test]
+fn a_field_may_start_with_spaces() {
+    assert_eq!(limit_item("   a;r=5;t=1"), (Some("a".to_owned()), Some(5), Some(1_000)));
+    assert!(dialect::parse_list(b"  ", &mut |_| panic!("no item in an empty list")));
+}
+
+#[test]
+fn every_dialect_reads_retry_after() {
+    for dialect in [Dialect::FOLLOW_UP_BOSS, Dialect::GITHUB, Dialect::DISCORD, Dialect::IETF_DRAFT_11] {
+        assert_eq!(dialect.read(&[("Retry-After", "5")]).retry_after_ms, Some(5_000));
     }
 }
