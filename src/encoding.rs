@@ -222,7 +222,10 @@ fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
     }
 }
 
-const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 8 + 5 + 5 + 5 + 8 + 8 + 9 + 8 + 2 + 2;
+// Tag, name bytes, name length, hash, hold, three optional u32s, paced, used, optional reset,
+// sent, and the two u16 counts written as one 4. (`2 + 2` at the end would let a mutant turn it
+// into `2 * 2` unnoticed: the same number.)
+const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 8 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
 
 impl<const C: usize> RateLimits<C> {
     /// The bytes [`encode`](Self::encode) writes: 15 plus 90 per context.

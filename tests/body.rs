@@ -104,6 +104,49 @@ fn a_leading_bom_and_whitespace_are_skipped() {
 }
 
 #[test]
+fn a_cut_bom_gives_back_exactly_the_bytes_it_took() {
+    let raw = |body: &[u8]| parse_every_split::<64>(body).raw_text().map(str::to_owned);
+    // EF BB then a continuation byte that is not BF: the three bytes are U+FEFE.
+    assert_eq!(raw(b"\xEF\xBB\xBEok").as_deref(), Some("\u{FEFE}ok"));
+    // EF then BF BD: not a BOM, and the three bytes are U+FFFD itself.
+    assert_eq!(raw(b"\xEF\xBF\xBDok").as_deref(), Some("\u{FFFD}ok"));
+    // EF then a byte that cannot continue it: one replacement character, then the byte.
+    assert_eq!(raw(b"\xEFok").as_deref(), Some("\u{FFFD}ok"));
+    // A BOM cut by the body's end: one replacement character for what came of it.
+    assert_eq!(raw(b"\xEF").as_deref(), Some("\u{FFFD}"));
+    assert_eq!(raw(b"\xEF\xBB").as_deref(), Some("\u{FFFD}"));
+}
+
+#[test]
+fn numbers_that_start_with_zero_are_values() {
+    for body in [
+        &br#"{"a":0,"errorMessage":"m"}"#[..],
+        br#"{"a":-0,"errorMessage":"m"}"#,
+        br#"{"a":[0,-0,0.5,-0.5,0e1,-0E-1],"errorMessage":"m"}"#,
+        br#"{"errorMessage":"m","a":0}"#,
+    ] {
+        assert_eq!(message(body).as_deref(), Some("m"), "{}", String::from_utf8_lossy(body));
+    }
+    for body in [&br#"{"a":01}"#[..], br#"{"a":-}"#, br#"{"a":-01}"#, br#"{"a":0.}"#] {
+        assert_eq!(kind(body), BodyKind::Invalid, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
+fn a_container_closed_by_the_other_bracket_is_invalid() {
+    for body in [
+        &br#"{"a":[1}"#[..],
+        br#"{"a":{"b":1]}"#,
+        br#"{"a":[}"#,
+        br#"{"a":{]}"#,
+        br#"{"a":1]"#,
+        br#"{"a":[[1],{"b":[2}]}"#,
+    ] {
+        assert_eq!(kind(body), BodyKind::Invalid, "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
 fn the_last_error_message_wins_and_error_is_only_a_fallback() {
     assert_eq!(message(br#"{"errorMessage":"a","errorMessage":"b"}"#).as_deref(), Some("b"));
     assert_eq!(kind(br#"{"errorMessage":"a","errorMessage":null}"#), BodyKind::NoMessage);

@@ -64,6 +64,18 @@ fn each_kind_of_wrong_bytes_gets_its_own_error() {
     assert_eq!(DecodeError::OtherVersion(9).to_string(), "state encoded by format version 9, this is 1");
 }
 
+#[test]
+fn a_budget_encodes_into_any_buffer_long_enough_and_refuses_a_shorter_one() {
+    let mut long = [0xAAu8; RetryBudget::ENCODED_LEN + 3];
+    assert_eq!(RetryBudget::AWS_STANDARD.encode(&mut long), Ok(RetryBudget::ENCODED_LEN));
+    assert_eq!(long[RetryBudget::ENCODED_LEN..], [0xAA; 3], "nothing written past the encoding");
+    assert_eq!(RetryBudget::decode(&long[..RetryBudget::ENCODED_LEN]), Ok(RetryBudget::AWS_STANDARD));
+    let mut short = [0u8; RetryBudget::ENCODED_LEN - 1];
+    assert_eq!(RetryBudget::AWS_STANDARD.encode(&mut short), Err(BufferTooSmall));
+    assert_eq!(short, [0; RetryBudget::ENCODED_LEN - 1], "nothing written into a short buffer");
+    assert_eq!(BufferTooSmall.to_string(), "buffer shorter than the state's encoding");
+}
+
 #[derive(Clone, Debug)]
 enum Op {
     Observe { dt: u64, status: u16, retry_after: Option<u8>, context: u8, remaining: Option<u8> },

@@ -16,12 +16,12 @@ const ONES: usize = usize::MAX / 0xFF;
 
 impl<const N: usize> BodyParser<N> {
     /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
-    /// for only mark it as too long; non-ASCII bytes are kept as they are, which is how an
+    /// for only mark it as too long (`KEY_OVERFLOW` is past the buffer: nothing fits after it); non-ASCII bytes are kept as they are, which is how an
     /// escaped character would be encoded too.
     fn key_bytes(&mut self, bytes: &[u8]) {
         let at = usize::from(self.key_len);
         match self.key.get_mut(at..at + bytes.len()) {
-            Some(slot) if self.key_len != KEY_OVERFLOW => {
+            Some(slot) => {
                 slot.copy_from_slice(bytes);
                 self.key_len += bytes.len() as u8;
             }
