@@ -218,9 +218,7 @@ impl Breaker {
     }
 
     fn clock(&mut self, now_ms: u64) -> u64 {
-        if now_ms > self.latest_ms {
-            self.latest_ms = now_ms;
-        }
+        self.latest_ms = self.latest_ms.max(now_ms);
         self.latest_ms
     }
 
@@ -309,15 +307,14 @@ impl Breaker {
     fn count(&mut self, now: u64, outcome: Health) {
         let width = u64::from((self.policy.window_ms / BUCKETS as u32).max(1));
         let passed = now.saturating_sub(self.bucket_start_ms) / width;
-        if passed > 0 {
-            for _ in 0..passed.min(BUCKETS as u64) {
-                self.newest = (self.newest + 1) % BUCKETS as u8;
-                if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
-                    *bucket = (0, 0);
-                }
+        // Nothing slid past (`passed == 0`): no bucket retired, the start stays.
+        for _ in 0..passed.min(BUCKETS as u64) {
+            self.newest = (self.newest + 1) % BUCKETS as u8;
+            if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
+                *bucket = (0, 0);
             }
-            self.bucket_start_ms = self.bucket_start_ms.saturating_add(passed.saturating_mul(width));
         }
+        self.bucket_start_ms = self.bucket_start_ms.saturating_add(passed.saturating_mul(width));
         let failed = outcome == Health::Failed;
         if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
             bucket.0 = bucket.0.saturating_add(1);

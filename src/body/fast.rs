@@ -252,8 +252,9 @@ impl<const N: usize> BodyParser<N> {
                 continue;
             }
             // Never look further than what can still be kept.
+            let ahead = rest.get(i..).unwrap_or_default();
             let room = N - self.out.text.len();
-            let run = printable_run(rest.get(i..).unwrap_or_default(), room + 1);
+            let run = printable_run(ahead, room + 1);
             if run == 0 {
                 break;
             }
@@ -265,9 +266,7 @@ impl<const N: usize> BodyParser<N> {
                 }
             }
             // `printable_run` only counts ASCII, so this is valid UTF-8.
-            self.capture_str(
-                core::str::from_utf8(rest.get(i..i + run).unwrap_or_default()).unwrap_or_default(),
-            );
+            self.capture_str(core::str::from_utf8(ahead.get(..run).unwrap_or_default()).unwrap_or_default());
             i += run;
         }
         (i, self.out.truncated)
@@ -566,4 +565,221 @@ fn printable_run(bytes: &[u8], limit: usize) -> usize {
         run -= 1;
     }
     run
+}
+
+/// The word-at-a-time scanners against plain byte-by-byte definitions of what they find, over
+/// every input of a few bytes and many pseudo-random longer ones: each answer exact.
+#[cfg(test)]
+mod tests {
+    use super::{
+        closed_plain_string, complete_number, digit_run, hex4, key, literal, next_token, plain_run,
+        printable_run, string_stops, whole_escape, ONES, WORD,
+    };
+    use std::vec::Vec;
+
+    /// A deterministic stream of bytes (a 64-bit LCG's high bits).
+    struct Bytes(u64);
+    impl Bytes {
+        fn next(&mut self, below: usize) -> usize {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 33) % below as u64) as usize
+        }
+        fn string(&mut self, alphabet: &[u8], max_len: usize) -> Vec<u8> {
+            let len = self.next(max_len + 1);
+            (0..len).map(|_| alphabet[self.next(alphabet.len())]).collect()
+        }
+    }
+
+    fn plain_run_by_bytes(bytes: &[u8]) -> usize {
+        bytes.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20).unwrap_or(bytes.len())
+    }
+
+    fn printable_run_by_bytes(bytes: &[u8], limit: usize) -> usize {
+        let bytes = &bytes[..limit.min(bytes.len())];
+        let mut run = 0;
+        let mut previous_space = false;
+        for &b in bytes {
+            if !((0x21..=0x7E).contains(&b) || (b == b' ' && !previous_space)) {
+                break;
+            }
+            previous_space = b == b' ';
+            run += 1;
+        }
+        if run > 0 && bytes[run - 1] == b' ' {
+            run -= 1;
+        }
+        run
+    }
+
+    /// A JSON number at the start of `bytes` by the grammar, if a byte that cannot continue it
+    /// follows inside `bytes`.
+    fn complete_number_by_grammar(bytes: &[u8]) -> Option<usize> {
+        let digits =
+            |from: usize| bytes[from.min(bytes.len())..].iter().take_while(|b| b.is_ascii_digit()).count();
+        let mut i = usize::from(bytes.first() == Some(&b'-'));
+        match bytes.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => i += digits(i),
+            _ => return None,
+        }
+        if bytes.get(i) == Some(&b'.') && digits(i + 1) > 0 {
+            i += 1 + digits(i + 1);
+        }
+        if matches!(bytes.get(i), Some(b'e' | b'E')) {
+            let sign = usize::from(matches!(bytes.get(i + 1), Some(b'+' | b'-')));
+            if digits(i + 1 + sign) > 0 {
+                i += 1 + sign + digits(i + 1 + sign);
+            }
+        }
+        match bytes.get(i) {
+            Some(b'.' | b'e' | b'E' | b'+' | b'-' | b'0'..=b'9') | None => None,
+            Some(_) => Some(i),
+        }
+    }
+
+    #[test]
+    fn string_stops_flags_exactly_the_bytes_that_end_a_plain_run() {
+        for at in 0..WORD {
+            for b in 0..=255u8 {
+                let mut word = [b'A'; WORD];
+                word[at] = b;
+                let flags = string_stops(usize::from_le_bytes(word));
+                let stop = b == b'"' || b == b'\\' || b < 0x20;
+                assert_eq!(flags, if stop { 0x80 << (8 * at) } else { 0 }, "byte {b:#04x} at {at}");
+                // Under a stop at byte 0, whatever follows, the lowest flag is still exact.
+                word[0] = b'"';
+                let flags = string_stops(usize::from_le_bytes(word));
+                assert_eq!(flags.trailing_zeros(), 7, "byte {b:#04x} at {at} after a quote");
+            }
+        }
+        assert_eq!(string_stops(ONES * usize::from(b'A')), 0);
+    }
+
+    #[test]
+    fn plain_run_and_closed_plain_string_agree_with_a_byte_by_byte_scan() {
+        let alphabet = [b'a', b'"', b'\\', 0x1F, 0x20, 0x7F, 0x80, 0xFF, b'~'];
+        let mut rng = Bytes(1);
+        for _ in 0..20_000 {
+            let s = rng.string(&alphabet, 3 * WORD + 3);
+            let run = plain_run_by_bytes(&s);
+            assert_eq!(plain_run(&s), run, "{s:?}");
+            let closed = (s.get(run) == Some(&b'"')).then_some(run);
+            assert_eq!(closed_plain_string(&s), closed, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn printable_run_agrees_with_a_byte_by_byte_scan() {
+        let alphabet = [b'a', b' ', b' ', b'!', b'~', 0x7F, 0x80, 0x1F, 0xA0, b'\t'];
+        let mut rng = Bytes(2);
+        for _ in 0..40_000 {
+            let s = rng.string(&alphabet, 3 * WORD + 3);
+            let limit = rng.next(s.len() + 3);
+            assert_eq!(printable_run(&s, limit), printable_run_by_bytes(&s, limit), "{s:?} limit {limit}");
+            assert_eq!(printable_run(&s, usize::MAX), printable_run_by_bytes(&s, usize::MAX), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn complete_number_agrees_with_the_grammar_on_every_short_input() {
+        let alphabet = [b'-', b'0', b'1', b'9', b'.', b'e', b'E', b'+', b',', b'x'];
+        let mut s = Vec::new();
+        // Every string of up to 5 bytes over the alphabet.
+        let mut count = 0;
+        for len in 0..=5u32 {
+            for mut n in 0..alphabet.len().pow(len) {
+                s.clear();
+                for _ in 0..len {
+                    s.push(alphabet[n % alphabet.len()]);
+                    n /= alphabet.len();
+                }
+                assert_eq!(
+                    complete_number(&s),
+                    complete_number_by_grammar(&s),
+                    "{:?}",
+                    std::str::from_utf8(&s)
+                );
+                count += 1;
+            }
+        }
+        assert_eq!(count, 111_111);
+        assert_eq!(complete_number(b"-12.50e+3,"), Some(9));
+        assert_eq!(digit_run(b"x123y", 1), 3);
+        assert_eq!(digit_run(b"12", 5), 0);
+    }
+
+    #[test]
+    fn literals_escapes_and_hex_digits_are_read_exactly() {
+        assert_eq!(literal(b"true,"), Some(4));
+        assert_eq!(literal(b"null}"), Some(4));
+        assert_eq!(literal(b"false]"), Some(5));
+        for no in [&b"fals"[..], b"falsy", b"tru", b"nul", b"truE", b"nulL", b"False"] {
+            assert_eq!(literal(no), None, "{:?}", std::str::from_utf8(no));
+        }
+        for d in 0..=0xFFFFu32 {
+            for text in [std::format!("{d:04x}"), std::format!("{d:04X}")] {
+                assert_eq!(hex4(text.as_bytes()), Some(d));
+            }
+        }
+        for no in [&b"12g4"[..], b"-123", b" 123", b"12 3"] {
+            assert_eq!(hex4(no), None);
+        }
+        for (escape, len, c) in [
+            (&br#"\n"#[..], 2, '\n'),
+            (br#"\"x"#, 2, '"'),
+            (br#"\u0041"#, 6, 'A'),
+            (br#"\u20ACx"#, 6, '€'),
+            (br#"\uDC00"#, 6, '\u{FFFD}'),
+            (br#"\ud83d\ude00"#, 12, '😀'),
+            (br#"\uD800\uDC00"#, 12, '\u{10000}'),
+            (br#"\uDBFF\uDFFF"#, 12, '\u{10FFFF}'),
+        ] {
+            let want = if c == '\u{FFFD}' { None } else { Some((len, c)) };
+            assert_eq!(whole_escape(escape), want, "{:?}", std::str::from_utf8(escape));
+        }
+        for no in [
+            &br#"\x"#[..],
+            br#"\"#,
+            br#"\u004"#,
+            br#"\ud83d"#,
+            br#"\ud83d\u0041"#,
+            br#"\ud83d\n"#,
+            br#"\ud83d\ue000"#,
+        ] {
+            assert_eq!(whole_escape(no), None, "{:?}", std::str::from_utf8(no));
+        }
+    }
+
+    #[test]
+    fn keys_and_tokens_are_found_exactly() {
+        // Keys of every length around a word, with the colon at once, after spaces, or missing.
+        for len in 0..=2 * WORD {
+            let name: Vec<u8> = (0..len).map(|k| b'a' + (k % 26) as u8).collect();
+            for (gap, colon) in [("", true), ("  ", true), ("\n", true), ("", false)] {
+                let mut chunk = std::vec![b' '];
+                chunk.push(b'"');
+                chunk.extend_from_slice(&name);
+                chunk.push(b'"');
+                chunk.extend_from_slice(gap.as_bytes());
+                chunk.extend_from_slice(if colon { b":1" } else { b",1" });
+                let want = colon.then_some((1 + len + 2 + gap.len() + 1, &name[..]));
+                assert_eq!(key(&chunk, 1), want, "{:?}", std::str::from_utf8(&chunk));
+            }
+        }
+        // A key with an escape or cut by the chunk's end is left to the byte-by-byte path.
+        assert_eq!(key(br#""a\"b":1"#, 0), None);
+        assert_eq!(key(br#""abc"#, 0), None);
+        assert_eq!(key(br#""abc" "#, 0), None);
+        let mut i = 0;
+        assert_eq!(next_token(b" \t\r\n x", &mut i), Some(b'x'));
+        assert_eq!(i, 5);
+        let mut i = 1;
+        assert_eq!(next_token(b"a!", &mut i), Some(b'!'));
+        assert_eq!(i, 1);
+        let mut i = 0;
+        assert_eq!(next_token(b"  ", &mut i), None);
+        assert_eq!(i, 2);
+        let mut i = 0;
+        assert_eq!(next_token(b"\x01", &mut i), Some(1), "a control byte is a token, not whitespace");
+    }
 }
