@@ -407,13 +407,16 @@ impl Entry {
     /// `Remaining` counts every send of the client.
     fn answered(&mut self, now_ms: u64) -> bool {
         let forget_after = self.window_ms.map_or(FORGET_IN_FLIGHT_MS, u64::from);
-        if self.in_flight > 0 && now_ms >= self.sent_ms.saturating_add(forget_after) {
-            // Every send is older than a window: count this response as the only one.
+        if now_ms >= self.sent_ms.saturating_add(forget_after) {
+            // Every send is older than a window: count this response as the only one. (With
+            // none in flight this changes nothing: the count was already idle.)
             self.in_flight = 1;
             self.sends_since_idle = 1;
         }
         self.in_flight = self.in_flight.saturating_sub(1);
-        let fresh = self.in_flight == 0 && self.sends_since_idle <= 1;
+        // Sends since idle include every one still in flight (both count a send; only idling
+        // clears the first), so "the only send since idle" also means none is left in flight.
+        let fresh = self.sends_since_idle <= 1;
         if self.in_flight == 0 {
             self.sends_since_idle = 0;
         }

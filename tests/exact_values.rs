@@ -6,8 +6,9 @@
 mod common;
 
 use backoff_core::{
-    delay_bounds, http_date, retry_after_ms, Action, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders,
-    Pacing, Permit, Policy, RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure,
+    delay_bounds, http_date, retry_after_ms, Action, ContextName, ErrorKind, Idempotency, Jitter,
+    JitterSource, NoHeaders, Pacing, Permit, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget,
+    RetryOn, Stop, TransportFailure,
 };
 use common::{broken, Scripted, SplitMix};
 
@@ -376,4 +377,103 @@ fn a_deadline_already_passed_stops_even_a_retry_that_would_wait_nothing() {
     let action: Action<16> =
         request.transport_failure(10_005, TransportFailure::BeforeSend, &mut SplitMix(1));
     assert!(matches!(action, Action::Retry(ref r) if r.delay_ms == 0 && r.at_ms == 10_005), "{action:?}");
+}
+
+/// Follow Up Boss's headers for the `events` context: a limit of 5 per 10 s and what is left.
+fn events_left(remaining: &str) -> [(&str, &str); 4] {
+    [
+        ("X-RateLimit-Limit", "5"),
+        ("X-RateLimit-Window", "10"),
+        ("X-RateLimit-Remaining", remaining),
+        ("X-RateLimit-Context", "events"),
+    ]
+}
+
+/// Acquires `events` at `now_ms` until it is told to wait; how many went.
+fn sends_until_held(limits: &mut RateLimits<4>, now_ms: u64) -> usize {
+    (0..10).take_while(|_| limits.acquire(now_ms, Some(b"events")) == Permit::Go).count()
+}
+
+#[test]
+fn a_fresh_response_sets_the_count_even_upward_and_an_overlapped_one_only_lowers_it() {
+    // Fresh (the only send since idle): the server's higher count replaces ours.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &events_left("2"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &events_left("4"));
+    assert_eq!(sends_until_held(&mut limits, 3), 4);
+    // Overlapped (two sends, two responses): neither response may raise it.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &events_left("5"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &events_left("3")); // 3 less the other in flight: 2
+    limits.observe(3, 201, &events_left("4")); // not fresh either: stays 2
+    assert_eq!(sends_until_held(&mut limits, 4), 2);
+    // Idle again after both: the next single send's response is fresh.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &events_left("5"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.observe(2, 201, &events_left("3"));
+    limits.observe(3, 201, &events_left("3"));
+    assert_eq!(limits.acquire(4, Some(b"events")), Permit::Go);
+    limits.observe(5, 201, &events_left("4"));
+    assert_eq!(sends_until_held(&mut limits, 6), 4);
+}
+
+#[test]
+fn abandoning_one_of_two_sends_keeps_the_other_response_overlapped() {
+    // Two sends, one abandoned: the other's response still overlapped a send, so it can only
+    // lower the count (1 left of ours), not raise it to its 4.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe(0, 201, &events_left("3"));
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Go);
+    limits.abandon(Some(b"events"));
+    limits.observe(2, 201, &events_left("4"));
+    assert_eq!(sends_until_held(&mut limits, 3), 1);
+}
+
+#[test]
+fn a_reset_instant_already_past_falls_back_to_a_window_from_now() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    let with_reset = RateLimitHeaders {
+        limit: Some(5),
+        window_ms: Some(10_000),
+        remaining: Some(3),
+        context: ContextName::new(b"events"),
+        reset_ms: Some(5_000),
+        ..RateLimitHeaders::default()
+    };
+    limits.observe_parsed(0, 201, &with_reset);
+    // At 6 s the reset at 5 s is past: out of quota now holds a window from now.
+    let spent = RateLimitHeaders { remaining: Some(0), reset_ms: None, ..with_reset };
+    limits.observe_parsed(6_000, 201, &spent);
+    assert_eq!(limits.acquire(6_001, Some(b"events")), Permit::Wait { until_ms: 16_000 });
+    // A reset instant still ahead is used as it is.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe_parsed(0, 201, &RateLimitHeaders { remaining: Some(0), ..with_reset });
+    assert_eq!(limits.acquire(1, Some(b"events")), Permit::Wait { until_ms: 5_000 });
+}
+
+#[test]
+fn a_told_wait_that_just_fits_the_deadline_is_kept_and_one_that_does_not_stops() {
+    // Deadline 10 s from 0; `Retry-After: 2` at 8 s leaves exactly the 2 s it asks for: the
+    // retry goes at 10 s, the jitter cut to the deadline.
+    let policy = PRESET.with_deadline_ms(10_000);
+    let told = [("Retry-After", "2")];
+    let finish = |now: u64| -> Action<'_, 16> {
+        Request::new(&policy, 0, Idempotency::Idempotent).response(429, &told).finish(now, &mut SplitMix(3))
+    };
+    let action = finish(8_000);
+    assert!(matches!(action, Action::Retry(ref r) if r.delay_ms == 2_000 && r.at_ms == 10_000), "{action:?}");
+    // One millisecond later it no longer fits: stopped, never retried early.
+    let action = finish(8_001);
+    assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
+    // Far from fitting (5 s asked, 2 s left): stopped too.
+    let action = Request::new(&policy, 0, Idempotency::Idempotent)
+        .response::<16, _>(429, &[("Retry-After", "5")])
+        .finish(8_000, &mut SplitMix(3));
+    assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
 }
