@@ -507,3 +507,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn characters_of_every_utf8_lead_byte_come_through_whole() {
+    // First and last characters of each lead byte's range: C2-DF, E0, E1-EC, ED, EE-EF, F0,
+    // F1-F3, F4.
+    let text = "\u{80}\u{7FF}\u{800}\u{FFF}\u{1000}\u{CFFF}\u{D000}\u{D7FF}\u{E000}\u{FFFF}\
+                \u{10000}\u{3FFFF}\u{40000}\u{FFFFF}\u{100000}\u{10FFFF}";
+    let body = format!(r#"{{"errorMessage":"{text}"}}"#);
+    assert_eq!(message(body.as_bytes()).as_deref(), Some(text));
+    // In raw text a C1 control (U+0080) is not printable: it is kept as U+FFFD.
+    let raw = format!("<p>{text}</p>");
+    let printable = raw.replace('\u{80}', "\u{FFFD}");
+    assert_eq!(parse_every_split::<256>(raw.as_bytes()).raw_text(), Some(printable.as_str()));
+}
