@@ -61,7 +61,8 @@ impl Utf8 {
             self.reset();
             return Step::Replace;
         }
-        self.code = (self.code << 6) | u32::from(byte & 0x3F);
+        // The shifted code ends in six zero bits: `+` and `|` agree (and a `^` would too).
+        self.code = (self.code << 6) + u32::from(byte & 0x3F);
         self.need -= 1;
         self.lower = 0x80;
         self.upper = 0xBF;

@@ -451,6 +451,11 @@ fn a_reset_instant_already_past_falls_back_to_a_window_from_now() {
     let spent = RateLimitHeaders { remaining: Some(0), reset_ms: None, ..with_reset };
     limits.observe_parsed(6_000, 201, &spent);
     assert_eq!(limits.acquire(6_001, Some(b"events")), Permit::Wait { until_ms: 16_000 });
+    // At the reset instant itself it is no longer ahead either.
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe_parsed(0, 201, &with_reset);
+    limits.observe_parsed(5_000, 201, &spent);
+    assert_eq!(limits.acquire(5_001, Some(b"events")), Permit::Wait { until_ms: 15_000 });
     // A reset instant still ahead is used as it is.
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
     limits.observe_parsed(0, 201, &RateLimitHeaders { remaining: Some(0), ..with_reset });
