@@ -926,11 +926,12 @@ mod tests {
     /// and nested, empty and nested containers, a message with and without escapes, a nested
     /// key that looks like the message's, text that is not JSON.
     #[cfg(feature = "fast-body")]
-    const EVERY_BRANCH: [&[u8]; 4] = [
-        br#"{"errorMessage":"Invalid email","status":400,"ok":true,"n":null,"f":false,"x":-1.5e3,"meta":{"a":[1,"s",true,{"b":[]},{}],"c":{"d":-0,"e":"f"}},"arr":[[],[1,[2]],"y"],"error":"fallback"}"#,
+    const EVERY_BRANCH: [&[u8]; 5] = [
+        br#"{"errorMessage":"Invalid email","note":"plain","status":400,"ok":true,"n":null,"f":false,"x":-1.5e3,"meta":{"a":[1,"s",true,{"b":[]},{}],"c":{"d":-0,"e":"f"}},"arr":[[],[1,[2]],"y"],"error":"fallback"}"#,
         br#"{ "error" : { "errorMessage" : "nested, not the message" } , "errorMessage" : "caf\u00e9 \"ok\"" }"#,
         br#"{"a":[{"b":{"c":[null,{}]}},[]],"errorMessage":"z"}"#,
         b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n</html>",
+        b"{ }",
     ];
 
     /// Read whole, each takes a handful of rounds: only the escapes of the second are left to
@@ -938,7 +939,7 @@ mod tests {
     #[cfg(feature = "fast-body")]
     #[test]
     fn the_fast_path_takes_every_branch_in_a_few_rounds() {
-        for (body, at_most) in EVERY_BRANCH.into_iter().zip([1, 6, 1, 3]) {
+        for (body, at_most) in EVERY_BRANCH.into_iter().zip([1, 6, 1, 3, 1]) {
             let n = rounds(body);
             assert!(n <= at_most, "{n} rounds for {} bytes: {:?}", body.len(), core::str::from_utf8(body));
         }
@@ -959,6 +960,6 @@ mod tests {
                 total += p.rounds;
             }
         }
-        assert!(total <= 2051, "{total} rounds over every cut");
+        assert!(total <= 2119, "{total} rounds over every cut");
     }
 }
