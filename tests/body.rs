@@ -133,6 +133,19 @@ fn numbers_that_start_with_zero_are_values() {
 }
 
 #[test]
+fn sibling_containers_at_the_same_depth_each_know_what_they_are() {
+    // The second object at depth 2 takes the place the first one had: once its array closes,
+    // it must still be an object (a key follows), and the array after it an array.
+    for body in [
+        &br#"{"a":{"x":1},"b":{"c":[1],"d":2},"errorMessage":"m"}"#[..],
+        br#"{"a":[1],"b":{"c":[1],"d":2},"errorMessage":"m"}"#,
+        br#"{"a":{"x":{"y":1}},"b":[{"c":[1],"d":2},[3]],"errorMessage":"m"}"#,
+    ] {
+        assert_eq!(message(body).as_deref(), Some("m"), "{}", String::from_utf8_lossy(body));
+    }
+}
+
+#[test]
 fn a_container_closed_by_the_other_bracket_is_invalid() {
     for body in [
         &br#"{"a":[1}"#[..],
@@ -141,6 +154,12 @@ fn a_container_closed_by_the_other_bracket_is_invalid() {
         br#"{"a":{]}"#,
         br#"{"a":1]"#,
         br#"{"a":[[1],{"b":[2}]}"#,
+        // Containers opened inside nested ones, closed by the other bracket or holding a
+        // value where a key belongs.
+        br#"{"a":[[}]}"#,
+        br#"{"a":[{]}]}"#,
+        br#"{"a":[{1}]}"#,
+        br#"{"a":{"b":[{]}}}"#,
     ] {
         assert_eq!(kind(body), BodyKind::Invalid, "{}", String::from_utf8_lossy(body));
     }

@@ -344,12 +344,29 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 /// index after the colon, and which key it is. `"errorMessage":` itself is matched whole.
 #[cfg_attr(target_pointer_width = "64", inline(always))]
 fn top_key(chunk: &[u8], i: usize) -> Option<(usize, Target)> {
-    const ERROR_MESSAGE: &[u8; 15] = b"\"errorMessage\":";
-    if chunk.get(i..i + ERROR_MESSAGE.len()) == Some(&ERROR_MESSAGE[..]) {
-        return Some((i + ERROR_MESSAGE.len(), Target::ErrorMessage));
+    if let Some(next) = error_message_key(chunk, i) {
+        return Some((next, Target::ErrorMessage));
     }
     let (next, key) = key(chunk, i)?;
     Some((next, target_of(key)))
+}
+
+/// `"errorMessage":` whole at `chunk[i]`: the index after it.
+#[inline(always)]
+fn error_message_key(chunk: &[u8], i: usize) -> Option<usize> {
+    const ERROR_MESSAGE: &[u8; 15] = b"\"errorMessage\":";
+    (chunk.get(i..i + ERROR_MESSAGE.len()) == Some(&ERROR_MESSAGE[..])).then_some(i + ERROR_MESSAGE.len())
+}
+
+/// Most keys are short and their colon follows at once: one word after the opening quote at
+/// `chunk[i]` holds all of it. The index after the colon, and the key's bytes.
+#[inline(always)]
+fn short_key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
+    let word = chunk.get(i + 1..i + 1 + WORD)?;
+    let stops = string_stops(usize::from_le_bytes(word.try_into().unwrap_or([0; WORD])));
+    let len = (stops.trailing_zeros() / 8) as usize;
+    (word.get(len) == Some(&b'"') && word.get(len + 1) == Some(&b':'))
+        .then(|| (i + len + 3, word.get(..len).unwrap_or_default()))
 }
 
 /// A key at `chunk[i]` (its opening quote) that is a plain string followed by `:`: the index
@@ -357,13 +374,8 @@ fn top_key(chunk: &[u8], i: usize) -> Option<(usize, Target)> {
 #[cfg_attr(target_pointer_width = "64", inline(always))]
 #[cfg_attr(not(target_pointer_width = "64"), inline(never))]
 fn key(chunk: &[u8], i: usize) -> Option<(usize, &[u8])> {
-    // Most keys are short and their colon follows at once: one word holds all of it.
-    if let Some(word) = chunk.get(i + 1..i + 1 + WORD) {
-        let stops = string_stops(usize::from_le_bytes(word.try_into().unwrap_or([0; WORD])));
-        let len = (stops.trailing_zeros() / 8) as usize;
-        if word.get(len) == Some(&b'"') && word.get(len + 1) == Some(&b':') {
-            return Some((i + len + 3, word.get(..len).unwrap_or_default()));
-        }
+    if let Some(found) = short_key(chunk, i) {
+        return Some(found);
     }
     let body = chunk.get(i + 1..)?;
     let len = closed_plain_string(body)?;
@@ -572,8 +584,8 @@ fn printable_run(bytes: &[u8], limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{
-        closed_plain_string, complete_number, digit_run, hex4, key, literal, next_token, plain_run,
-        printable_run, string_stops, whole_escape, ONES, WORD,
+        closed_plain_string, complete_number, digit_run, error_message_key, hex4, key, literal, next_token,
+        plain_run, printable_run, short_key, string_stops, whole_escape, ONES, WORD,
     };
     use std::vec::Vec;
 
@@ -748,6 +760,34 @@ mod tests {
         ] {
             assert_eq!(whole_escape(no), None, "{:?}", std::str::from_utf8(no));
         }
+    }
+
+    #[test]
+    fn short_keys_and_the_message_key_are_taken_in_one_step() {
+        // Keys up to a word less its quote and colon are read from one word.
+        for len in 0..=WORD - 2 {
+            let name: Vec<u8> = (0..len).map(|k| b'a' + k as u8).collect();
+            let mut chunk = std::vec![b'{', b' ', b'"'];
+            chunk.extend_from_slice(&name);
+            chunk.extend_from_slice(b"\":1, \"padding\":2}");
+            assert_eq!(
+                short_key(&chunk, 2),
+                Some((2 + len + 3, &name[..])),
+                "{:?}",
+                std::str::from_utf8(&chunk)
+            );
+        }
+        // Longer, or the colon not right after: left to the scan that follows.
+        assert_eq!(short_key(b"{\"abcdefghij\":1}", 1), None);
+        assert_eq!(short_key(b"{\"a\" :1, \"b\":2}", 1), None);
+        assert_eq!(short_key(b"{\"a\"", 1), None);
+        for at in 0..3 {
+            let mut chunk = std::vec![b' '; at];
+            chunk.extend_from_slice(b"\"errorMessage\":\"x\"}");
+            assert_eq!(error_message_key(&chunk, at), Some(at + 15));
+            assert_eq!(error_message_key(&chunk[..at + 14], at), None);
+        }
+        assert_eq!(error_message_key(b"\"errorMessages\":1", 0), None);
     }
 
     #[test]
