@@ -406,10 +406,10 @@ fn whole_escape(bytes: &[u8]) -> Option<(usize, char)> {
     Some((12, char::from_u32(0x10000 + ((unit - 0xD800) << 10) + (low - 0xDC00))?))
 }
 
-/// Four hex digits.
+/// Four hex digits. (`+` of the shifted value and the digit: their bits are disjoint.)
 #[inline]
 fn hex4(digits: &[u8]) -> Option<u32> {
-    digits.iter().try_fold(0, |acc, &d| Some(acc << 4 | char::from(d).to_digit(16)?))
+    digits.iter().try_fold(0, |acc, &d| Some((acc << 4) + char::from(d).to_digit(16)?))
 }
 
 /// The length of `true`, `false` or `null` at the start of `bytes`, if it is whole there.
