@@ -13,11 +13,14 @@ use super::{
 const WORD: usize = core::mem::size_of::<usize>();
 /// A machine word with every byte 0x01.
 const ONES: usize = usize::MAX / 0xFF;
+/// A machine word with every byte's high bit set: where the scanners put their flags.
+const HIGH: usize = ONES * 0x80;
 
 impl<const N: usize> BodyParser<N> {
     /// Appends raw bytes to the top-level key being read. Bytes past the longest key looked
-    /// for only mark it as too long (`KEY_OVERFLOW` is past the buffer: nothing fits after it); non-ASCII bytes are kept as they are, which is how an
-    /// escaped character would be encoded too.
+    /// for only mark it as too long (`KEY_OVERFLOW` is past the buffer: nothing fits after
+    /// it); non-ASCII bytes are kept as they are, which is how an escaped character would be
+    /// encoded too.
     fn key_bytes(&mut self, bytes: &[u8]) {
         let at = usize::from(self.key_len);
         match self.key.get_mut(at..at + bytes.len()) {
@@ -503,7 +506,7 @@ fn string_stops(x: usize) -> usize {
     let backslash = x ^ (ONES * 0x5C);
     ((quote_or_control.wrapping_sub(ONES * 0x21) & !quote_or_control)
         | (backslash.wrapping_sub(ONES) & !backslash))
-        & (ONES * 0x80)
+        & HIGH
 }
 
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
@@ -547,7 +550,6 @@ fn control_or_del(low: usize) -> usize {
 /// non-ASCII bytes too, which the caller flags as unprintable anyway).
 #[inline(always)]
 fn space_flags(x: usize) -> usize {
-    const HIGH: usize = ONES * 0x80;
     let t = x ^ (ONES * 0x20);
     !(((t & !HIGH) + ONES * 0x7F) | t) & HIGH
 }
@@ -556,7 +558,6 @@ fn space_flags(x: usize) -> usize {
 /// are printable ASCII with no two spaces in a row and no space at the end: a run the raw
 /// prefix keeps as it is. A machine word at a time (SWAR).
 fn printable_run(bytes: &[u8], limit: usize) -> usize {
-    const HIGH: usize = ONES * 0x80;
     let bytes = bytes.get(..limit).unwrap_or(bytes);
     let mut words = bytes.chunks_exact(WORD);
     let mut i = 0;
