@@ -183,9 +183,10 @@ impl<const N: usize> BodyParser<N> {
                         in_object = object;
                         i += 1;
                         match next_token(chunk, &mut i) {
-                            // Empty: what follows a value closes it.
-                            Some(b'}') if object => Some(0),
-                            Some(b']') if !object => Some(0),
+                            // Empty: what follows a value closes it. A closer of the other
+                            // kind is left to that step, which hands it to the byte-by-byte
+                            // path to be rejected.
+                            Some(b'}' | b']') => Some(0),
                             Some(b'"') if object => match key(chunk, i) {
                                 Some((next, _)) => {
                                     i = next;
