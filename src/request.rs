@@ -270,7 +270,7 @@ impl<'p> Request<'p> {
         budget: Option<&mut RetryBudget>,
     ) -> Action<'p, N> {
         // A clock that went backwards is read as "no time passed".
-        let now = if now_ms > self.latest_ms { now_ms } else { self.latest_ms };
+        let now = now_ms.max(self.latest_ms);
         self.latest_ms = now;
         let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng);
         let action = match wait {

@@ -135,6 +135,41 @@ fn rate_limited_waits_retry_after_plus_the_presets_spread_of_up_to_a_second() {
 }
 
 #[test]
+fn retry_after_is_read_only_on_429_and_503() {
+    let exact = PRESET.with_retry_after_jitter_ms(0);
+    let headers = [("Retry-After", "8")];
+    for status in [429, 503] {
+        let req = Request::new(&exact, 0, Idempotency::Idempotent);
+        let Action::Retry(retry) = req.complete::<128, _, _>(0, status, &headers, b"", &mut SplitMix(3))
+        else {
+            panic!("{status} must retry")
+        };
+        assert_eq!(
+            (retry.delay_ms, retry.wait),
+            (8000, Wait::RetryAfter(JitterSource::NotDrawn)),
+            "{status}"
+        );
+    }
+    // Other server errors back off as if the header were not there.
+    for status in [500, 502, 504] {
+        let with = Request::new(&exact, 0, Idempotency::Idempotent);
+        let Action::Retry(with) = with.complete::<128, _, _>(0, status, &headers, b"", &mut SplitMix(3))
+        else {
+            panic!("{status} must retry")
+        };
+        let without = Request::new(&exact, 0, Idempotency::Idempotent);
+        let Action::Retry(without) =
+            without.complete::<128, _, _>(0, status, &NoHeaders, b"", &mut SplitMix(3))
+        else {
+            panic!("{status} must retry")
+        };
+        assert_eq!(with.wait, Wait::Backoff(JitterSource::Rng), "{status}");
+        assert_eq!(with.delay_ms, without.delay_ms, "{status}");
+        assert!((1000..=2000).contains(&with.delay_ms), "{status}: {}", with.delay_ms);
+    }
+}
+
+#[test]
 fn rate_limited_without_retry_after_backs_off() {
     let Action::Retry(retry) =
         respond(Request::new(&PRESET, 0, Idempotency::Idempotent), 0, 429, b"", &mut SplitMix(9))
