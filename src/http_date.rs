@@ -163,7 +163,9 @@ fn rfc850(s: &[u8], pivot_year: u32) -> Result<u64, DateError> {
     let pivot = u64::from(pivot_year);
     let mut year = pivot - pivot % 100 + u64::from(yy);
     if year > pivot + 50 {
-        year = year.checked_sub(100).ok_or(DateError::YearOutOfRange)?;
+        // Before year 0 (a pivot of 0 or 1): out of range, but the other fields are checked
+        // first, so a broken date is `Malformed` whatever the pivot.
+        year = year.checked_sub(100).unwrap_or(0);
     } else if year + 50 < pivot {
         year += 100;
     }
@@ -247,6 +249,24 @@ mod tests {
         assert_eq!(parse(b"Sunday, 06-Nov-94 08:49:37 GMT", 2026), Ok(NOV_6_1994));
         let y2026 = parse(b"Friday, 27-Nov-26 00:00:00 GMT", 2026).unwrap();
         assert_eq!(year_of(y2026), 2026);
+    }
+
+    #[test]
+    fn a_malformed_rfc850_date_is_malformed_whatever_the_pivot() {
+        for pivot in [0, 1, 49, 50, 1970, 2026, 9999, u32::MAX] {
+            for broken in [
+                &b"Sunday, 06-Nox-94 08:49:37 GMT"[..],
+                b"Sunday, 06-Nov-94 24:49:37 GMT",
+                b"Sunday, 31-Apr-94 08:49:37 GMT",
+                b"Sunday, 00-Nov-94 08:49:37 GMT",
+                b"Sunday, 06-Nov-9x 08:49:37 GMT",
+            ] {
+                assert_eq!(parse(broken, pivot), Err(DateError::Malformed), "pivot {pivot}: {broken:?}");
+            }
+        }
+        // A well-formed date that resolves before year 0 is out of range, not malformed.
+        assert_eq!(parse(b"Sunday, 06-Nov-94 08:49:37 GMT", 0), Err(DateError::YearOutOfRange));
+        assert_eq!(parse(b"Sunday, 06-Nov-94 08:49:37 GMT", 1), Err(DateError::YearOutOfRange));
     }
 
     #[test]
