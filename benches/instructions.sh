@@ -5,7 +5,9 @@
 # `cargo bench --bench body` and each parser there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v valgrind >/dev/null || { echo "valgrind not installed (apt-get install valgrind)"; exit 1; }
+. .ci/lib.sh
+need_apt valgrind valgrind
+need_apt python3 python3
 bin=$(cargo bench --bench peers --no-run --message-format=json 2>/dev/null |
   python3 -c 'import sys,json
 for l in sys.stdin:
