@@ -105,7 +105,7 @@ impl<const C: usize> Shared<C> {
         context: Option<&[u8]>,
         rng: &mut R,
     ) -> Permit {
-        let held = self.limits.hold_until(context);
+        let held = self.limits.hold_until(now_ms, context);
         if held > now_ms {
             return Permit::Wait { until_ms: held };
         }
@@ -364,8 +364,12 @@ const CHUNK: usize = 64;
 /// Sends a request until the crate says stop, sleeping as told.
 ///
 /// Before every send it asks the shared state (when given) — its rate limits, then its
-/// breaker — and sleeps until they allow it; every response teaches it; a failing response's
-/// body is read in pieces and parsed (a success's is not touched); a body that breaks off is a
+/// breaker — and sleeps until they allow it, unless that wait is longer than the policy's
+/// ceiling or ends past the request's deadline: then the request fails at once, unsent
+/// ([`Request::may_wait_until`]). Every response teaches the shared state; a failing
+/// response's body is read in pieces and parsed, up to the policy's
+/// [`max_error_body_bytes`](Policy::max_error_body_bytes) (a success's is not touched); a body
+/// that breaks off is a
 /// transport failure after sending; retries are paid from the shared [`RetryBudget`] (when
 /// there is one); a send that got no response is released from the in-flight count. Every
 /// decision is the state machine's and [`Shared::apply`]'s, so the answers are those of a
@@ -400,7 +404,14 @@ where
                 let now = timer.now_ms();
                 match shared.step(now, Step::Acquire { context }, entropy(rng, now)).await {
                     Some(Outcome::Permit(Permit::Go)) => break,
-                    Some(Outcome::Permit(Permit::Wait { until_ms })) => timer.sleep_until(until_ms).await,
+                    Some(Outcome::Permit(Permit::Wait { until_ms })) => {
+                        // A wait the request will not keep (past the ceiling or its deadline)
+                        // fails it now, unsent, instead of waiting in vain.
+                        if let Err(error) = request.may_wait_until::<N>(now, until_ms) {
+                            return Err(Failure { error, response: None, transport: None });
+                        }
+                        timer.sleep_until(until_ms).await;
+                    }
                     _ => timer.sleep_until(now.saturating_add(1)).await,
                 }
             }

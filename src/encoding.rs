@@ -17,7 +17,7 @@
 //! let mut bytes = [0u8; RateLimits::<4>::ENCODED_LEN];
 //! limits.encode(&mut bytes).unwrap();
 //! let back = RateLimits::<4>::decode(&bytes).unwrap();
-//! assert_eq!(back.hold_until(Some(b"events")), 9_000);
+//! assert_eq!(back.hold_until(1_000, Some(b"events")), 9_000);
 //! ```
 
 use core::fmt;
@@ -25,10 +25,10 @@ use core::fmt;
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState, BUCKETS};
 use crate::budget::RetryBudget;
 use crate::driver::Shared;
-use crate::rate_limit::{ContextName, Entry, Pacing, RateLimits, CONTEXT_NAME_CAP};
+use crate::rate_limit::{ContextName, Entry, Hold, Pacing, RateLimits, CONTEXT_NAME_CAP};
 
 /// The format version this crate writes and reads.
-pub const VERSION: u8 = 1;
+pub const VERSION: u8 = 2;
 
 const MAGIC: [u8; 2] = *b"BC";
 const HEADER_LEN: usize = 6;
@@ -184,6 +184,20 @@ impl Reader<'_> {
             (false, _) => Err(DecodeError::Invalid),
         }
     }
+    /// A hold, which is never believed past its own instant.
+    fn hold(&mut self) -> Result<Hold, DecodeError> {
+        let (until_ms, believed_ms) = (self.u64()?, self.u64()?);
+        if believed_ms > until_ms {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Hold { until_ms, believed_ms })
+    }
+}
+
+/// A hold: its instant, then the instant it is believed until.
+fn hold(w: &mut Writer<'_>, hold: Hold) {
+    w.u64(hold.until_ms);
+    w.u64(hold.believed_ms);
 }
 
 fn header(w: &mut Writer<'_>, kind: Kind, capacity: u16) {
@@ -222,14 +236,14 @@ fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
     }
 }
 
-// Tag, name bytes, name length, hash, hold, three optional u32s, paced, used, optional reset,
-// sent, and the two u16 counts written as one 4. (`2 + 2` at the end would let a mutant turn it
-// into `2 * 2` unnoticed: the same number.)
-const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 8 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
+// Tag, name bytes, name length, hash, hold (until and believed), three optional u32s, paced,
+// used, optional reset, sent, and the two u16 counts written as one 4. (`2 + 2` at the end would
+// let a mutant turn it into `2 * 2` unnoticed: the same number.)
+const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 16 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
 
 impl<const C: usize> RateLimits<C> {
-    /// The bytes [`encode`](Self::encode) writes: 15 plus 90 per context.
-    pub const ENCODED_LEN: usize = HEADER_LEN + 8 + 1 + C * ENTRY_LEN;
+    /// The bytes [`encode`](Self::encode) writes: 27 plus 98 per context.
+    pub const ENCODED_LEN: usize = HEADER_LEN + 16 + 1 + 4 + C * ENTRY_LEN;
 
     /// Writes the state into `out[..ENCODED_LEN]` (the rest untouched); the length written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
@@ -238,11 +252,12 @@ impl<const C: usize> RateLimits<C> {
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::RateLimits, u16::try_from(C).unwrap_or(u16::MAX));
-        w.u64(self.all_until_ms);
+        hold(&mut w, self.all);
         w.u8(match self.pacing {
             Pacing::Burst => 0,
             Pacing::Smooth => 1,
         });
+        w.u32(self.max_hold_ms);
         for entry in &self.entries {
             match entry {
                 None => w.bytes(&[0; ENTRY_LEN]),
@@ -251,7 +266,7 @@ impl<const C: usize> RateLimits<C> {
                     w.bytes(&e.name.bytes);
                     w.u8(e.name.len);
                     w.u32(e.name.hash);
-                    w.u64(e.hold_until_ms);
+                    hold(&mut w, e.hold);
                     w.opt_u32(e.limit);
                     w.opt_u32(e.window_ms);
                     w.opt_u32(e.remaining);
@@ -272,12 +287,13 @@ impl<const C: usize> RateLimits<C> {
         let capacity = u16::try_from(C).map_err(|_| DecodeError::OtherCapacity)?;
         let mut r = check_header(bytes, Kind::RateLimits, capacity, Self::ENCODED_LEN)?;
         let mut limits = Self::new(Pacing::Burst);
-        limits.all_until_ms = r.u64()?;
+        limits.all = r.hold()?;
         limits.pacing = match r.u8()? {
             0 => Pacing::Burst,
             1 => Pacing::Smooth,
             _ => return Err(DecodeError::Invalid),
         };
+        limits.max_hold_ms = r.u32()?;
         for slot in limits.entries.iter_mut() {
             if !r.flag()? {
                 // An empty slot is all zeroes: one state, one encoding.
@@ -298,7 +314,7 @@ impl<const C: usize> RateLimits<C> {
             let name = ContextName { bytes, len, hash };
             *slot = Some(Entry {
                 name,
-                hold_until_ms: r.u64()?,
+                hold: r.hold()?,
                 limit: r.opt_u32()?,
                 window_ms: r.opt_u32()?,
                 remaining: r.opt_u32()?,

@@ -76,12 +76,17 @@ pub enum Stop {
     Permanent,
     /// `max_retries` retries were made already.
     RetriesExhausted,
-    /// The next retry would start after the policy's deadline.
+    /// The next retry — or, before a send, a hold of the client's shared state — would end
+    /// after the policy's deadline.
     Deadline,
-    /// The server's `Retry-After` is longer than the policy's ceiling.
+    /// The server's `Retry-After` is longer than the policy's ceiling — or, before a send, a
+    /// hold of the client's shared state (another response's `Retry-After`, a reset, a spent
+    /// window) is: the request fails now, unsent, instead of waiting in vain.
     RetryAfterTooLong,
-    /// The request is marked not idempotent and may have been processed (a 5xx, a 408, or a
-    /// connection cut after sending), so it is not sent again.
+    /// The request is marked not idempotent and may have been processed (a 5xx, a connection
+    /// cut after sending, or a body cut after a status other than 408 and 429), so it is not
+    /// sent again. A 408 or a 429 says the request was not processed, even when its body is
+    /// then cut: that request is retried.
     MayHaveBeenProcessed,
     /// The client's shared [`RetryBudget`](crate::RetryBudget) cannot pay for another retry:
     /// too many requests are failing.

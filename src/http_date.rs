@@ -165,7 +165,7 @@ fn rfc850(s: &[u8], pivot_year: u32) -> Result<u64, DateError> {
     if year > pivot + 50 {
         // Before year 0 (a pivot of 0 or 1): out of range, but the other fields are checked
         // first, so a broken date is `Malformed` whatever the pivot.
-        year = year.checked_sub(100).unwrap_or(0);
+        year = year.saturating_sub(100);
     } else if year + 50 < pivot {
         year += 100;
     }

@@ -105,6 +105,11 @@ pub struct Policy {
     pub retry_after_jitter_ms: u32,
     /// Which outcome classes are retried.
     pub retry_on: RetryOn,
+    /// The most bytes of a failing response's body that are read: past them the body is
+    /// [`BodyKind::Truncated`](crate::BodyKind::Truncated) (or whatever its first bytes already
+    /// showed) and the decision is taken, so a body that never ends (a broken proxy, a hostile
+    /// server) cannot hold a request, or grow a client's memory, for as long as it is sent.
+    pub max_error_body_bytes: u32,
 }
 
 impl Policy {
@@ -122,6 +127,7 @@ impl Policy {
     /// | `retry_after_floor_ms` | 1000 | `Retry-After: 0` waits as long as the first backoff |
     /// | `retry_after_jitter_ms` | 1000 | the backoff's jitter, so a fleet told one instant spreads over a second |
     /// | `retry_on` | `ALL` | 408, 429, 5xx and transport failures |
+    /// | `max_error_body_bytes` | 65 536 | an error body is a message of a few hundred bytes; 64 KiB keeps a whole proxy's HTML page and no endless stream |
     pub const FOLLOW_UP_BOSS: Self = Self {
         base_ms: 1000,
         max_backoff_ms: 32_000,
@@ -132,6 +138,7 @@ impl Policy {
         retry_after_floor_ms: 1000,
         retry_after_jitter_ms: 1000,
         retry_on: RetryOn::ALL,
+        max_error_body_bytes: 64 * 1024,
     };
 
     /// Sets [`base_ms`](Self::base_ms).
@@ -187,6 +194,13 @@ impl Policy {
     #[must_use]
     pub const fn with_retry_after_jitter_ms(mut self, ms: u32) -> Self {
         self.retry_after_jitter_ms = ms;
+        self
+    }
+
+    /// Sets [`max_error_body_bytes`](Self::max_error_body_bytes).
+    #[must_use]
+    pub const fn with_max_error_body_bytes(mut self, bytes: u32) -> Self {
+        self.max_error_body_bytes = bytes;
         self
     }
 

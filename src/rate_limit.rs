@@ -126,8 +126,8 @@ impl ContextName {
 pub(crate) struct Entry {
     pub(crate) name: ContextName,
     /// No request of this context before this instant (a 429's `Retry-After`, or an
-    /// exhausted window).
-    pub(crate) hold_until_ms: u64,
+    /// exhausted window), while it is believed.
+    pub(crate) hold: Hold,
     pub(crate) limit: Option<u32>,
     pub(crate) window_ms: Option<u32>,
     /// `Remaining` as last told, minus the requests let through since.
@@ -145,6 +145,56 @@ pub(crate) struct Entry {
     /// Requests let through since none was in flight: a response is fresh (its `Remaining`
     /// counts every send before it) only when it answers the one send of such a stretch.
     pub(crate) sends_since_idle: u16,
+}
+
+/// A hold learnt from responses: no request before `until_ms`, as long as the hold is believed
+/// (before `believed_ms`). A hold is believed for at most the limits'
+/// [`max_hold_ms`](RateLimits::with_max_hold_ms) after it was learnt, however far the server
+/// put it: what a misconfigured proxy says must not brick a client until it restarts. Until
+/// then, [`Permit::Wait`] gives the instant the server said, so a request that will not wait
+/// that long can fail at once.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub(crate) struct Hold {
+    /// The instant the server said.
+    pub(crate) until_ms: u64,
+    /// The instant from which the hold is no longer believed (at most `until_ms`).
+    pub(crate) believed_ms: u64,
+}
+
+impl Hold {
+    /// No hold.
+    pub(crate) const NONE: Self = Self { until_ms: 0, believed_ms: 0 };
+
+    /// The instant before which nothing may go, as seen at `now_ms`: 0 once the hold is over
+    /// or no longer believed.
+    pub(crate) const fn at(self, now_ms: u64) -> u64 {
+        if now_ms < self.believed_ms {
+            self.until_ms
+        } else {
+            0
+        }
+    }
+
+    /// Holds until `until_ms` as well, learnt at `now_ms`, believed for at most `max_ms`.
+    fn extend(&mut self, now_ms: u64, until_ms: u64, max_ms: u32) {
+        self.merge(
+            now_ms,
+            Self { until_ms, believed_ms: until_ms.min(now_ms.saturating_add(u64::from(max_ms))) },
+        );
+    }
+
+    /// Holds as long as `other` as well, at `now_ms`.
+    fn merge(&mut self, now_ms: u64, other: Self) {
+        if self.at(now_ms) == 0 {
+            // Over, or no longer believed: nothing of it is kept.
+            *self = Self::NONE;
+        }
+        if other.at(now_ms) != 0 {
+            self.until_ms = self.until_ms.max(other.until_ms);
+            self.believed_ms = self.believed_ms.max(other.believed_ms);
+        }
+    }
 }
 
 /// A request in flight for longer than this without a window known is no longer counted (its
@@ -194,16 +244,44 @@ const FORGET_IN_FLIGHT_MS: u64 = 60_000;
 pub struct RateLimits<const C: usize> {
     pub(crate) entries: [Option<Entry>; C],
     /// No request of any context before this instant (a 429 that named no context, or an
-    /// evicted entry's hold).
-    pub(crate) all_until_ms: u64,
+    /// evicted entry's hold), while it is believed.
+    pub(crate) all: Hold,
     pub(crate) pacing: Pacing,
+    /// The longest a hold is believed after it was learnt.
+    pub(crate) max_hold_ms: u32,
 }
 
 impl<const C: usize> RateLimits<C> {
-    /// Empty state: every request may go until a response says otherwise.
+    /// Empty state: every request may go until a response says otherwise. A hold is believed
+    /// for at most [`Policy::FOLLOW_UP_BOSS`](crate::Policy::FOLLOW_UP_BOSS)'s
+    /// `retry_after_ceiling_ms` (10 minutes) after it was learnt.
     #[must_use]
     pub const fn new(pacing: Pacing) -> Self {
-        Self { entries: [None; C], all_until_ms: 0, pacing }
+        Self {
+            entries: [None; C],
+            all: Hold::NONE,
+            pacing,
+            max_hold_ms: crate::Policy::FOLLOW_UP_BOSS.retry_after_ceiling_ms,
+        }
+    }
+
+    /// Believes a hold (a `Retry-After`, a reset, a spent window) for at most `ms` after it was
+    /// learnt, however far the server put it; after that the client tries again. Set it to
+    /// the policy's [`retry_after_ceiling_ms`](crate::Policy::retry_after_ceiling_ms): a
+    /// request that meets a hold longer than that fails at once
+    /// ([`Request::may_wait_until`](crate::Request::may_wait_until)), and the hold stops
+    /// holding when no request would wait for it any more.
+    #[must_use]
+    pub const fn with_max_hold_ms(mut self, ms: u32) -> Self {
+        self.max_hold_ms = ms;
+        self
+    }
+
+    /// The longest a hold is believed after it was learnt (see
+    /// [`with_max_hold_ms`](Self::with_max_hold_ms)).
+    #[must_use]
+    pub const fn max_hold_ms(&self) -> u32 {
+        self.max_hold_ms
     }
 
     /// Learns from a response received at `now_ms`. Call it for every response, success or
@@ -234,10 +312,11 @@ impl<const C: usize> RateLimits<C> {
             429 | 503 => seen.retry_after_ms,
             _ => None,
         };
+        let max_hold = self.max_hold_ms;
         let Some(name) = seen.context else {
             if let Some(wait) = retry_after {
                 // A 429 that names no context holds back everything.
-                self.all_until_ms = self.all_until_ms.max(now_ms.saturating_add(wait));
+                self.all.extend(now_ms, now_ms.saturating_add(wait), max_hold);
             }
             return;
         };
@@ -245,7 +324,7 @@ impl<const C: usize> RateLimits<C> {
         let Some(entry) = self.entry(now_ms, name) else {
             // No room for contexts at all (`C == 0`): hold everything instead.
             if let Some(wait) = retry_after {
-                self.all_until_ms = self.all_until_ms.max(now_ms.saturating_add(wait));
+                self.all.extend(now_ms, now_ms.saturating_add(wait), max_hold);
             }
             return;
         };
@@ -264,7 +343,7 @@ impl<const C: usize> RateLimits<C> {
             // are spaced after the fact: the next one waits as if they had been paced, and
             // never longer than a window, after which every one of them has left it.
             let unpaced = u64::from(entry.sends_since_idle);
-            let catch_up = spacing.saturating_mul(unpaced).min(u64::from(window));
+            let catch_up = spacing.saturating_mul(unpaced).min(u64::from(window)).min(u64::from(max_hold));
             entry.next_paced_ms = entry.next_paced_ms.max(entry.sent_ms.saturating_add(catch_up));
         }
         if let Some(reset) = seen.reset_ms {
@@ -287,14 +366,17 @@ impl<const C: usize> RateLimits<C> {
         let until_quota = entry.quota_back_at(now_ms);
         match (retry_after, entry.remaining.filter(|_| seen.remaining.is_some()), until_quota) {
             // `Retry-After` takes precedence over the window: it is the server's own answer.
+            // Nor does the pacing outlast it: the next send of the context goes when told.
             (Some(wait), _, _) => {
-                entry.hold_until_ms = entry.hold_until_ms.max(now_ms.saturating_add(wait));
+                let until = now_ms.saturating_add(wait);
+                entry.hold.extend(now_ms, until, max_hold);
+                entry.next_paced_ms = entry.next_paced_ms.min(until);
                 entry.remaining = Some(0);
             }
             // Out of quota: held until the server said it resets, or (a sliding window) until
             // every request in it, and every one sent before now, has left it.
             (None, Some(0), Some(at)) => {
-                entry.hold_until_ms = entry.hold_until_ms.max(at);
+                entry.hold.extend(now_ms, at, max_hold);
             }
             _ => {}
         }
@@ -304,14 +386,9 @@ impl<const C: usize> RateLimits<C> {
     /// not known yet: it waits for every known context, and a [`Permit::Go`] counts against
     /// all of them. A [`Permit::Go`] counts the request as sent.
     pub fn acquire(&mut self, now_ms: u64, context: Option<&[u8]>) -> Permit {
-        let pacing = self.pacing;
-        let mut until = self.all_until_ms;
+        let (pacing, max_hold) = (self.pacing, self.max_hold_ms);
+        let until = self.hold_until(now_ms, context);
         let wanted = context.and_then(ContextName::new);
-        for entry in self.entries.iter().flatten() {
-            if context.is_none() || Some(entry.name) == wanted {
-                until = until.max(entry.ready_at(pacing));
-            }
-        }
         if until > now_ms {
             return Permit::Wait { until_ms: until };
         }
@@ -322,7 +399,7 @@ impl<const C: usize> RateLimits<C> {
         }
         for entry in self.entries.iter_mut().flatten() {
             if context.is_none() || Some(entry.name) == wanted {
-                entry.count_send(now_ms, pacing);
+                entry.count_send(now_ms, pacing, max_hold);
             }
         }
         Permit::Go
@@ -344,16 +421,17 @@ impl<const C: usize> RateLimits<C> {
         }
     }
 
-    /// The instant before which no request of `context` may go (0 if none).
+    /// The instant before which no request of `context` may go, as seen at `now_ms` (0 if
+    /// none): the instant the server said, for as long as its hold is believed.
     #[must_use]
-    pub fn hold_until(&self, context: Option<&[u8]>) -> u64 {
+    pub fn hold_until(&self, now_ms: u64, context: Option<&[u8]>) -> u64 {
         let wanted = context.and_then(ContextName::new);
         self.entries
             .iter()
             .flatten()
             .filter(|e| context.is_none() || Some(e.name) == wanted)
-            .map(|e| e.ready_at(self.pacing))
-            .fold(self.all_until_ms, u64::max)
+            .map(|e| e.ready_at(now_ms, self.pacing))
+            .fold(self.all.at(now_ms), u64::max)
     }
 
     /// The entry for `name`, made (evicting the least recently used) if it is new; `None`
@@ -372,7 +450,7 @@ impl<const C: usize> RateLimits<C> {
                         })?;
                         if let Some(Some(evicted)) = self.entries.get(lru) {
                             // Its hold must outlive it: move it to the all-contexts hold.
-                            self.all_until_ms = self.all_until_ms.max(evicted.hold_until_ms);
+                            self.all.merge(now_ms, evicted.hold);
                         }
                         lru
                     }
@@ -389,7 +467,7 @@ impl Entry {
     const fn new(name: ContextName, now_ms: u64) -> Self {
         Self {
             name,
-            hold_until_ms: 0,
+            hold: Hold::NONE,
             limit: None,
             window_ms: None,
             remaining: None,
@@ -432,11 +510,12 @@ impl Entry {
         }
     }
 
-    /// The instant from which a request of this context may go.
-    fn ready_at(&self, pacing: Pacing) -> u64 {
+    /// The instant from which a request of this context may go, as seen at `now_ms`.
+    fn ready_at(&self, now_ms: u64, pacing: Pacing) -> u64 {
+        let held = self.hold.at(now_ms);
         match pacing {
-            Pacing::Burst => self.hold_until_ms,
-            Pacing::Smooth => self.hold_until_ms.max(self.next_paced_ms),
+            Pacing::Burst => held,
+            Pacing::Smooth => held.max(self.next_paced_ms),
         }
     }
 
@@ -448,12 +527,12 @@ impl Entry {
         Some(u64::from(window.div_ceil(slots)))
     }
 
-    fn count_send(&mut self, now_ms: u64, pacing: Pacing) {
+    fn count_send(&mut self, now_ms: u64, pacing: Pacing, max_hold_ms: u32) {
         self.used_ms = now_ms;
         self.sent_ms = now_ms;
         self.in_flight = self.in_flight.saturating_add(1);
         self.sends_since_idle = self.sends_since_idle.saturating_add(1);
-        if self.remaining == Some(0) && now_ms >= self.hold_until_ms {
+        if self.remaining == Some(0) && now_ms >= self.hold.at(now_ms) {
             // A whole window has passed since the window was spent: it is free again.
             self.remaining = self.limit;
         }
@@ -463,12 +542,13 @@ impl Entry {
             Pacing::Burst => None,
         };
         match spacing {
-            Some(spacing) => self.next_paced_ms = now_ms.saturating_add(spacing),
+            // Believed, like a hold, for at most `max_hold_ms`.
+            Some(spacing) => self.next_paced_ms = now_ms.saturating_add(spacing.min(u64::from(max_hold_ms))),
             // Counting down is only needed when not pacing: paced sends stay under the limit
             // in any window, while old sends leave the window unseen by this count.
             None => {
                 if let (Some(0), Some(at)) = (self.remaining, self.quota_back_at(now_ms)) {
-                    self.hold_until_ms = self.hold_until_ms.max(at);
+                    self.hold.extend(now_ms, at, max_hold_ms);
                 }
             }
         }

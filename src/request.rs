@@ -204,6 +204,32 @@ impl<'p> Request<'p> {
         self.retries.saturating_add(1)
     }
 
+    /// Whether the request may wait until `until_ms` before its next send — a
+    /// [`Permit::Wait`](crate::Permit::Wait) of the client's rate limits or breaker, at
+    /// `now_ms` — or fails now instead, without being sent: a wait longer than the policy's
+    /// [`retry_after_ceiling_ms`](Policy::retry_after_ceiling_ms) fails with
+    /// [`Stop::RetryAfterTooLong`], one that ends past its deadline with [`Stop::Deadline`]
+    /// (kind [`ErrorKind::RateLimited`], no status, no body: the request was held back, not
+    /// answered). The same rule as a `Retry-After` on the request's own response: no request
+    /// waits in vain.
+    pub fn may_wait_until<const N: usize>(&self, now_ms: u64, until_ms: u64) -> Result<(), Error<N>> {
+        let policy = self.policy;
+        let now = now_ms.max(self.latest_ms);
+        let stop = if until_ms.saturating_sub(now) > u64::from(policy.retry_after_ceiling_ms) {
+            Stop::RetryAfterTooLong
+        } else if policy
+            .deadline_ms
+            .is_some_and(|deadline| until_ms > self.started_ms.saturating_add(u64::from(deadline)))
+        {
+            Stop::Deadline
+        } else {
+            return Ok(());
+        };
+        let cause = Cause { kind: ErrorKind::RateLimited, status: None, body: Body::not_read() };
+        // Nothing is sent: the attempts are those made before.
+        Err(Error { cause, stop, attempts: self.retries })
+    }
+
     /// A response arrived: its status and headers are read now; feed its body to the returned
     /// [`Reply`] (or not, for a 2xx), then call [`Reply::finish`] — or
     /// [`Reply::body_failed`] if the body could not be read to its end.
@@ -215,7 +241,7 @@ impl<'p> Request<'p> {
             }
             _ => None,
         };
-        Reply { request: self, status, kind, retry_after_ms, parser: BodyParser::new() }
+        Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
     }
 
     /// A response arrived whole: [`response`](Self::response), one
@@ -367,6 +393,7 @@ pub struct ReplyState<const N: usize> {
     status: u16,
     kind: Option<ErrorKind>,
     retry_after_ms: Option<u64>,
+    read: u32,
     parser: BodyParser<N>,
 }
 
@@ -400,6 +427,8 @@ pub struct Reply<'p, const N: usize> {
     status: u16,
     kind: Option<ErrorKind>,
     retry_after_ms: Option<u64>,
+    /// Body bytes fed so far, at most the policy's `max_error_body_bytes`.
+    read: u32,
     parser: BodyParser<N>,
 }
 
@@ -407,14 +436,14 @@ impl<'p, const N: usize> Reply<'p, N> {
     /// The reply as plain data, without its policy, to keep between two chunks where a
     /// reference cannot live; [`resume`](Self::resume) carries on.
     pub fn suspend(self) -> ReplyState<N> {
-        let Self { request, status, kind, retry_after_ms, parser } = self;
-        ReplyState { request: request.state(), status, kind, retry_after_ms, parser }
+        let Self { request, status, kind, retry_after_ms, read, parser } = self;
+        ReplyState { request: request.state(), status, kind, retry_after_ms, read, parser }
     }
 
     /// The reply [`suspend`](Self::suspend) saved, under `policy` again.
     pub fn resume(policy: &'p Policy, state: ReplyState<N>) -> Self {
-        let ReplyState { request, status, kind, retry_after_ms, parser } = state;
-        Self { request: Request::resume(policy, request), status, kind, retry_after_ms, parser }
+        let ReplyState { request, status, kind, retry_after_ms, read, parser } = state;
+        Self { request: Request::resume(policy, request), status, kind, retry_after_ms, read, parser }
     }
 
     /// The response's status code.
@@ -424,11 +453,25 @@ impl<'p, const N: usize> Reply<'p, N> {
     }
 
     /// Feeds the next chunk of the body (any size, down to one byte).
+    ///
+    /// [`Progress::Decided`] says to stop reading: the parser knows all it will know, or the
+    /// policy's [`max_error_body_bytes`](Policy::max_error_body_bytes) were read (the bytes
+    /// past them are not looked at, and a JSON body still open there is
+    /// [`Truncated`](crate::BodyKind::Truncated)).
     pub fn feed(&mut self, chunk: &[u8]) -> Progress {
         if self.kind.is_none() {
             return Progress::Decided;
         }
-        self.parser.feed(chunk)
+        let max = self.request.policy.max_error_body_bytes;
+        let left = usize::try_from(max.saturating_sub(self.read)).unwrap_or(usize::MAX);
+        let Some(within) = chunk.get(..left) else {
+            // All of it fits.
+            self.read = self.read.saturating_add(u32::try_from(chunk.len()).unwrap_or(u32::MAX));
+            return self.parser.feed(chunk);
+        };
+        self.read = max;
+        let _ = self.parser.feed(within);
+        Progress::Decided
     }
 
     /// The body ended (or the caller stopped reading it) at `now_ms`: the next action.

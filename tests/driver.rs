@@ -11,7 +11,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use backoff_core::driver::{self, Failed, Options, Shared, Success, Timer, Transport};
-use backoff_core::{BodyKind, ErrorKind, Idempotency, Pacing, Policy, RetryBudget, Stop, TransportFailure};
+use backoff_core::{
+    BodyKind, ErrorKind, Idempotency, Pacing, Policy, RateLimits, RetryBudget, Stop, TransportFailure,
+};
 use common::SplitMix;
 
 /// A virtual clock: a sleep is pending until the executor moves the clock to the earliest
@@ -95,11 +97,13 @@ struct Scripted<'c> {
     clock: &'c Clock,
     sent_at: Vec<u64>,
     reads: usize,
+    /// Body bytes handed to the driver.
+    bytes_read: usize,
 }
 
 impl<'c> Scripted<'c> {
     fn new(clock: &'c Clock, steps: Vec<Step>) -> Self {
-        Self { steps: steps.into(), clock, sent_at: Vec::new(), reads: 0 }
+        Self { steps: steps.into(), clock, sent_at: Vec::new(), reads: 0, bytes_read: 0 }
     }
 }
 
@@ -146,6 +150,7 @@ impl Transport for Scripted<'_> {
         if n < chunk.len() {
             response.chunks.push_front(chunk.split_off(n));
         }
+        self.bytes_read += n;
         Ok(n)
     }
 }
@@ -636,7 +641,7 @@ fn observing_a_response_teaches_the_rate_limits_and_the_breaker() {
     let one = BreakerPolicy { consecutive_failures: 1, ..BreakerPolicy::API_CLIENT };
     let mut shared = Shared::<4>::new(Pacing::Burst).with_breaker(Breaker::new(one));
     shared.observe(100, 503, &[("Retry-After", "7"), ("X-RateLimit-Context", "events")], &mut SplitMix(1));
-    assert_eq!(shared.limits.hold_until(Some(b"events")), 7_100);
+    assert_eq!(shared.limits.hold_until(100, Some(b"events")), 7_100);
     assert!(matches!(shared.breaker.as_ref().map(Breaker::state), Some(BreakerState::Open { .. })));
     assert!(matches!(shared.acquire(200, Some(b"other"), &mut SplitMix(1)), Permit::Wait { .. }));
 }
@@ -669,4 +674,198 @@ fn the_breakers_jitter_in_the_driver_comes_from_the_callers_rng() {
     assert_eq!(open_until(3), open_until(3), "the same stream, the same break");
     let breaks: Vec<u64> = (0..8).map(open_until).collect();
     assert!(breaks.iter().any(|b| *b != breaks[0]), "every seed gave the same break: {breaks:?}");
+}
+
+/// Runs two requests of `context` on one shared state: the first meets `first_steps`, the
+/// second starts at `second_at` and meets `second_steps`. Returns both results and the
+/// instants each sent at.
+#[allow(clippy::type_complexity)]
+fn two_requests(
+    policy: &Policy,
+    shared: &RefCell<Shared<4>>,
+    context: Option<&'static [u8]>,
+    first_steps: Vec<Step>,
+    second_at: u64,
+    second_steps: Vec<Step>,
+) -> (Vec<Result<Success<Response>, driver::Failure<64, Response, &'static str>>>, Vec<u64>, Vec<u64>) {
+    let clock = Clock::default();
+    let mut first = Scripted::new(&clock, first_steps);
+    let mut second = Scripted::new(&clock, second_steps);
+    let options = Options { policy, idempotency: Idempotency::Idempotent, context, shared: Some(shared) };
+    let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
+    let results = {
+        let a = Box::pin(driver::retry::<64, _, _, _, _>(options, &mut first, &clock, &mut rng1));
+        let b = Box::pin(async {
+            clock.sleep_until(second_at).await;
+            driver::retry::<64, _, _, _, _>(options, &mut second, &clock, &mut rng2).await
+        });
+        let futures: Vec<std::pin::Pin<Box<dyn Future<Output = _>>>> = vec![a, b];
+        run_all(&clock, futures)
+    };
+    (results, first.sent_at, second.sent_at)
+}
+
+fn with_headers(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Step {
+    Step::Respond {
+        status,
+        headers: headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect(),
+        chunks: vec![body.to_vec()],
+        cut: false,
+    }
+}
+
+#[test]
+fn a_hold_past_the_ceiling_fails_the_next_request_at_once_without_sending_it() {
+    // A 503 that names no context, asking for a date in 2099: the request fails at once, and
+    // the client-wide hold it leaves makes the next request fail at once too, unsent — it does
+    // not sleep until 2099.
+    let far = [("Date", "Sun, 06 Dec 2026 12:00:00 GMT"), ("Retry-After", "Thu, 01 Jan 2099 00:00:00 GMT")];
+    for headers in [&far[..], &[("Retry-After", "100000")][..]] {
+        let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+        let (results, first, second) = two_requests(
+            &PRESET,
+            &shared,
+            None,
+            vec![with_headers(503, headers, b"")],
+            10,
+            vec![respond(201, b"")],
+        );
+        let [Err(a), Err(b)] = &results[..] else { panic!("both fail: {results:?}") };
+        assert_eq!((a.error.stop, a.error.attempts), (Stop::RetryAfterTooLong, 1));
+        assert_eq!(
+            (b.error.stop, b.error.kind(), b.error.status(), b.error.attempts),
+            (Stop::RetryAfterTooLong, ErrorKind::RateLimited, None, 0)
+        );
+        assert!(b.response.is_none() && b.transport.is_none());
+        assert_eq!((first, second), (vec![0], vec![]), "the second request was sent");
+    }
+}
+
+#[test]
+fn a_hold_is_believed_for_the_ceiling_and_then_the_client_tries_again() {
+    // Ceiling 2 s: a hold of 3 s fails the requests that meet it while it is believed, and
+    // from 2 s after it was learnt the client sends again.
+    let policy = PRESET.with_retry_after_ceiling_ms(2_000);
+    let fresh = || {
+        let mut state = Shared::<4>::new(Pacing::Burst);
+        state.limits = RateLimits::new(Pacing::Burst).with_max_hold_ms(2_000);
+        RefCell::new(state)
+    };
+    let (results, _, second) = two_requests(
+        &policy,
+        &fresh(),
+        None,
+        vec![with_headers(503, &[("Retry-After", "3")], b"")],
+        500,
+        vec![respond(201, b"")],
+    );
+    assert!(matches!(&results[1], Err(f) if f.error.stop == Stop::RetryAfterTooLong), "{results:?}");
+    assert!(second.is_empty());
+    let (results, _, second) = two_requests(
+        &policy,
+        &fresh(),
+        None,
+        vec![with_headers(503, &[("Retry-After", "3")], b"")],
+        2_000,
+        vec![respond(201, b"")],
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    assert_eq!(second, [2_000]);
+}
+
+#[test]
+fn a_hold_that_ends_past_the_deadline_fails_the_request_at_once_with_deadline() {
+    let policy = PRESET.with_deadline_ms(4_000);
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+    let (results, _, second) = two_requests(
+        &policy,
+        &shared,
+        Some(b"events"),
+        vec![with_headers(429, &[("Retry-After", "30"), ("X-RateLimit-Context", "events")], b"")],
+        10,
+        vec![respond(201, b"")],
+    );
+    let Err(b) = &results[1] else { panic!("{results:?}") };
+    assert_eq!((b.error.stop, b.error.attempts), (Stop::Deadline, 0));
+    assert!(second.is_empty());
+    // A hold that ends within the deadline is waited for.
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+    let (results, _, second) = two_requests(
+        &policy,
+        &shared,
+        Some(b"events"),
+        vec![
+            with_headers(429, &[("Retry-After", "3"), ("X-RateLimit-Context", "events")], b""),
+            respond(201, b""),
+        ],
+        10,
+        vec![respond(201, b"")],
+    );
+    assert!(results[1].is_ok(), "{results:?}");
+    assert_eq!(second, [3_000]);
+}
+
+#[test]
+fn retry_after_outranks_the_window_of_the_same_response_for_every_request_of_the_context() {
+    // nginx's limit_req with the API's headers: a 429 with Retry-After 5, Remaining 0 and a
+    // 60 s window. The retried request goes at max(5 s, 1 s) + r, the context's other
+    // requests at exactly 5 s, not 60 s later.
+    for pacing in [Pacing::Burst, Pacing::Smooth] {
+        for limit in [None, Some("10")] {
+            let mut headers = vec![
+                ("Retry-After", "5"),
+                ("X-RateLimit-Remaining", "0"),
+                ("X-RateLimit-Window", "60"),
+                ("X-RateLimit-Context", "events"),
+            ];
+            headers.extend(limit.map(|l| ("X-RateLimit-Limit", l)));
+            let shared = RefCell::new(Shared::<4>::new(pacing));
+            let (results, first, second) = two_requests(
+                &PRESET,
+                &shared,
+                Some(b"events"),
+                vec![with_headers(429, &headers, b""), respond(201, b"")],
+                10,
+                vec![respond(201, b"")],
+            );
+            assert!(results.iter().all(Result::is_ok), "{pacing:?} {limit:?}: {results:?}");
+            assert_eq!(second, [5_000], "{pacing:?} {limit:?}: the context's other request");
+            match (pacing, limit) {
+                // Smooth pacing with a known quota spaces the sends after the hold from the
+                // first one, which goes when told: 60 s / 9 apart.
+                (Pacing::Smooth, Some(_)) => assert_eq!(first[1], 5_000 + 6_667, "retried at {first:?}"),
+                _ => {
+                    assert!((5_000..=6_000).contains(&first[1]), "{pacing:?} {limit:?}: retried at {first:?}")
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn an_endless_error_body_is_read_only_up_to_the_policys_bound() {
+    // A 503 whose JSON body never ends: the driver stops reading at max_error_body_bytes (plus
+    // at most one read), calls it truncated, and decides as for a 503.
+    let policy = PRESET.with_max_error_body_bytes(1_000).with_max_retries(0);
+    let clock = Clock::default();
+    let mut endless = vec![br#"{"errorMessage":""#.to_vec()];
+    endless.extend(std::iter::repeat_n(vec![b'a'; 100], 10_000));
+    let mut transport = Scripted::new(
+        &clock,
+        vec![Step::Respond { status: 503, headers: Vec::new(), chunks: endless, cut: false }],
+    );
+    let options = Options {
+        policy: &policy,
+        idempotency: Idempotency::Idempotent,
+        context: None,
+        shared: None::<&Alone>,
+    };
+    let result =
+        block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(1)));
+    let Err(failure) = result else { panic!("{result:?}") };
+    assert_eq!((failure.error.stop, failure.error.kind()), (Stop::RetriesExhausted, ErrorKind::ServerError));
+    assert_eq!(failure.error.cause.body.kind(), BodyKind::Truncated);
+    let read = transport.bytes_read;
+    assert!(read <= 1_000 + 64, "read {read} bytes of an endless body");
+    assert!(read >= 1_000, "stopped before the bound: {read}");
 }

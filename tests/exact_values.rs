@@ -284,11 +284,11 @@ fn rfc850_years_resolve_to_within_fifty_years_of_the_pivot_at_both_edges() {
 #[test]
 fn the_shared_state_gives_exact_instants() {
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
-    assert_eq!(limits.hold_until(None), 0);
+    assert_eq!(limits.hold_until(0, None), 0);
     limits.observe(1_000, 429, &[("Retry-After", "7"), ("X-RateLimit-Context", "events")]);
-    assert_eq!(limits.hold_until(Some(b"events")), 8_000);
-    assert_eq!(limits.hold_until(None), 8_000, "a request of no known context waits for all");
-    assert_eq!(limits.hold_until(Some(b"people")), 0);
+    assert_eq!(limits.hold_until(1_000, Some(b"events")), 8_000);
+    assert_eq!(limits.hold_until(1_000, None), 8_000, "a request of no known context waits for all");
+    assert_eq!(limits.hold_until(1_000, Some(b"people")), 0);
     assert_eq!(limits.acquire(7_999, Some(b"events")), Permit::Wait { until_ms: 8_000 });
     assert_eq!(limits.acquire(8_000, Some(b"events")), Permit::Go, "at the instant itself");
 }

@@ -25,7 +25,18 @@ fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
     assert_eq!(error.stop, Stop::RetryAfterTooLong);
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
     limits.observe(0, 429, &headers);
-    assert_eq!(limits.acquire(1_000_000, Some(b"events")), Permit::Wait { until_ms: u64::MAX });
+    // The hold says what the server said; a request will not wait that long, so it fails at
+    // once, unsent.
+    assert_eq!(limits.acquire(1_000, Some(b"events")), Permit::Wait { until_ms: u64::MAX });
+    let next = Request::new(&PRESET, 1_000, Idempotency::Idempotent);
+    let error = next.may_wait_until::<64>(1_000, u64::MAX).expect_err("a wait past the ceiling fails now");
+    assert_eq!(
+        (error.stop, error.kind(), error.status(), error.attempts),
+        (Stop::RetryAfterTooLong, ErrorKind::RateLimited, None, 0)
+    );
+    // It is believed for the ceiling (10 minutes) and no longer: then the client tries again.
+    assert_eq!(limits.acquire(599_999, Some(b"events")), Permit::Wait { until_ms: u64::MAX });
+    assert_eq!(limits.acquire(600_000, Some(b"events")), Permit::Go);
 }
 
 #[test]

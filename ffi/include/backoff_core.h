@@ -329,8 +329,9 @@ enum backoff_status backoff_request_finish(void *storage_ptr,
                                            size_t message_cap);
 
 // The body could not be read to its end (the connection broke after the headers): a
-// transport failure after sending, whatever the status said. Otherwise as
-// `backoff_request_finish`.
+// transport failure after sending, never a success. A request that is not idempotent is
+// retried only if its status said it was not processed (408, 429); after any other status it
+// ends with `BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED`. Otherwise as `backoff_request_finish`.
 enum backoff_status backoff_request_body_failed(void *storage_ptr,
                                                 uint64_t now_ms,
                                                 const struct backoff_rng *rng_ptr,

@@ -197,6 +197,9 @@ impl backoff_policy {
             retry_after_floor_ms: self.retry_after_floor_ms,
             retry_after_jitter_ms: self.retry_after_jitter_ms,
             retry_on,
+            // Not a field of the C struct yet: C callers get the preset's bound on how much of
+            // an error body is read (their loop stops at `BACKOFF_PROGRESS_DECIDED`).
+            max_error_body_bytes: Policy::FOLLOW_UP_BOSS.max_error_body_bytes,
         })
     }
 }
@@ -771,8 +774,9 @@ pub extern "C" fn backoff_request_finish(
 }
 
 /// The body could not be read to its end (the connection broke after the headers): a
-/// transport failure after sending, whatever the status said. Otherwise as
-/// `backoff_request_finish`.
+/// transport failure after sending, never a success. A request that is not idempotent is
+/// retried only if its status said it was not processed (408, 429); after any other status it
+/// ends with `BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED`. Otherwise as `backoff_request_finish`.
 #[no_mangle]
 pub extern "C" fn backoff_request_body_failed(
     storage_ptr: *mut c_void,

@@ -75,6 +75,7 @@ fuzz_target!(|input: Input| {
         retry_after_floor_ms: input.floor_ms,
         retry_after_jitter_ms: input.spread_ms,
         retry_on,
+        max_error_body_bytes: Policy::FOLLOW_UP_BOSS.max_error_body_bytes,
     };
     let idempotency = if input.not_idempotent { Idempotency::NotIdempotent } else { Idempotency::Idempotent };
     let mut rng = Words(input.rng, 0);
@@ -101,7 +102,9 @@ fuzz_target!(|input: Input| {
                 let checkable = context.as_ref().is_none_or(|c| c.len() <= backoff_core::CONTEXT_NAME_CAP);
                 limits.observe(now, *status, headers.as_slice());
                 if let (Some(wait), 429 | 503, true) = (seen.retry_after_ms, *status, checkable) {
-                    told.push((context.clone(), now.saturating_add(wait)));
+                    // A hold is believed for at most the limits' max hold after it was learnt.
+                    let believed = wait.min(u64::from(limits.max_hold_ms()));
+                    told.push((context.clone(), now.saturating_add(believed)));
                 }
                 if let Permit::Go = limits.acquire(now, context.as_deref()) {
                     for (ctx, until) in &told {

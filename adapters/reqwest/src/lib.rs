@@ -132,7 +132,8 @@ impl RetryMiddleware {
         Self::with_policy(Policy::FOLLOW_UP_BOSS)
     }
 
-    /// Another policy (a `const`, e.g. the preset with another cap).
+    /// Another policy (a `const`, e.g. the preset with another cap). The rate limits believe a
+    /// hold for at most its `retry_after_ceiling_ms`.
     #[must_use]
     pub fn with_policy(policy: Policy) -> Self {
         Self {
@@ -142,12 +143,14 @@ impl RetryMiddleware {
             seed: os_seed(),
             requests: Arc::new(AtomicU64::new(0)),
         }
+        .pacing(Pacing::Burst)
     }
 
     /// Paces requests as `pacing` says (see [`Pacing`]); forgets what was learnt so far.
     #[must_use]
     pub fn pacing(self, pacing: Pacing) -> Self {
-        self.with_shared(|s| s.limits = RateLimits::new(pacing))
+        let ceiling = self.policy.retry_after_ceiling_ms;
+        self.with_shared(|s| s.limits = RateLimits::new(pacing).with_max_hold_ms(ceiling))
     }
 
     /// Pays every retry from `budget`, shared by the client's requests (see [`RetryBudget`]).
@@ -322,9 +325,12 @@ where
 /// One attempt's response, and the part of its body read so far.
 struct Attempt {
     response: Response,
-    /// The body received so far.
-    read: Vec<u8>,
-    /// How much of it the parser has been given.
+    /// The body received so far, up to [`MAX_ERROR_BODY`] bytes: what is handed back.
+    kept: Vec<u8>,
+    /// Whether more was received than `kept` holds.
+    cut: bool,
+    /// The chunk being handed to the parser, and how much of it was given.
+    chunk: bytes::Bytes,
     given: usize,
 }
 
@@ -338,32 +344,34 @@ impl Attempt {
     /// The response with its body readable from the start: what was read, then the rest, up
     /// to [`MAX_ERROR_BODY`] bytes in all (`true` if cut there).
     async fn into_readable(mut self) -> (Response, bool) {
-        let mut cut = self.read.len() > MAX_ERROR_BODY;
-        while !cut {
+        while !self.cut {
             match self.response.chunk().await {
-                Ok(Some(chunk)) => {
-                    self.read.extend_from_slice(&chunk);
-                    cut = self.read.len() > MAX_ERROR_BODY;
-                }
+                Ok(Some(chunk)) => self.keep(&chunk),
                 Ok(None) | Err(_) => break,
             }
         }
-        self.read.truncate(MAX_ERROR_BODY);
         let mut builder =
             http::Response::builder().status(self.response.status()).version(self.response.version());
         if let Some(headers) = builder.headers_mut() {
             *headers = self.response.headers().clone();
         }
         let extensions = std::mem::take(self.response.extensions_mut());
-        let rebuilt = builder.body(self.read).map(|mut r| {
+        let rebuilt = builder.body(self.kept).map(|mut r| {
             *r.extensions_mut() = extensions;
             Response::from(r)
         });
         match rebuilt {
-            Ok(response) => (response, cut),
+            Ok(response) => (response, self.cut),
             // The parts came from a valid response, so this cannot fail; keep the original.
-            Err(_) => (self.response, cut),
+            Err(_) => (self.response, self.cut),
         }
+    }
+
+    /// Keeps what fits of a chunk received, up to [`MAX_ERROR_BODY`] bytes in all.
+    fn keep(&mut self, chunk: &[u8]) {
+        let room = MAX_ERROR_BODY - self.kept.len();
+        self.cut |= chunk.len() > room;
+        self.kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
     }
 }
 
@@ -393,7 +401,9 @@ impl Transport for Attempting<'_> {
             return Err(Failed { failure: TransportFailure::BeforeSend, error });
         };
         match self.next.clone().run(request, self.extensions).await {
-            Ok(response) => Ok(Attempt { response, read: Vec::new(), given: 0 }),
+            Ok(response) => {
+                Ok(Attempt { response, kept: Vec::new(), cut: false, chunk: bytes::Bytes::new(), given: 0 })
+            }
             Err(error) => {
                 // reqwest's connect errors (DNS, TCP connect, TLS handshake) happen before a
                 // byte of the request is sent; every other error may come after.
@@ -413,16 +423,21 @@ impl Transport for Attempting<'_> {
         attempt: &mut Attempt,
         buf: &mut [u8],
     ) -> Result<usize, reqwest_middleware::Error> {
-        // Everything received is kept (for the response handed back on failure); the parser
-        // gets it in pieces of `buf`'s size.
-        if attempt.given == attempt.read.len() {
+        // What is received is kept up to MAX_ERROR_BODY (for the response handed back on
+        // failure); the parser gets each chunk in pieces of `buf`'s size, and stops the reading
+        // at the policy's `max_error_body_bytes`.
+        if attempt.given == attempt.chunk.len() {
             match attempt.response.chunk().await {
-                Ok(Some(chunk)) => attempt.read.extend_from_slice(&chunk),
+                Ok(Some(chunk)) => {
+                    attempt.keep(&chunk);
+                    attempt.chunk = chunk;
+                    attempt.given = 0;
+                }
                 Ok(None) => return Ok(0),
                 Err(error) => return Err(reqwest_middleware::Error::Reqwest(error)),
             }
         }
-        let pending = attempt.read.get(attempt.given..).unwrap_or_default();
+        let pending = attempt.chunk.get(attempt.given..).unwrap_or_default();
         let n = pending.len().min(buf.len());
         buf[..n].copy_from_slice(&pending[..n]);
         attempt.given += n;

@@ -364,7 +364,7 @@ mod all_api {
         black_box(seen);
         let mut limits = RateLimits::<2>::new(black_box(Pacing::Burst));
         limits.observe_parsed(black_box(5), black_box(429), &seen);
-        black_box(limits.hold_until(None));
+        black_box(limits.hold_until(black_box(5), None));
         let _ = black_box(limits.acquire(black_box(6), None));
         limits.abandon(black_box(None));
         if let Some(name) = ContextName::new(black_box(b"POST.events")) {
