@@ -80,8 +80,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for DecodeError {}
+impl core::error::Error for DecodeError {}
 
 /// The buffer given to `encode` is shorter than the encoding (its `ENCODED_LEN`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -94,8 +93,7 @@ impl fmt::Display for BufferTooSmall {
     }
 }
 
-#[cfg(feature = "std")]
-impl std::error::Error for BufferTooSmall {}
+impl core::error::Error for BufferTooSmall {}
 
 struct Writer<'a> {
     out: &'a mut [u8],

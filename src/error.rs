@@ -179,5 +179,5 @@ impl<const N: usize> fmt::Display for Error<N> {
     }
 }
 
-#[cfg(feature = "std")]
-impl<const N: usize> std::error::Error for Error<N> {}
+/// `core::error::Error` (the same trait as `std::error::Error`), with no feature needed.
+impl<const N: usize> core::error::Error for Error<N> {}

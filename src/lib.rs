@@ -95,13 +95,15 @@
 //!   faster, for about 5 KiB of flash on Cortex-M; firmware that counts bytes can build with
 //!   `default-features = false` for the compact parser.
 //! - `defmt`: derives `defmt::Format` for every public type.
-//! - `std`: implements `std::error::Error` for [`Error`]. Nothing else depends on it.
+//! - `std`: [`driver::SharedState`] for `std::sync::Mutex`. ([`Error`] implements
+//!   `core::error::Error`, which is `std::error::Error`, without it.)
 //! - `http`: [`Headers`] for `http::HeaderMap` and `http::Response<B>`, and
 //!   `Request::http_response`, for std clients built on reqwest, hyper or ureq (implies `std`).
 //!
 //! [`TryRng`]: rand_core::TryRng
 
 #![no_std]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
