@@ -143,3 +143,11 @@ pub use request::{
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]
 struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/usage.md")]
+struct UsageDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../docs/rate-limits.md")]
+struct RateLimitsDoctests;
