@@ -38,7 +38,13 @@ async fn main() {
                 println!("event {index}: {} after {attempts} attempt(s)", response.status());
             }
             Err(reqwest_middleware::Error::Middleware(error)) => match error.downcast::<RetryError>() {
-                Ok(error) => println!("event {index}: failed: {error}"),
+                // One line says it all; the parts are there for code that branches on them.
+                Ok(error) => println!(
+                    "event {index}: failed ({:?} after {} attempt(s), status {:?}): {error}",
+                    error.stop(),
+                    error.attempts(),
+                    error.status()
+                ),
                 Err(other) => println!("event {index}: failed: {other}"),
             },
             Err(error) => println!("event {index}: failed: {error}"),

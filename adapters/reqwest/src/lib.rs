@@ -47,7 +47,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use backoff_core::driver::{self, Failed, Failure, Options, Shared, SharedState, Success, Timer, Transport};
-use backoff_core::{Breaker, Idempotency, Pacing, Policy, RateLimits, RetryBudget, TransportFailure};
+use backoff_core::{RateLimits, TransportFailure};
+
+/// What the middleware is configured with and answers in, re-exported so one dependency is
+/// enough: the policy and its presets, the shared state's parts, and the error's vocabulary.
+pub use backoff_core::{
+    Breaker, BreakerPolicy, ErrorKind, Idempotency, Jitter, Pacing, Policy, RetryBudget, RetryOn, Stop,
+};
 use http::Extensions;
 use reqwest::{Method, Request, Response};
 use reqwest_middleware::{Middleware, Next};
@@ -85,6 +91,13 @@ pub enum NotRetried {
 }
 
 /// The middleware: one per client, shared by its clones.
+///
+/// **Timeouts.** The middleware bounds the whole request (the policy's `deadline_ms`, and no
+/// wait past `retry_after_ceiling_ms`); each attempt is bounded by reqwest's own timeouts, set
+/// on the client: `reqwest::ClientBuilder::connect_timeout` (a connect that times out is a
+/// failure before sending: retried, even for a POST) and `timeout` (an attempt that times out
+/// after sending is a transport failure after sending: retried if the request is idempotent).
+/// Without them an attempt can wait as long as the server keeps the connection open.
 ///
 /// The client's shared state (rate limits, and the budget and breaker if set) lives in `S`:
 /// by default a `Mutex` in this process; [`shared_state`](Self::shared_state) puts it
@@ -252,13 +265,45 @@ impl RetryError {
     pub fn message(&self) -> Option<&str> {
         self.error.message()
     }
+
+    /// Why no further attempt was made: not retryable, retries exhausted, a wait past the
+    /// ceiling or the deadline, not idempotent and maybe processed, budget exhausted.
+    #[must_use]
+    pub fn stop(&self) -> Stop {
+        self.error.stop
+    }
+
+    /// How many times the request was sent (0 if a hold failed it before its first send).
+    #[must_use]
+    pub fn attempts(&self) -> u32 {
+        self.error.attempts
+    }
+
+    /// The class of the last failure (from its status, or `Transport`).
+    #[must_use]
+    pub fn kind(&self) -> ErrorKind {
+        self.error.kind()
+    }
+
+    /// The last response's status code, if there was a response.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        self.error.status()
+    }
 }
 
 impl std::fmt::Display for RetryError {
+    /// One line: the crate's account, then the transport's error and each of its causes
+    /// (reqwest's "error sending request" alone does not say that the connection was refused).
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}", self.error)?;
         if let Some(transport) = &self.transport {
             write!(f, ": {transport}")?;
+            let mut cause = std::error::Error::source(transport);
+            while let Some(error) = cause {
+                write!(f, ": {error}")?;
+                cause = error.source();
+            }
         }
         Ok(())
     }
