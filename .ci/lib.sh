@@ -50,6 +50,13 @@ need_nightly() {
   [ $# = 0 ] || quietly rustup component add --toolchain nightly "$@"
 }
 
+# need_toolchain VERSION: a pinned stable toolchain (minimal profile), e.g. the MSRV.
+need_toolchain() {
+  rustup run "$1" rustc --version >/dev/null 2>&1 && return 0
+  echo "installing the $1 toolchain"
+  quietly rustup toolchain install "$1" --profile minimal
+}
+
 # need_cargo COMMAND CRATE [ARG...]: `cargo install --locked CRATE ARG...`, unless COMMAND is on
 # the PATH.
 need_cargo() {
