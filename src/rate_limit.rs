@@ -20,6 +20,11 @@ pub enum Pacing {
     /// it has in flight — as long as the time a request takes to reach the server varies by
     /// less than one spacing (526 ms for 20 per 10 s), since the one slot kept free is the
     /// margin for it.
+    ///
+    /// A `Retry-After` outranks the pacing of the same response: the context's next send goes
+    /// when told. The sends queued behind it are then spaced from that one, so with several
+    /// requests waiting, all but the first wait up to one spacing more than the `Retry-After`
+    /// said: the price of never meeting the next 429.
     Smooth,
 }
 
