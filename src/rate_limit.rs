@@ -1,6 +1,7 @@
 //! Rate limits shared by every request of a client: learnt from each response's headers,
 //! asked before each request is sent. The rules are on [`RateLimits`].
 
+use crate::dialect::Scope;
 use crate::headers::{self, Headers};
 
 /// The longest context name kept in full. Longer names are told apart by a hash of the whole.
@@ -43,7 +44,7 @@ pub enum Permit {
 }
 
 /// What one response said about its rate limit, read from its headers.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RateLimitHeaders {
     /// `X-RateLimit-Limit`.
@@ -59,6 +60,40 @@ pub struct RateLimitHeaders {
     /// When the quota resets, in milliseconds from now: a reset header or the IETF `t`, in
     /// dialects that send one (see [`Dialect`](crate::Dialect)); never in Follow Up Boss's.
     pub reset_ms: Option<u64>,
+    /// The statuses whose `Retry-After` is pushback in the dialect read
+    /// ([`Dialect::pushback`](crate::Dialect::pushback)): 429 and 503 unless it says otherwise.
+    pub pushback: &'static [u16],
+    /// What the response's pushback holds besides its own request (see [`Scope`]).
+    pub scope: Scope,
+}
+
+impl Default for RateLimitHeaders {
+    /// Nothing said, in HTTP's own terms: pushback on 429 and 503, held by context.
+    fn default() -> Self {
+        Self {
+            limit: None,
+            remaining: None,
+            window_ms: None,
+            context: None,
+            retry_after_ms: None,
+            reset_ms: None,
+            pushback: crate::Dialect::HTTP_PUSHBACK,
+            scope: Scope::Named,
+        }
+    }
+}
+
+impl RateLimitHeaders {
+    /// The wait this response tells its own request, for a response of `status`: its
+    /// `Retry-After`, or without one, when the quota it says is spent (`Remaining: 0`) comes
+    /// back — only on the statuses that carry pushback in its dialect.
+    #[must_use]
+    pub fn told_wait_ms(&self, status: u16) -> Option<u64> {
+        if !self.pushback.contains(&status) {
+            return None;
+        }
+        self.retry_after_ms.or(self.reset_ms.filter(|_| self.remaining == Some(0)))
+    }
 }
 
 impl RateLimitHeaders {
@@ -312,16 +347,29 @@ impl<const C: usize> RateLimits<C> {
     }
 
     /// [`observe`](Self::observe) for headers already read.
+    ///
+    /// A `Retry-After` on a status that carries pushback in the dialect read
+    /// ([`RateLimitHeaders::pushback`]) holds the context the response names — or every
+    /// request, if it names none or says the limit is global ([`Scope::Global`]); one of a
+    /// single resource ([`Scope::Resource`]) holds nothing shared. A spent quota
+    /// (`Remaining: 0`) with a reset holds its context until then, and every request if the
+    /// response names no context: it cannot be told apart from the others.
     pub fn observe_parsed(&mut self, now_ms: u64, status: u16, seen: &RateLimitHeaders) {
-        let retry_after = match status {
-            429 | 503 => seen.retry_after_ms,
-            _ => None,
+        let told = seen.retry_after_ms.filter(|_| seen.pushback.contains(&status));
+        let (hold_all, retry_after) = match (seen.scope, seen.context) {
+            (Scope::Resource, _) => (None, None),
+            (Scope::Global, _) | (Scope::Named, None) => (told, None),
+            (Scope::Named, Some(_)) => (None, told),
         };
         let max_hold = self.max_hold_ms;
+        if let Some(wait) = hold_all {
+            // A 429 that names no context (or a global one) holds back everything.
+            self.all.extend(now_ms, now_ms.saturating_add(wait), max_hold);
+        }
         let Some(name) = seen.context else {
-            if let Some(wait) = retry_after {
-                // A 429 that names no context holds back everything.
-                self.all.extend(now_ms, now_ms.saturating_add(wait), max_hold);
+            if let (Some(0), Some(reset)) = (seen.remaining, seen.reset_ms) {
+                // So does a spent quota that names none, until its reset.
+                self.all.extend(now_ms, now_ms.saturating_add(reset), max_hold);
             }
             return;
         };
@@ -546,16 +594,19 @@ impl Entry {
             Pacing::Smooth => self.spacing_ms(),
             Pacing::Burst => None,
         };
-        match spacing {
+        let back_at = match spacing {
             // Believed, like a hold, for at most `max_hold_ms`.
-            Some(spacing) => self.next_paced_ms = now_ms.saturating_add(spacing.min(u64::from(max_hold_ms))),
-            // Counting down is only needed when not pacing: paced sends stay under the limit
-            // in any window, while old sends leave the window unseen by this count.
-            None => {
-                if let (Some(0), Some(at)) = (self.remaining, self.quota_back_at(now_ms)) {
-                    self.hold.extend(now_ms, at, max_hold_ms);
-                }
+            Some(spacing) => {
+                self.next_paced_ms = now_ms.saturating_add(spacing.min(u64::from(max_hold_ms)));
+                // Paced sends stay under the limit in any window, while old sends leave a
+                // sliding window unseen by this count: only a reset the server gave ends the
+                // count. Until it, no more than `Remaining` go, however they are paced.
+                self.reset_at_ms.filter(|&at| at > now_ms)
             }
+            None => self.quota_back_at(now_ms),
+        };
+        if let (Some(0), Some(at)) = (self.remaining, back_at) {
+            self.hold.extend(now_ms, at, max_hold_ms);
         }
     }
 }

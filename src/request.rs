@@ -8,6 +8,7 @@ use crate::budget::RetryBudget;
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
+use crate::rate_limit::RateLimitHeaders;
 
 /// Whether sending the request twice is harmless: the caller says so when it creates the
 /// [`Request`], because only the caller knows.
@@ -244,6 +245,24 @@ impl<'p> Request<'p> {
         Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
     }
 
+    /// [`response`](Self::response) for a response already read in an API's dialect
+    /// ([`Dialect::read`](crate::Dialect::read)), the same value the rate limits take: the
+    /// statuses that carry pushback in that dialect wait as it says
+    /// ([`RateLimitHeaders::told_wait_ms`]: its `Retry-After`, or the reset of a spent quota).
+    /// A client error that carries such a wait — GitHub's 403 with `x-ratelimit-remaining: 0`
+    /// or a `retry-after` — is the API saying "rate limited": kind
+    /// [`ErrorKind::RateLimited`], not processed, retried after the wait (or failed at once if
+    /// the wait is past the ceiling or the deadline). One that carries none stays what its
+    /// status says (a 403 without them is forbidden).
+    pub fn response_parsed<const N: usize>(self, status: u16, seen: &RateLimitHeaders) -> Reply<'p, N> {
+        let mut kind = ErrorKind::from_status(status);
+        let retry_after_ms = kind.and(seen.told_wait_ms(status));
+        if retry_after_ms.is_some() && matches!(kind, Some(ErrorKind::Forbidden | ErrorKind::ClientError)) {
+            kind = Some(ErrorKind::RateLimited);
+        }
+        Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
+    }
+
     /// A response arrived whole: [`response`](Self::response), one
     /// [`feed`](Reply::feed) and [`finish`](Reply::finish) in one call.
     pub fn complete<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
@@ -405,11 +424,13 @@ enum Processed {
 }
 
 impl Processed {
-    /// 429 says the request was not processed; 408 that it never arrived whole (RFC 9110
-    /// §15.5.9). Every other failing status may follow processing.
-    const fn from_status(status: u16) -> Self {
-        match status {
-            408 | 429 => Self::No,
+    /// 429 says the request was not processed, as does any status an API uses to say "rate
+    /// limited" (GitHub's 403 with its rate-limit headers, read as [`ErrorKind::RateLimited`]);
+    /// 408 that it never arrived whole (RFC 9110 §15.5.9). Every other failing status may
+    /// follow processing.
+    fn of(status: u16, kind: Option<ErrorKind>) -> Self {
+        match (status, kind) {
+            (408 | 429, _) | (_, Some(ErrorKind::RateLimited)) => Self::No,
             _ => Self::Maybe,
         }
     }
@@ -491,7 +512,7 @@ impl<'p, const N: usize> Reply<'p, N> {
             return Action::Succeed { attempts: self.request.attempt() }.settle(budget);
         };
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
-        let processed = Processed::from_status(self.status);
+        let processed = Processed::of(self.status, self.kind);
         self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
     }
 
@@ -513,7 +534,7 @@ impl<'p, const N: usize> Reply<'p, N> {
         budget: Option<&mut RetryBudget>,
     ) -> Action<'p, N> {
         let cause = Cause { kind: ErrorKind::Transport, status: Some(self.status), body: Body::cut() };
-        let processed = Processed::from_status(self.status);
+        let processed = Processed::of(self.status, self.kind);
         self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
     }
 }

@@ -219,7 +219,8 @@ pub fn run_overlapping(
 /// Which dialect a simulated fixed-window server speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Speaks {
-    /// `x-ratelimit-reset` in Unix seconds, with `Date`.
+    /// `x-ratelimit-reset` in Unix seconds, with `Date`; over the limit, a 403 as GitHub's
+    /// documentation shows it: `x-ratelimit-remaining: 0`, no `retry-after`, no resource.
     GitHub,
     /// `X-RateLimit-Reset-After` in seconds with a fraction.
     Discord,
@@ -295,7 +296,8 @@ pub fn http_date(epoch: u64, form: u8) -> String {
 }
 
 /// Sends `requests` POSTs one after another against a fixed-window server speaking `speaks`,
-/// the client reading it with `dialect`; counts 429s after the first response.
+/// the client reading each response once with `dialect`, for the rate limits and the request
+/// alike; counts rejections (429, or GitHub's 403) after the first response.
 pub fn run_dialect(
     speaks: Speaks,
     dialect: &backoff_core::Dialect,
@@ -327,25 +329,36 @@ pub fn run_dialect(
                 used = 0;
             }
             report.sent += 1;
-            let status = if used >= limit { 429 } else { 201 };
+            let status = match (used >= limit, speaks) {
+                (false, _) => 201,
+                (true, Speaks::GitHub) => 403,
+                (true, _) => 429,
+            };
             if status == 201 {
                 used += 1;
             }
             let mut headers = dialect_headers(speaks, now, limit, window_ms, used);
-            if status == 429 {
+            if status != 201 {
                 report.rate_limited += 1;
                 if seen {
                     report.rate_limited_after_headers += 1;
                 }
+            }
+            if status == 429 {
                 headers.push((
                     "Retry-After".into(),
                     ((window_start + window_ms - now).div_ceil(1000)).to_string(),
                 ));
             }
-            limits.observe_dialect(now, status, headers.as_slice(), dialect);
+            if status == 403 {
+                headers.retain(|(name, _)| name != "x-ratelimit-resource");
+            }
+            let read = dialect.read(headers.as_slice());
+            limits.observe_parsed(now, status, &read);
             seen = true;
             now += 40;
-            match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+            let reply = request.response_parsed::<64>(status, &read);
+            match reply.finish(now, &mut rng) {
                 Action::Succeed { .. } => {
                     report.succeeded += 1;
                     break;
