@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Instructions per decision of the state machine, counted by valgrind's callgrind: repeatable
-# where wall time is noisy. Runs the peers bench binary with 0 and with 1000 decisions of each
-# kind; the difference over 1000 is the cost of one decision. Then the same for each body of
-# `cargo bench --bench body` and each parser there.
+# Instructions counted by valgrind's callgrind, repeatable where wall time is noisy: per backoff
+# schedule (ours, the inline bound, backon), per decision of the state machine, and per parse
+# of each body of `cargo bench --bench body` by each parser. Each runs a bench binary with 0
+# and with N repetitions; the difference over N is the cost of one.
+#
+#   bash benches/instructions.sh                # print the tables
+#   TABLES=write bash benches/instructions.sh   # and rewrite them in docs/performance.md
+#   TABLES=check bash benches/instructions.sh   # or fail if those differ (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . .ci/lib.sh
@@ -19,17 +23,50 @@ count() { # status n -> instructions
   sed -n 's/^summary: //p' "$out"
   rm -f "$out"
 }
-printf '%-36s %12s\n' "decision" "instructions"
-for status in 503 400 201; do
-  base=$(count "$status" 0)
-  many=$(count "$status" 1000)
-  case $status in
-    503) name="503, 49-byte HTML body -> retry" ;;
-    400) name="400, 62-byte errorMessage -> fail" ;;
-    201) name="201 -> succeed" ;;
-  esac
-  printf '%-36s %12s\n' "$name" "$(( (many - base) / 1000 ))"
-done
+tables=target/tables
+mkdir -p "$tables"
+count_schedule() { # who n -> instructions
+  local out=/tmp/callgrind.backoff-core-schedule.$$
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --schedules "$1" "$2" >/dev/null 2>&1
+  sed -n 's/^summary: //p' "$out"
+  rm -f "$out"
+}
+ratio() { python3 -c "print(f'{$1/$2:.2f}×')"; }
+# Thousands separated by a space, as the rest of the docs write them.
+num() { python3 -c "print(f'{$1:,}'.replace(',', ' '))"; }
+
+{
+  echo "| a 10-delay schedule (base 1 s, ×2, cap 32 s, jitter) | instructions per schedule | per delay | vs backoff-core |"
+  echo "|---|---|---|---|"
+  ours=
+  for who in ours lower-bound backon; do
+    base=$(count_schedule "$who" 0)
+    many=$(count_schedule "$who" 1000)
+    n=$(( (many - base) / 1000 ))
+    [ -n "$ours" ] || ours=$n
+    case $who in
+      ours) name="**backoff-core** (\`Policy::backoff\`)" ;;
+      lower-bound) name="inline \"lower bound\" \`min((1000 << n) + rng % 1001, 32000)\`" ;;
+      backon) name="backon 1 (\`ExponentialBuilder\` + jitter)" ;;
+    esac
+    echo "| $name | $(num "$n") | $(python3 -c "print(f'{$n/10:.1f}')") | $(ratio "$n" "$ours") |"
+  done
+} >"$tables/schedule.md"
+
+{
+  echo "| one whole decision of the state machine | instructions |"
+  echo "|---|---|"
+  for status in 503 400 201; do
+    base=$(count "$status" 0)
+    many=$(count "$status" 1000)
+    case $status in
+      503) name="503 with a 49-byte HTML body → retry" ;;
+      400) name="400 with a 62-byte \`errorMessage\` body → fail" ;;
+      201) name="201 → succeed" ;;
+    esac
+    echo "| $name | $(num $(( (many - base) / 1000 ))) |"
+  done
+} >"$tables/decisions.md"
 
 # Instructions per parse of each body of `cargo bench --bench body`, for each contender: the
 # bench binary parses one case N times with one contender (`--count`); 100 parses minus none.
@@ -44,16 +81,26 @@ count_body() { # contender case n -> instructions
   sed -n 's/^summary: //p' "$out"
   rm -f "$out"
 }
-echo
-printf '%-20s %12s %12s %16s %8s %9s\n' "body" "backoff-core" "serde_json" "serde-json-core" "sj/ours" "sjc/ours"
-names=("62 B errorMessage" "1 KiB, escapes" "16 KiB, data first" "600 B HTML 502" "truncated")
-for case in 0 1 2 3 4; do
-  row=()
-  for who in ours serde_json serde-json-core; do
-    base=$(count_body "$who" "$case" 0)
-    many=$(count_body "$who" "$case" 100)
-    row+=($(( (many - base) / 100 )))
+{
+  echo "| body | bytes | backoff-core | serde_json | serde-json-core | serde_json / ours | serde-json-core / ours |"
+  echo "|---|---|---|---|---|---|---|"
+  names=("\`{\"errorMessage\":\"Invalid fields in the request body: emails.\"}\`" "1 KiB, other fields first, escapes and a surrogate pair" "16 KiB, big \`data\` array before the key" "600-byte HTML 502 page" "truncated JSON")
+  sizes=(62 958 16371 619 40)
+  for case in 0 1 2 3 4; do
+    row=()
+    for who in ours serde_json serde-json-core; do
+      base=$(count_body "$who" "$case" 0)
+      many=$(count_body "$who" "$case" 100)
+      row+=($(( (many - base) / 100 )))
+    done
+    echo "| ${names[$case]} | $(num "${sizes[$case]}") | $(num "${row[0]}") | $(num "${row[1]}") | $(num "${row[2]}") | $(ratio "${row[1]}" "${row[0]}") | $(ratio "${row[2]}" "${row[0]}") |"
   done
-  printf '%-20s %12s %12s %16s %8s %9s\n' "${names[$case]}" "${row[0]}" "${row[1]}" "${row[2]}" \
-    "$(python3 -c "print(f'{${row[1]}/${row[0]}:.2f}x')")" "$(python3 -c "print(f'{${row[2]}/${row[0]}:.2f}x')")"
+} >"$tables/parsers.md"
+
+for table in schedule decisions parsers; do
+  cat "$tables/$table.md"
+  echo
+  if [ -n "${TABLES:-}" ]; then
+    bash .ci/table "$TABLES" docs/performance.md "instructions-$table" <"$tables/$table.md"
+  fi
 done

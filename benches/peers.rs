@@ -77,6 +77,9 @@ fn backon_schedule() -> [u64; 10] {
         .with_max_delay(Duration::from_secs(32))
         .with_factor(2.0)
         .with_jitter()
+        // Seeded, as every contender's RNG is here: the same work on every run (an unseeded
+        // generator seeds itself from a thread-local, which moves callgrind's count).
+        .with_jitter_seed(0x9E37_79B9_7F4A_7C15)
         .with_max_times(10)
         .build();
     std::array::from_fn(|_| it.next().map_or(0, |d| d.as_millis() as u64))
@@ -140,6 +143,23 @@ const BODY_400: &[u8] = br#"{"errorMessage":"Invalid fields in the request body:
 fn main() {
     // `bash benches/instructions.sh` runs this binary under callgrind with these arguments.
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--schedules") {
+        // `--schedules WHO N`: N 10-delay schedules of one contender, for callgrind.
+        let count: u32 = args[i + 2].parse().unwrap();
+        let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+        let mut kept = 0u64;
+        for _ in 0..count {
+            let delays = match args[i + 1].as_str() {
+                "ours" => ours(black_box(&mut rng)),
+                "lower-bound" => lower_bound(black_box(&mut rng)),
+                "backon" => backon_schedule(),
+                other => panic!("no contender {other}"),
+            };
+            kept = kept.wrapping_add(black_box(delays).iter().sum::<u64>());
+        }
+        println!("{kept}");
+        return;
+    }
     if let Some(i) = args.iter().position(|a| a == "--decisions") {
         let status: u16 = args[i + 1].parse().unwrap();
         let count: u32 = args[i + 2].parse().unwrap();
