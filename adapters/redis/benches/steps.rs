@@ -2,9 +2,10 @@
 //! real processes: 1, 4 and 8 copies of this program, each with its own connection, all
 //! starting at one agreed instant and making requests' worth of steps on one key (acquire,
 //! observe, refund: the three steps a successful request takes through the driver). Printed:
-//! steps per second for the fleet, conflicts per step, and the latency a request pays for its
-//! three steps through Redis against the same three on in-process state (median and p99,
-//! measured in the same run). Printed, not asserted.
+//! steps per second for the fleet, conflicts per step, steps decided on a local copy (none
+//! while Redis answers: every step waits its turn on the shared value), and the latency a
+//! request pays for its three steps through Redis against the same three on in-process state
+//! (median and p99, measured in the same run). Printed, not asserted.
 //!
 //! ```text
 //! cargo bench -p backoff-core-redis --bench steps
@@ -67,7 +68,8 @@ fn child(url: &str, key: &str, requests: usize, start_at: u64) {
             latencies.push(request(&fleet, epoch.elapsed().as_millis() as u64, i as u64).await);
         }
         assert!(!fleet.is_degraded(), "Redis went away during the bench");
-        let mut line = format!("{} {}", epoch.elapsed().as_micros(), fleet.conflicts());
+        let mut line =
+            format!("{} {} {}", epoch.elapsed().as_micros(), fleet.conflicts(), fleet.local_steps());
         for l in latencies {
             line.push_str(&format!(" {}", l.as_micros()));
         }
@@ -95,8 +97,8 @@ fn main() {
     }
     let url = format!("redis://127.0.0.1:{port}/");
     println!(
-        "{:<10} {:>12} {:>16} {:>22} {:>18}",
-        "processes", "steps/s", "conflicts/step", "request median µs", "request p99 µs"
+        "{:<10} {:>12} {:>16} {:>12} {:>22} {:>18}",
+        "processes", "steps/s", "conflicts/step", "local steps", "request median µs", "request p99 µs"
     );
     for processes in [1usize, 4, 8] {
         let key = format!("bench:{processes}");
@@ -110,7 +112,7 @@ fn main() {
                     .unwrap()
             })
             .collect();
-        let (mut longest_us, mut conflicts, mut latencies) = (0u64, 0u64, Vec::new());
+        let (mut longest_us, mut conflicts, mut local, mut latencies) = (0u64, 0u64, 0u64, Vec::new());
         for child in children {
             let out = child.wait_with_output().unwrap();
             assert!(out.status.success());
@@ -118,11 +120,12 @@ fn main() {
             let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().unwrap());
             longest_us = longest_us.max(fields.next().unwrap());
             conflicts += fields.next().unwrap();
+            local += fields.next().unwrap();
             latencies.extend(fields.map(Duration::from_micros));
         }
         let steps = (3 * processes * requests) as f64;
         println!(
-            "{processes:<10} {:>12.0} {:>16.3} {:>22.0} {:>18.0}",
+            "{processes:<10} {:>12.0} {:>16.3} {local:>12} {:>22.0} {:>18.0}",
             steps / (longest_us as f64 / 1e6),
             conflicts as f64 / steps,
             percentile(&mut latencies, 0.5).as_secs_f64() * 1e6,

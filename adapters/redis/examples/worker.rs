@@ -1,15 +1,19 @@
 //! One worker of a fleet: sends POSTs to a Follow-Up-Boss-like server through the reqwest
 //! middleware, its shared state in Redis (or, with `--redis none`, in this process only: the
-//! control). The two differ by one line. Prints one summary line.
+//! control). The two differ by one line. Prints one summary line, with the longest time one
+//! step on the shared state took (`store_wait_max_ms`: how long a request waited on the store).
 //!
 //! ```text
 //! cargo run -p backoff-core-redis --example worker -- --redis redis://127.0.0.1:6379 --url http://127.0.0.1:8080/v1/events --requests 25
 //! ```
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::Instant;
 
-use backoff_core::driver::Shared;
+use backoff_core::driver::{Outcome, Shared, SharedState, Step};
 use backoff_core::{Pacing, Policy};
 use backoff_core_redis::FleetState;
 use backoff_core_reqwest::{Context, RetryMiddleware};
@@ -47,6 +51,27 @@ impl Middleware for Counter {
 
 struct Counter(Arc<Attempts>);
 
+/// The fleet's state, with the longest step it took measured from outside (what the driver
+/// waited for).
+struct Timed {
+    fleet: FleetState,
+    longest_us: Arc<AtomicU64>,
+}
+
+impl SharedState for Timed {
+    type Pending<'a> = Pin<Box<dyn Future<Output = Option<Outcome>> + Send + 'a>>;
+
+    fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a> {
+        Box::pin(async move {
+            let started = Instant::now();
+            let outcome = self.fleet.step(now_ms, step, entropy).await;
+            let took = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.longest_us.fetch_max(took, Ordering::Relaxed);
+            outcome
+        })
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -70,13 +95,14 @@ async fn main() {
         .with_retry_after_jitter_ms(50);
     let retry = RetryMiddleware::with_policy(policy).pacing(Pacing::Burst);
     let counts = Arc::new(Attempts::default());
+    let longest_us = Arc::new(AtomicU64::new(0));
     let builder = ClientBuilder::new(reqwest::Client::new());
     // The one line between a process on its own and a fleet.
     let builder = if redis == "none" {
         builder.with(retry)
     } else {
         let fleet = FleetState::new(&redis, &key, Shared::new(Pacing::Burst)).expect("a Redis URL");
-        builder.with(retry.shared_state(fleet))
+        builder.with(retry.shared_state(Timed { fleet, longest_us: Arc::clone(&longest_us) }))
     };
     let client = builder.with(Counter(Arc::clone(&counts))).build();
 
@@ -95,9 +121,10 @@ async fn main() {
         }
     }
     println!(
-        "worker sent={} ok={ok} failed={failed} r429={} r429_after_headers={}",
+        "worker sent={} ok={ok} failed={failed} r429={} r429_after_headers={} store_wait_max_ms={:.1}",
         counts.sent.load(Ordering::Relaxed),
         counts.r429.load(Ordering::Relaxed),
         counts.r429_after_headers.load(Ordering::Relaxed),
+        longest_us.load(Ordering::Relaxed) as f64 / 1000.0,
     );
 }
