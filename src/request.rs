@@ -265,7 +265,25 @@ impl<'p> Request<'p> {
 
     /// A response arrived whole: [`response`](Self::response), one
     /// [`feed`](Reply::feed) and [`finish`](Reply::finish) in one call.
+    #[inline]
     pub fn complete<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
+        self,
+        now_ms: u64,
+        status: u16,
+        headers: &H,
+        body: &[u8],
+        rng: &mut R,
+    ) -> Action<'p, N> {
+        if ErrorKind::from_status(status).is_none() {
+            // A success: its body is the application's, and nothing is read. (This much is
+            // inlined into the caller; the failing path, with its large frame, is not.)
+            return Action::Succeed { attempts: self.attempt() };
+        }
+        self.complete_failure(now_ms, status, headers, body, rng)
+    }
+
+    #[inline(never)]
+    fn complete_failure<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
         self,
         now_ms: u64,
         status: u16,
@@ -318,7 +336,19 @@ impl<'p> Request<'p> {
         let now = now_ms.max(self.latest_ms);
         self.latest_ms = now;
         let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng);
-        let action = match wait {
+        // Paid last, so only a retry that would happen costs tokens. (The same rule as
+        // `Action::settle`, applied before the action is built: an action is moved once.)
+        let wait = match (wait, budget) {
+            (Ok(wait), Some(budget)) => {
+                if budget.withdraw(cause.kind) {
+                    Ok(wait)
+                } else {
+                    Err(Stop::BudgetExhausted)
+                }
+            }
+            (wait, _) => wait,
+        };
+        match wait {
             Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
@@ -328,9 +358,7 @@ impl<'p> Request<'p> {
                 let at_ms = now.saturating_add(u64::from(delay_ms));
                 Action::Retry(Retry { request: self, delay_ms, at_ms, wait, cause })
             }
-        };
-        // Paid last, so only a retry that would happen costs tokens.
-        action.settle(budget)
+        }
     }
 
     /// The wait before the next attempt, or why there is none.
