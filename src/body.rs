@@ -1,6 +1,6 @@
 //! The error body: a push parser that finds the top-level `errorMessage` of a JSON object.
 
-use heapless::String;
+use heapless::Vec;
 
 use crate::utf8::{Step, Utf8};
 
@@ -41,20 +41,82 @@ pub enum BodyKind {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Body<const N: usize> {
     kind: BodyKind,
-    text: String<N>,
+    text: Text<N>,
     truncated: bool,
+}
+
+/// Up to `N` bytes of UTF-8 text: a `heapless::String<N>` that takes runs already known to be
+/// ASCII without validating them again (the parser's scanners know; `from_utf8` on every run
+/// cost a failing decision about a tenth of its instructions). Only [`Text::push`],
+/// [`Text::push_str`] and [`Text::push_ascii`] write it, so it is always valid UTF-8.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub(crate) struct Text<const N: usize>(Vec<u8, N>);
+
+impl<const N: usize> Text<N> {
+    const fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    /// The text. Always whole: every write keeps the bytes valid UTF-8.
+    pub(crate) fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    #[cfg(feature = "fast-body")]
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// Appends a character, or nothing if it does not fit whole.
+    pub(crate) fn push(&mut self, c: char) -> Result<(), ()> {
+        self.push_str(c.encode_utf8(&mut [0; 4]))
+    }
+
+    /// Appends text, or nothing if it does not fit whole.
+    pub(crate) fn push_str(&mut self, s: &str) -> Result<(), ()> {
+        self.0.extend_from_slice(s.as_bytes()).map_err(|_| ())
+    }
+
+    /// Appends bytes that are all ASCII (every caller has scanned them: a printable run, or a
+    /// plain string checked with `is_ascii`), or nothing if they do not fit whole.
+    #[cfg(feature = "fast-body")]
+    pub(crate) fn push_ascii(&mut self, bytes: &[u8]) -> Result<(), ()> {
+        debug_assert!(bytes.is_ascii(), "only ASCII keeps the text valid UTF-8 unchecked");
+        self.0.extend_from_slice(bytes).map_err(|_| ())
+    }
+}
+
+impl<const N: usize> core::fmt::Debug for Text<N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        core::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl<const N: usize> defmt::Format for Text<N> {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{=str}", self.as_str());
+    }
 }
 
 impl<const N: usize> Body<N> {
     /// A body that was not read.
     #[must_use]
     pub const fn not_read() -> Self {
-        Self { kind: BodyKind::NotRead, text: String::new(), truncated: false }
+        Self { kind: BodyKind::NotRead, text: Text::new(), truncated: false }
     }
 
     /// A body whose reading failed part way: never a guess at what the rest would have said.
     pub(crate) const fn cut() -> Self {
-        Self { kind: BodyKind::Truncated, text: String::new(), truncated: false }
+        Self { kind: BodyKind::Truncated, text: Text::new(), truncated: false }
     }
 
     /// Parses a whole body at once.

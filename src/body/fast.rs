@@ -86,15 +86,22 @@ impl<const N: usize> BodyParser<N> {
                     // A value that may be the message. A string with no escapes that is valid
                     // UTF-8 is taken here; anything else is left to the byte-by-byte path,
                     // which unescapes and repairs.
-                    let Some(text) = (b == b'"')
-                        .then(|| closed_plain_string(body))
-                        .flatten()
-                        .and_then(|len| core::str::from_utf8(body.get(..len)?).ok())
+                    let Some(text) =
+                        (b == b'"').then(|| closed_plain_string(body)).flatten().and_then(|len| body.get(..len))
                     else {
                         return (i, State::Value, false);
                     };
+                    // ASCII (the usual message) needs no further check; other text must be
+                    // valid UTF-8 to be taken here.
+                    let ascii = text.is_ascii();
+                    let utf8 = if ascii { Some("") } else { core::str::from_utf8(text).ok() };
+                    let Some(utf8) = utf8 else { return (i, State::Value, false) };
                     if self.begin_top_value(true) == Role::Capture {
-                        self.capture_str(text);
+                        if ascii {
+                            self.capture_ascii(text);
+                        } else {
+                            self.capture_str(utf8);
+                        }
                     }
                     Some(text.len() + 2)
                 } else {
@@ -269,11 +276,23 @@ impl<const N: usize> BodyParser<N> {
                     return (i, true);
                 }
             }
-            // `printable_run` only counts ASCII, so this is valid UTF-8.
-            self.capture_str(core::str::from_utf8(ahead.get(..run).unwrap_or_default()).unwrap_or_default());
+            // `printable_run` only counts ASCII.
+            self.capture_ascii(ahead.get(..run).unwrap_or_default());
             i += run;
         }
         (i, self.out.truncated)
+    }
+
+    /// Appends ASCII bytes to the message, cut if they do not fit.
+    fn capture_ascii(&mut self, bytes: &[u8]) {
+        if self.out.truncated {
+            return;
+        }
+        let fits = bytes.len().min(N - self.out.text.len());
+        let pushed = self.out.text.push_ascii(bytes.get(..fits).unwrap_or_default());
+        if fits < bytes.len() || pushed.is_err() {
+            self.out.truncated = true;
+        }
     }
 
     /// Appends text to the message, cut at a character boundary if it does not fit.
@@ -305,6 +324,7 @@ impl<const N: usize> BodyParser<N> {
             match self.role {
                 Role::Skip | Role::NestedKey => {}
                 Role::TopKey => self.key_bytes(plain),
+                Role::Capture if plain.is_ascii() => self.capture_ascii(plain),
                 Role::Capture => {
                     let (valid, whole) = match core::str::from_utf8(plain) {
                         Ok(text) => (text, true),
