@@ -1,27 +1,44 @@
 /*
- * backoff_core.h: the retry and error policy of an HTTP API client, for C.
+ * backoff_core.h: the retry and error policy of an HTTP API client, for C (C99 and later, C++).
  *
- * Every object lives in storage you allocate (static or on the stack), of the size and
- * alignment below; nothing allocates. Every function returns a backoff_status. Time is your
- * monotonic clock in milliseconds; randomness comes from your callback (backoff_rng).
+ * Every object lives in storage you allocate (static or on the stack) of the size below, any
+ * alignment; nothing allocates. Every function returns a backoff_status, and one that returns
+ * anything but BACKOFF_OK has written nothing (not its outputs, not the storage). Time is your
+ * monotonic clock in milliseconds; randomness comes from your callback (backoff_rng, 0 on
+ * success as HAL drivers return). Flags and enums are uint32_t codes, checked.
  *
- *   _Alignas(BACKOFF_REQUEST_ALIGN) static uint8_t request[BACKOFF_REQUEST_SIZE];
+ *   static uint8_t request[BACKOFF_REQUEST_SIZE];             // or: backoff_request_storage
  *   backoff_policy policy; backoff_action action; char message[BACKOFF_MESSAGE_CAPACITY + 1];
  *   backoff_policy_follow_up_boss(&policy);
- *   backoff_request_begin(request, sizeof request, &policy, now_ms(), false); // a POST
+ *   if (backoff_request_begin(request, sizeof request, &policy, now_ms(), BACKOFF_NOT_IDEMPOTENT))
+ *       return;                                               // a POST; codes are non-zero
  *   for (;;) {
- *       status = send(...);                 // your HTTP client
- *       backoff_request_response(request, status, headers, n_headers, now_ms(), NULL);
- *       while ((n = read_body(buf, sizeof buf)) > 0) backoff_request_feed(request, buf, n, NULL);
- *       backoff_request_finish(request, now_ms(), &rng, NULL, &action, message, sizeof message);
- *       if (action.kind != BACKOFF_ACTION_RETRY) break;   // SUCCEED, or FAIL with `message`
+ *       int status = send(...);                               // your HTTP client
+ *       if (backoff_request_response(request, status, headers, n_headers, now_ms(), &rng, NULL))
+ *           break;
+ *       while ((n = read_body(buf, sizeof buf)) > 0)
+ *           if (backoff_request_feed(request, buf, n, NULL)) break;
+ *       if (backoff_request_finish(request, now_ms(), &rng, NULL, &action, message, sizeof message))
+ *           break;                                            // action not written
+ *       if (action.kind != BACKOFF_ACTION_RETRY) break;       // SUCCEED, or FAIL with message
  *       sleep_until(action.at_ms);
  *   }
  *
  * A connection that failed is backoff_request_transport_failure; a body that broke off after
  * the headers is backoff_request_body_failed. Several requests of one client share a
- * backoff_shared (rate limits learnt from every response, an optional retry budget): ask
- * backoff_shared_acquire before each send, and pass it to the request functions.
+ * backoff_shared (rate limits learnt from every response, an optional retry budget and circuit
+ * breaker): ask backoff_shared_acquire before each send (SEND, WAIT until at_ms, or FAIL when
+ * the wait is longer than the request would wait), and pass it to the request functions.
+ *
+ * Any bytes in the storage give a documented code or a valid state, never undefined behaviour:
+ * each call reads the storage into a local value, checking it, and writes it back at its end.
+ * Shared storage is the core's canonical encoding, decoded with checks. Request storage holds a
+ * header (magic, BACKOFF_LAYOUT_VERSION, kind, phase, length), the policy and the request's
+ * context as checked integers, and the core's request state; the core has no byte encoding for
+ * that state (the body parser is a state machine), so it is covered, with everything else the
+ * library wrote, by a 64-bit check word, and read only when the word matches: any corrupted byte
+ * is BACKOFF_ERR_CORRUPT. The check guards against accidents (stray writes, brown-outs, RAM kept
+ * across a firmware update), not against bytes forged to match it on purpose.
  */
 
 #ifndef BACKOFF_CORE_H
@@ -37,17 +54,30 @@
 // is not JSON) an action carries; a message buffer must hold this many plus a NUL.
 #define BACKOFF_MESSAGE_CAPACITY 255
 
-// The bytes a request's storage must have (on every target; checked at compile time).
+// The bytes a request's storage must have, on every target. Any alignment will do (C99:
+// `static uint8_t request[BACKOFF_REQUEST_SIZE];`); `backoff_request_storage` is a type of
+// this size.
 #define BACKOFF_REQUEST_SIZE 640
 
-// The alignment a request's storage must have.
-#define BACKOFF_REQUEST_ALIGN 8
+// The alignment a request's storage must have: none (it is read and written byte-wise).
+#define BACKOFF_REQUEST_ALIGN 1
 
-// The bytes the shared rate-limit and budget storage must have.
+// The bytes the shared storage (rate limits, retry budget, circuit breaker) must have.
 #define BACKOFF_SHARED_SIZE 768
 
-// The alignment the shared storage must have.
-#define BACKOFF_SHARED_ALIGN 8
+// The alignment the shared storage must have: none.
+#define BACKOFF_SHARED_ALIGN 1
+
+// The layout of the storage this library writes; storage written by a library with another
+// layout is refused with `BACKOFF_ERR_OTHER_LAYOUT`.
+#define BACKOFF_LAYOUT_VERSION 2
+
+// The longest rate-limit context name a request remembers (`backoff_shared_acquire`).
+#define BACKOFF_CONTEXT_MAX 64
+
+// The rate-limit contexts a shared state keeps at once (the least recently used one makes
+// room for a new one; its hold moves to every context, so nothing goes early).
+#define BACKOFF_SHARED_CONTEXTS 4
 
 // `backoff_policy.jitter`: no randomness (tests only; a fleet would retry in lockstep).
 #define BACKOFF_JITTER_NONE 0
@@ -76,136 +106,226 @@
 // `backoff_policy.retry_on` bit: no response (the connection failed or was cut).
 #define BACKOFF_RETRY_TRANSPORT 8
 
+// `backoff_request_begin`'s `idempotency`: sending it twice is harmless (GET, PUT, DELETE, a
+// POST with an `Idempotency-Key` the server honours): retried as the policy says.
+#define BACKOFF_IDEMPOTENT 1
+
+// `backoff_request_begin`'s `idempotency`: not safe to send twice (a POST that creates
+// something): retried only when provably not processed (429, 408, a failure before sending).
+#define BACKOFF_NOT_IDEMPOTENT 2
+
+// `backoff_request_transport_failure`'s `failure`: nothing was sent (DNS, connect, TLS).
+#define BACKOFF_FAILURE_BEFORE_SEND 1
+
+// `backoff_request_transport_failure`'s `failure`: the connection failed after (part of)
+// the request was sent: the server may have processed it.
+#define BACKOFF_FAILURE_AFTER_SEND 2
+
 // `backoff_shared_init` pacing: send while `Remaining` allows, then hold for a window.
 #define BACKOFF_PACING_BURST 0
 
 // `backoff_shared_init` pacing: space requests `Window / (Limit - 1)` apart.
 #define BACKOFF_PACING_SMOOTH 1
 
+// `backoff_shared_init` option bit: a retry budget, the AWS SDKs' standard one. The bucket
+// holds 500 tokens and starts full; a retry after an error response costs 5, a retry after a
+// transport failure, a cut body or a 408 costs 10; a success puts 1 back. A retry the bucket
+// cannot pay for is not made: the request fails with `BACKOFF_STOP_BUDGET_EXHAUSTED`.
+#define BACKOFF_SHARED_BUDGET 1
+
+// `backoff_shared_init` option bit: a circuit breaker (the core's `BreakerPolicy::API_CLIENT`):
+// it opens after 5 failures in a row (5xx, no response, a cut body), or when half of at least
+// 10 requests in 10 s failed; open 2 s at first, doubling to 8 s, then one probe; requests held
+// meanwhile are released over 20 s. `backoff_shared_acquire` answers WAIT while it is open.
+#define BACKOFF_SHARED_BREAKER 2
+
+// `backoff_shared_breaker_state`: the shared state has no breaker.
+#define BACKOFF_BREAKER_NONE 0
+
+// `backoff_shared_breaker_state`: requests go.
+#define BACKOFF_BREAKER_CLOSED 1
+
+// `backoff_shared_breaker_state`: no request goes until the break ends.
+#define BACKOFF_BREAKER_OPEN 2
+
+// `backoff_shared_breaker_state`: probes go; the rest wait for their outcome.
+#define BACKOFF_BREAKER_HALF_OPEN 3
+
+// `backoff_request_feed`'s `*progress`: keep feeding, more of the body can change the answer.
+#define BACKOFF_PROGRESS_READING 1
+
+// `backoff_request_feed`'s `*progress`: the answer is fixed (or `max_error_body_bytes` were
+// read): stop reading and call `backoff_request_finish`.
+#define BACKOFF_PROGRESS_DECIDED 2
+
+// `backoff_action.kind`: never written by a call that returned `BACKOFF_OK` (a zeroed struct).
+#define BACKOFF_ACTION_NONE 0
+
 // `backoff_action.kind`: hand the response to the application.
-#define BACKOFF_ACTION_SUCCEED 0
+#define BACKOFF_ACTION_SUCCEED 1
 
 // `backoff_action.kind`: give up; the error fields say why.
-#define BACKOFF_ACTION_FAIL 1
+#define BACKOFF_ACTION_FAIL 2
 
-// `backoff_action.kind`: wait `delay_ms` (until `at_ms`), then send the request again.
-#define BACKOFF_ACTION_RETRY 2
+// `backoff_action.kind`: wait `delay_ms` (until `at_ms`), then send the request again (ask
+// `backoff_shared_acquire` first, if the client has a shared state).
+#define BACKOFF_ACTION_RETRY 3
+
+// `backoff_action.kind` (`backoff_shared_acquire`): send now; the send is counted.
+#define BACKOFF_ACTION_SEND 4
+
+// `backoff_action.kind` (`backoff_shared_acquire`): held by the rate limits or the breaker:
+// ask again at `at_ms` (`delay_ms` from now).
+#define BACKOFF_ACTION_WAIT 5
+
+// `backoff_action.wait`: does not apply (not a retry or a wait).
+#define BACKOFF_WAIT_NONE 0
 
 // `backoff_action.wait`: truncated exponential backoff.
-#define BACKOFF_WAIT_BACKOFF 0
+#define BACKOFF_WAIT_BACKOFF 1
 
 // `backoff_action.wait`: the server's `Retry-After` (at least the floor, plus spread).
-#define BACKOFF_WAIT_RETRY_AFTER 1
+#define BACKOFF_WAIT_RETRY_AFTER 2
+
+// `backoff_action.wait`: held by the shared rate limits or breaker (`BACKOFF_ACTION_WAIT`).
+#define BACKOFF_WAIT_HELD 3
+
+// `backoff_action.jitter_source`: does not apply (not a retry).
+#define BACKOFF_JITTER_SOURCE_NONE 0
 
 // `backoff_action.jitter_source`: the caller's RNG.
-#define BACKOFF_JITTER_SOURCE_RNG 0
+#define BACKOFF_JITTER_SOURCE_RNG 1
 
 // `backoff_action.jitter_source`: the RNG failed; derived from the clock (log it).
-#define BACKOFF_JITTER_SOURCE_CLOCK_FALLBACK 1
+#define BACKOFF_JITTER_SOURCE_CLOCK_FALLBACK 2
 
-// `backoff_action.jitter_source`: nothing was drawn.
-#define BACKOFF_JITTER_SOURCE_NOT_DRAWN 2
+// `backoff_action.jitter_source`: nothing was drawn (the policy's jitter is none or empty).
+#define BACKOFF_JITTER_SOURCE_NOT_DRAWN 3
 
-// `backoff_action.error_kind` values, in the order of the policy table.
-#define BACKOFF_KIND_BAD_REQUEST 0
+// `backoff_action.error_kind`: does not apply (a success, a send, a wait).
+#define BACKOFF_KIND_NONE 0
+
+// 400.
+#define BACKOFF_KIND_BAD_REQUEST 1
 
 // 401.
-#define BACKOFF_KIND_UNAUTHORIZED 1
+#define BACKOFF_KIND_UNAUTHORIZED 2
 
 // 403.
-#define BACKOFF_KIND_FORBIDDEN 2
+#define BACKOFF_KIND_FORBIDDEN 3
 
 // 404.
-#define BACKOFF_KIND_NOT_FOUND 3
+#define BACKOFF_KIND_NOT_FOUND 4
 
 // 408.
-#define BACKOFF_KIND_REQUEST_TIMEOUT 4
+#define BACKOFF_KIND_REQUEST_TIMEOUT 5
 
-// 429.
-#define BACKOFF_KIND_RATE_LIMITED 5
+// 429, or a request held back by the shared state longer than it would wait.
+#define BACKOFF_KIND_RATE_LIMITED 6
 
 // Any other 4xx.
-#define BACKOFF_KIND_CLIENT_ERROR 6
+#define BACKOFF_KIND_CLIENT_ERROR 7
 
 // Any 5xx.
-#define BACKOFF_KIND_SERVER_ERROR 7
+#define BACKOFF_KIND_SERVER_ERROR 8
 
 // 1xx or 3xx.
-#define BACKOFF_KIND_UNEXPECTED_STATUS 8
+#define BACKOFF_KIND_UNEXPECTED_STATUS 9
 
 // Below 100 or above 599.
-#define BACKOFF_KIND_INVALID_STATUS 9
+#define BACKOFF_KIND_INVALID_STATUS 10
 
 // No response, or a body that broke off.
-#define BACKOFF_KIND_TRANSPORT 10
+#define BACKOFF_KIND_TRANSPORT 11
+
+// `backoff_action.stop`: does not apply (not a failure).
+#define BACKOFF_STOP_NONE 0
 
 // `backoff_action.stop`: the class is not retried.
-#define BACKOFF_STOP_PERMANENT 0
+#define BACKOFF_STOP_PERMANENT 1
 
 // `backoff_action.stop`: `max_retries` were made.
-#define BACKOFF_STOP_RETRIES_EXHAUSTED 1
+#define BACKOFF_STOP_RETRIES_EXHAUSTED 2
 
-// `backoff_action.stop`: the next retry would pass the deadline.
-#define BACKOFF_STOP_DEADLINE 2
+// `backoff_action.stop`: the next retry (or the wait at `backoff_shared_acquire`) would pass
+// the deadline.
+#define BACKOFF_STOP_DEADLINE 3
 
-// `backoff_action.stop`: `Retry-After` is longer than the ceiling.
-#define BACKOFF_STOP_RETRY_AFTER_TOO_LONG 3
+// `backoff_action.stop`: `Retry-After` (or the hold at `backoff_shared_acquire`) is longer
+// than `retry_after_ceiling_ms`.
+#define BACKOFF_STOP_RETRY_AFTER_TOO_LONG 4
 
 // `backoff_action.stop`: not idempotent and may have been processed.
-#define BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED 4
+#define BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED 5
 
 // `backoff_action.stop`: the shared retry budget is empty.
-#define BACKOFF_STOP_BUDGET_EXHAUSTED 5
+#define BACKOFF_STOP_BUDGET_EXHAUSTED 6
 
-// `backoff_action.body_kind`: the message is the body's `errorMessage`.
-#define BACKOFF_BODY_ERROR_MESSAGE 0
+// `backoff_action.body_kind`: does not apply (a success, a send, a wait).
+#define BACKOFF_BODY_NONE 0
+
+// The message is the body's `errorMessage`.
+#define BACKOFF_BODY_ERROR_MESSAGE 1
 
 // The message is the body's top-level `error` string.
-#define BACKOFF_BODY_ERROR 1
+#define BACKOFF_BODY_ERROR 2
 
 // A JSON object without a message.
-#define BACKOFF_BODY_NO_MESSAGE 2
+#define BACKOFF_BODY_NO_MESSAGE 3
 
 // Not JSON: the message is a printable prefix of the body, for logs only.
-#define BACKOFF_BODY_NOT_JSON 3
+#define BACKOFF_BODY_NOT_JSON 4
 
 // Empty or whitespace.
-#define BACKOFF_BODY_EMPTY 4
+#define BACKOFF_BODY_EMPTY 5
 
 // Began as JSON and ended early, or the body's reading failed.
-#define BACKOFF_BODY_TRUNCATED 5
+#define BACKOFF_BODY_TRUNCATED 6
 
 // Began as JSON and broke the grammar.
-#define BACKOFF_BODY_INVALID 6
+#define BACKOFF_BODY_INVALID 7
 
-// No body was read (a success, a transport failure).
-#define BACKOFF_BODY_NOT_READ 7
+// No body was read (a transport failure, a request held back).
+#define BACKOFF_BODY_NOT_READ 8
 
 // What every function returns.
 typedef enum backoff_status {
   // Done.
   BACKOFF_OK = 0,
-  // A pointer that must not be NULL was NULL.
+  // A pointer that must not be NULL was NULL (a NULL with a non-zero length, too).
   BACKOFF_ERR_NULL = 1,
-  // The storage is smaller than the `*_SIZE` constant says it must be.
+  // The storage's size is below `BACKOFF_REQUEST_SIZE` / `BACKOFF_SHARED_SIZE`.
   BACKOFF_ERR_STORAGE_TOO_SMALL = 2,
-  // The storage is not aligned to the `*_ALIGN` constant.
+  // Not returned since layout 2: storage needs no alignment. Kept so the codes keep their
+  // numbers.
   BACKOFF_ERR_STORAGE_MISALIGNED = 3,
-  // The storage was never set up by `backoff_request_begin` / `backoff_shared_init`.
+  // The storage was never set up by `backoff_request_begin` / `backoff_shared_init` (its
+  // magic number is not there).
   BACKOFF_ERR_NOT_INITIALISED = 4,
   // The request already ended (it succeeded or failed): begin a new one.
   BACKOFF_ERR_ENDED = 5,
   // The call does not fit the request's phase: a body fed before the response began, a
-  // response begun twice, a transport failure while a body is being read.
+  // response begun twice, a transport failure while a body is being read, a second
+  // `backoff_shared_acquire` before the first send was answered.
   BACKOFF_ERR_WRONG_PHASE = 6,
-  // The message buffer is smaller than `BACKOFF_MESSAGE_CAPACITY + 1` bytes; nothing was
-  // decided, the request is as it was.
+  // The message buffer is smaller than `BACKOFF_MESSAGE_CAPACITY + 1` bytes.
   BACKOFF_ERR_BUFFER_TOO_SMALL = 7,
-  // An argument is out of its documented range (a jitter or pacing code, a RetryOn bit).
+  // An argument is out of its documented range: a jitter, pacing, idempotency or failure
+  // code, a `has_deadline` other than 0 or 1, a `BACKOFF_RETRY_*` or `BACKOFF_SHARED_*`
+  // bit that does not exist, a context longer than `BACKOFF_CONTEXT_MAX`.
   BACKOFF_ERR_INVALID_ARGUMENT = 8,
+  // The storage holds bytes this library did not write there: a field out of range, or a
+  // check word that does not match (a stray write, a brown-out, RAM kept across a firmware
+  // update). Nothing was read from it; set it up again (`backoff_request_begin`,
+  // `backoff_shared_init`).
+  BACKOFF_ERR_CORRUPT = 9,
+  // The storage was set up by a version of this library with another layout (see
+  // `BACKOFF_LAYOUT_VERSION`): set it up again.
+  BACKOFF_ERR_OTHER_LAYOUT = 10,
 } backoff_status;
 
-// The retry policy, field by field (`backoff_policy_follow_up_boss` fills the preset).
+// The retry policy, field by field (`backoff_policy_follow_up_boss` fills the preset). Every
+// field is a `uint32_t`, flags included: a value out of range is refused, never misread.
 typedef struct backoff_policy {
   // The first delay before jitter, in ms; doubled on each retry.
   uint32_t base_ms;
@@ -213,15 +333,16 @@ typedef struct backoff_policy {
   uint32_t max_backoff_ms;
   // One of `BACKOFF_JITTER_*`.
   uint32_t jitter;
-  // For `BACKOFF_JITTER_ADDITIVE`: the largest random part, in ms.
+  // For `BACKOFF_JITTER_ADDITIVE`: the largest random part, in ms (ignored otherwise).
   uint32_t jitter_max_ms;
   // Retries (not attempts) a request may make.
   uint32_t max_retries;
-  // Whether `deadline_ms` applies.
-  bool has_deadline;
-  // The total time a request may take, in ms, when `has_deadline`.
+  // 1 if `deadline_ms` applies, 0 if not; anything else is `BACKOFF_ERR_INVALID_ARGUMENT`.
+  uint32_t has_deadline;
+  // The total time a request may take, in ms, when `has_deadline` (ignored otherwise).
   uint32_t deadline_ms;
-  // The longest `Retry-After` waited for, in ms; longer fails at once.
+  // The longest wait a request accepts, in ms: a longer `Retry-After`, or a longer hold at
+  // `backoff_shared_acquire`, fails it at once.
   uint32_t retry_after_ceiling_ms;
   // The shortest wait after a `Retry-After`, in ms.
   uint32_t retry_after_floor_ms;
@@ -229,150 +350,207 @@ typedef struct backoff_policy {
   uint32_t retry_after_jitter_ms;
   // Which classes are retried: `BACKOFF_RETRY_*` bits.
   uint32_t retry_on;
+  // The most bytes of an error body that are read (the preset: 65 536); `backoff_request_feed`
+  // says `BACKOFF_PROGRESS_DECIDED` once they were, and ignores the rest.
+  uint32_t max_error_body_bytes;
 } backoff_policy;
 
-// One response header: name and value as bytes with their lengths (not NUL-terminated).
-typedef struct backoff_header {
-  // The name's bytes (any case).
-  const uint8_t *name;
-  // The name's length.
-  size_t name_len;
-  // The value's bytes.
-  const uint8_t *value;
-  // The value's length.
-  size_t value_len;
-} backoff_header;
-
 // The random source: `next_u32(context, &word)` writes a uniformly random word and returns
-// true, or returns false if it cannot (the jitter then comes from the clock, and the action
-// says so in `jitter_source`). A NULL `next_u32` is a source that always fails.
+// 0, or returns anything else if it cannot (the HAL convention: `HAL_OK`, `ESP_OK` and
+// `0` from a Zephyr driver all mean success). A failed draw is not an error: the jitter then
+// comes from the clock, and the action says so in `jitter_source`. A NULL `next_u32` is a
+// source that always fails. An STM32 RNG plugs in as
+// `static int hw(void *h, uint32_t *w) { return HAL_RNG_GenerateRandomNumber(h, w); }` with
+// `{hw, &hrng}`. The callback may call this library on other storage, not on the storage of
+// the call that invoked it (what that inner call writes is overwritten when the outer call
+// returns; never undefined behaviour, as the library holds no reference into storage).
 typedef struct backoff_rng {
   // The callback.
-  bool (*next_u32)(void *context, uint32_t *out);
+  int (*next_u32)(void *context, uint32_t *out);
   // Passed to every call, untouched.
   void *context;
 } backoff_rng;
 
-// What to do next. Fields that do not apply to `kind` are zero.
+// What to do next. Fields that do not apply to `kind` are 0, which every `BACKOFF_*_NONE`
+// names.
 typedef struct backoff_action {
+  // When to send again (retry) or ask again (wait), on the caller's clock.
+  uint64_t at_ms;
   // `BACKOFF_ACTION_*`.
   uint32_t kind;
-  // How many times the request was sent (succeed, fail).
+  // How many times the request was sent (succeed, fail, retry: the attempt just made).
   uint32_t attempts;
-  // How long to wait, in ms (retry).
+  // How long to wait, in ms (retry, wait).
   uint32_t delay_ms;
-  // `BACKOFF_WAIT_*` (retry).
+  // `BACKOFF_WAIT_*` (retry, wait).
   uint32_t wait;
   // `BACKOFF_JITTER_SOURCE_*` (retry).
   uint32_t jitter_source;
-  // When to send again, on the caller's clock (retry).
-  uint64_t at_ms;
   // `BACKOFF_KIND_*` of the attempt that failed (fail, retry).
   uint32_t error_kind;
-  // Its status code, 0 if there was no response (fail, retry).
-  uint16_t status;
+  // Its status code; 0 if there was no response (fail, retry).
+  uint32_t status;
   // `BACKOFF_STOP_*` (fail).
   uint32_t stop;
   // `BACKOFF_BODY_*` (fail, retry).
   uint32_t body_kind;
   // Bytes of the message written to the caller's buffer, without the NUL.
-  size_t message_len;
-  // Whether the message was cut (at a character boundary) to `BACKOFF_MESSAGE_CAPACITY`.
-  bool message_truncated;
+  uint32_t message_len;
+  // 1 if the message was cut (at a character boundary) to `BACKOFF_MESSAGE_CAPACITY`, else 0.
+  uint32_t message_truncated;
+  // Always 0: room for a later field without changing the struct's size.
+  uint32_t reserved;
 } backoff_action;
+
+// One response header: name and value as bytes with their lengths (not NUL-terminated, so a
+// string literal or a slice of a receive buffer both do). A NULL with a non-zero length is
+// `BACKOFF_ERR_NULL` for the whole call.
+typedef struct backoff_header {
+  // The name's bytes (any case).
+  const char *name;
+  // The name's length.
+  size_t name_len;
+  // The value's bytes.
+  const char *value;
+  // The value's length.
+  size_t value_len;
+} backoff_header;
+
+// Storage for a request, declared in C99 with the right size: `backoff_request_storage r;`
+// then pass `r.bytes` (or `&r`) and `sizeof r`.
+typedef struct backoff_request_storage {
+  // The bytes.
+  uint8_t bytes[BACKOFF_REQUEST_SIZE];
+} backoff_request_storage;
+
+// Storage for a shared state, declared in C99 with the right size.
+typedef struct backoff_shared_storage {
+  // The bytes.
+  uint8_t bytes[BACKOFF_SHARED_SIZE];
+} backoff_shared_storage;
 
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
 
-// Writes the Follow Up Boss preset into `*out`.
+// Writes the Follow Up Boss preset into `*out_policy`. Writes nothing on failure.
 enum backoff_status backoff_policy_follow_up_boss(struct backoff_policy *out_policy);
 
-// Begins a request at `now_ms` in `storage` (`size` bytes, `BACKOFF_REQUEST_SIZE` at least,
-// aligned to `BACKOFF_REQUEST_ALIGN`). The policy is copied: it need not outlive the call.
-// `idempotent`: whether sending it twice is harmless (false for a POST that creates
-// something: it is then retried only when provably not processed).
-enum backoff_status backoff_request_begin(void *storage_ptr,
+// Begins a request at `now_ms` in `storage` (`size` bytes, at least `BACKOFF_REQUEST_SIZE`,
+// any alignment), overwriting whatever the storage held. The policy is copied: it need not
+// outlive the call. `idempotency`: `BACKOFF_IDEMPOTENT` or `BACKOFF_NOT_IDEMPOTENT` (there is
+// no default: a POST that creates something is retried only when provably not processed).
+// Writes nothing on failure.
+enum backoff_status backoff_request_begin(void *storage,
                                           size_t size,
                                           const struct backoff_policy *policy,
                                           uint64_t now_ms,
-                                          bool idempotent);
+                                          uint32_t idempotency);
 
-// A response arrived at `now_ms`: its status and `count` headers are read now (and taught to
-// the shared state, if `shared` is not NULL). Feed its body with `backoff_request_feed`, then
-// call `backoff_request_finish` (or `backoff_request_body_failed`).
-enum backoff_status backoff_request_response(void *storage_ptr,
+// Sets up the state a client's requests share, in `storage` (`size` bytes, at least
+// `BACKOFF_SHARED_SIZE`, any alignment): rate limits for `BACKOFF_SHARED_CONTEXTS` contexts,
+// paced as `pacing` (`BACKOFF_PACING_*`) says, and the `BACKOFF_SHARED_*` parts `options`
+// asks for (0: rate limits only). Writes nothing on failure.
+enum backoff_status backoff_shared_init(void *storage,
+                                        size_t size,
+                                        uint32_t pacing,
+                                        uint32_t options);
+
+// May a request be sent now? Ask before every send (the first and each retry), with the
+// request's rate-limit `context` (`context_len` bytes, e.g. "events", at most
+// `BACKOFF_CONTEXT_MAX`; NULL and 0 if not known: it then waits for every context and counts
+// in all). `*out_action` says:
+//
+// - `BACKOFF_ACTION_SEND`: send now. The send is counted in flight, and the request (if not
+//   NULL) remembers its context, so that a transport failure releases only its own send.
+// - `BACKOFF_ACTION_WAIT`: held by a `Retry-After`, a spent window or the breaker: ask again
+//   at `at_ms`.
+// - `BACKOFF_ACTION_FAIL` (only with a request): the hold is longer than the request's
+//   `retry_after_ceiling_ms` (`BACKOFF_STOP_RETRY_AFTER_TOO_LONG`) or ends past its deadline
+//   (`BACKOFF_STOP_DEADLINE`): the request ends now, unsent (`error_kind`
+//   `BACKOFF_KIND_RATE_LIMITED`, status 0), as `Request::may_wait_until` decides for the
+//   other doors.
+//
+// `request` may be NULL (the shared state alone is asked); otherwise it must be waiting to
+// be sent (`BACKOFF_ERR_WRONG_PHASE` while a body is read or a send is already counted).
+// `rng` may be NULL (the breaker's jitter then comes from the clock). Writes nothing on failure.
+enum backoff_status backoff_shared_acquire(void *shared,
+                                           void *request,
+                                           uint64_t now_ms,
+                                           const char *context,
+                                           size_t context_len,
+                                           const struct backoff_rng *rng_ptr,
+                                           struct backoff_action *out_action);
+
+// A response arrived at `now_ms`: its status and `count` headers are read now, and taught to
+// the shared state (its rate limits and breaker), if `shared` is not NULL. Feed its body with
+// `backoff_request_feed`, then call `backoff_request_finish` (or
+// `backoff_request_body_failed`). `rng` may be NULL. Writes nothing on failure.
+enum backoff_status backoff_request_response(void *storage,
                                              uint16_t status,
                                              const struct backoff_header *header_list,
                                              size_t count,
                                              uint64_t now_ms,
-                                             void *shared_ptr);
+                                             const struct backoff_rng *rng_ptr,
+                                             void *shared);
 
-// Feeds the next `len` bytes of the body (any size, down to one byte). `*decided` (if not
-// NULL) says whether more of it can still change the answer (false) or not (true: the
-// caller may stop reading).
-enum backoff_status backoff_request_feed(void *storage_ptr,
-                                         const uint8_t *chunk,
+// Feeds the next `len` bytes of the body (any size, down to one byte; NULL only with 0).
+// `*progress` (if not NULL) is `BACKOFF_PROGRESS_DECIDED` when more of the body cannot change
+// the answer (the caller may stop reading), else `BACKOFF_PROGRESS_READING`. Writes nothing
+// on failure.
+enum backoff_status backoff_request_feed(void *storage,
+                                         const void *chunk,
                                          size_t len,
-                                         bool *decided);
+                                         uint32_t *progress);
 
-// The body ended (or the caller stopped reading it, having been told `decided`) at `now_ms`:
-// writes the next action to `*out` and its message (NUL-terminated) to `message`, which is
-// NULL or holds at least `BACKOFF_MESSAGE_CAPACITY + 1` bytes. `rng` may be NULL (the jitter
-// then comes from the clock); `shared` may be NULL (no retry budget is paid).
-enum backoff_status backoff_request_finish(void *storage_ptr,
+// The body ended (or the caller stopped reading it, having been told
+// `BACKOFF_PROGRESS_DECIDED`) at `now_ms`: writes the next action to `*out_action` and its
+// message (NUL-terminated) to `message`, which is NULL or holds at least
+// `BACKOFF_MESSAGE_CAPACITY + 1` bytes (`message_cap`). `rng` may be NULL (the jitter then
+// comes from the clock); `shared` may be NULL (no retry budget is paid). Writes nothing on
+// failure: not `*out_action`, not `message`, not the storage.
+enum backoff_status backoff_request_finish(void *storage,
                                            uint64_t now_ms,
-                                           const struct backoff_rng *rng_ptr,
-                                           void *shared_ptr,
+                                           const struct backoff_rng *rng,
+                                           void *shared,
                                            struct backoff_action *out_action,
                                            char *message,
                                            size_t message_cap);
 
 // The body could not be read to its end (the connection broke after the headers): a
-// transport failure after sending, never a success. A request that is not idempotent is
-// retried only if its status said it was not processed (408, 429); after any other status it
-// ends with `BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED`. Otherwise as `backoff_request_finish`.
-enum backoff_status backoff_request_body_failed(void *storage_ptr,
+// transport failure after sending, never a success (and a failure for the breaker). A request
+// that is not idempotent is retried only if its status said it was not processed (408, 429);
+// after any other status it ends with `BACKOFF_STOP_MAY_HAVE_BEEN_PROCESSED`. Otherwise as
+// `backoff_request_finish`; writes nothing on failure.
+enum backoff_status backoff_request_body_failed(void *storage,
                                                 uint64_t now_ms,
-                                                const struct backoff_rng *rng_ptr,
-                                                void *shared_ptr,
+                                                const struct backoff_rng *rng,
+                                                void *shared,
                                                 struct backoff_action *out_action,
                                                 char *message,
                                                 size_t message_cap);
 
-// No response: the connection failed at `now_ms`, before anything was sent (`after_send`
-// false: DNS, connect, TLS handshake) or after. Releases the send from the shared state's
-// in-flight count. Otherwise as `backoff_request_finish`.
-enum backoff_status backoff_request_transport_failure(void *storage_ptr,
+// No response: the connection failed at `now_ms`, `BACKOFF_FAILURE_BEFORE_SEND` (DNS,
+// connect, TLS handshake) or `BACKOFF_FAILURE_AFTER_SEND`. If the request was counted in
+// flight by `backoff_shared_acquire`, that send — and only that one, in the request's own
+// context — is released, and the breaker counts a failure. Otherwise as
+// `backoff_request_finish`; writes nothing on failure.
+enum backoff_status backoff_request_transport_failure(void *storage,
                                                       uint64_t now_ms,
-                                                      bool after_send,
+                                                      uint32_t failure,
                                                       const struct backoff_rng *rng_ptr,
-                                                      void *shared_ptr,
+                                                      void *shared,
                                                       struct backoff_action *out_action,
                                                       char *message,
                                                       size_t message_cap);
 
-// Sets up the state a client's requests share, in `storage` (`size` bytes, at least
-// `BACKOFF_SHARED_SIZE`, aligned to `BACKOFF_SHARED_ALIGN`): rate limits for 4 contexts,
-// paced as `pacing` (`BACKOFF_PACING_*`) says, and the AWS-standard retry budget if
-// `with_budget`.
-enum backoff_status backoff_shared_init(void *storage_ptr,
-                                        size_t size,
-                                        uint32_t pacing,
-                                        bool with_budget);
-
-// May a request of `context` (`len` bytes, e.g. "events"; NULL and 0 for one whose context is
-// not known) go at `now_ms`? `*wait_until_ms` is 0 if it may (and the send is counted), or
-// the instant to ask again.
-enum backoff_status backoff_shared_acquire(void *storage_ptr,
-                                           uint64_t now_ms,
-                                           const uint8_t *context,
-                                           size_t len,
-                                           uint64_t *wait_until_ms);
-
 // The retry budget's tokens left, in `*tokens` (`BACKOFF_ERR_INVALID_ARGUMENT` if the shared
-// state has no budget).
-enum backoff_status backoff_shared_budget_tokens(void *storage_ptr, uint32_t *tokens);
+// state has no budget). Writes nothing on failure.
+enum backoff_status backoff_shared_budget_tokens(void *shared, uint32_t *tokens);
+
+// The breaker's state, in `*state` (`BACKOFF_BREAKER_*`; `BACKOFF_BREAKER_NONE` without a
+// breaker). Writes nothing on failure.
+enum backoff_status backoff_shared_breaker_state(void *shared, uint32_t *state);
 
 // A status's name, as a static NUL-terminated string ("BACKOFF_OK", …), for logs;
 // "BACKOFF_UNKNOWN" for a value that is not a status.
