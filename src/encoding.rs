@@ -182,20 +182,22 @@ impl Reader<'_> {
             (false, _) => Err(DecodeError::Invalid),
         }
     }
-    /// A hold, which is never believed past its own instant.
+    /// A hold: its far part is none, or believed for less than it says.
     fn hold(&mut self) -> Result<Hold, DecodeError> {
-        let (until_ms, believed_ms) = (self.u64()?, self.u64()?);
-        if believed_ms > until_ms {
+        let (until_ms, far, believed) = (self.u64()?, self.u64()?, self.u64()?);
+        if believed >= far && (far, believed) != (0, 0) {
             return Err(DecodeError::Invalid);
         }
-        Ok(Hold { until_ms, believed_ms })
+        Ok(Hold { until_ms, far: (far, believed) })
     }
 }
 
-/// A hold: its instant, then the instant it is believed until.
+/// A hold: the instant of those believed whole, then the far one's instant and the instant
+/// it stops being believed.
 fn hold(w: &mut Writer<'_>, hold: Hold) {
     w.u64(hold.until_ms);
-    w.u64(hold.believed_ms);
+    w.u64(hold.far.0);
+    w.u64(hold.far.1);
 }
 
 fn header(w: &mut Writer<'_>, kind: Kind, capacity: u16) {
@@ -234,14 +236,14 @@ fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
     }
 }
 
-// Tag, name bytes, name length, hash, hold (until and believed), three optional u32s, paced,
+// Tag, name bytes, name length, hash, hold (near, far, far believed), three optional u32s, paced,
 // used, optional reset, sent, and the two u16 counts written as one 4. (`2 + 2` at the end would
 // let a mutant turn it into `2 * 2` unnoticed: the same number.)
-const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 16 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
+const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 24 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
 
 impl<const C: usize> RateLimits<C> {
-    /// The bytes [`encode`](Self::encode) writes: 27 plus 98 per context.
-    pub const ENCODED_LEN: usize = HEADER_LEN + 16 + 1 + 4 + C * ENTRY_LEN;
+    /// The bytes [`encode`](Self::encode) writes: 35 plus 106 per context.
+    pub const ENCODED_LEN: usize = HEADER_LEN + 24 + 1 + 4 + C * ENTRY_LEN;
 
     /// Writes the state into `out[..ENCODED_LEN]` (the rest untouched); the length written.
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {

@@ -187,52 +187,61 @@ pub(crate) struct Entry {
     pub(crate) sends_since_idle: u16,
 }
 
-/// A hold learnt from responses: no request before `until_ms`, as long as the hold is believed
-/// (before `believed_ms`). A hold is believed for at most the limits'
+/// What responses said about when requests may go again: no request before an instant, as
+/// long as that is believed. A hold is believed for at most the limits'
 /// [`max_hold_ms`](RateLimits::with_max_hold_ms) after it was learnt, however far the server
 /// put it: what a misconfigured proxy says must not brick a client until it restarts. Until
 /// then, [`Permit::Wait`] gives the instant the server said, so a request that will not wait
 /// that long can fail at once.
+///
+/// Holds within the max hold are believed whole, so the latest of them is all there is to
+/// keep (`until_ms`). Holds told further (`far`) are believed for less than they say; of those
+/// the one believed longest is kept: a request that meets it is told its far instant, and one
+/// that waits for it goes after every other far hold has stopped being believed (each was
+/// learnt no later, so believed no longer). Kept apart, a far hold that is no longer believed
+/// never lends its instant to a nearer hold that still is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Hold {
-    /// The instant the server said.
+    /// The latest instant of the holds believed whole (0: none).
     pub(crate) until_ms: u64,
-    /// The instant from which the hold is no longer believed (at most `until_ms`).
-    pub(crate) believed_ms: u64,
+    /// The far hold believed longest: the instant the server said, and the instant from which
+    /// it is no longer believed (before it; both 0: none).
+    pub(crate) far: (u64, u64),
 }
 
 impl Hold {
     /// No hold.
-    pub(crate) const NONE: Self = Self { until_ms: 0, believed_ms: 0 };
+    pub(crate) const NONE: Self = Self { until_ms: 0, far: (0, 0) };
 
-    /// The instant before which nothing may go, as seen at `now_ms`: 0 once the hold is over
+    /// The instant before which nothing may go, as seen at `now_ms`: 0 once every hold is over
     /// or no longer believed.
     pub(crate) const fn at(self, now_ms: u64) -> u64 {
-        if now_ms < self.believed_ms {
-            self.until_ms
+        let near = if now_ms < self.until_ms { self.until_ms } else { 0 };
+        let (far, believed) = self.far;
+        if now_ms < believed && far > near {
+            far
         } else {
-            0
+            near
         }
     }
 
     /// Holds until `until_ms` as well, learnt at `now_ms`, believed for at most `max_ms`.
     fn extend(&mut self, now_ms: u64, until_ms: u64, max_ms: u32) {
-        self.merge(
-            now_ms,
-            Self { until_ms, believed_ms: until_ms.min(now_ms.saturating_add(u64::from(max_ms))) },
-        );
+        let believed = now_ms.saturating_add(u64::from(max_ms));
+        if until_ms <= believed {
+            self.until_ms = self.until_ms.max(until_ms);
+        } else {
+            self.merge(Self { until_ms: 0, far: (until_ms, believed) });
+        }
     }
 
-    /// Holds as long as `other` as well, at `now_ms`.
-    fn merge(&mut self, now_ms: u64, other: Self) {
-        if self.at(now_ms) == 0 {
-            // Over, or no longer believed: nothing of it is kept.
-            *self = Self::NONE;
-        }
-        if other.at(now_ms) != 0 {
-            self.until_ms = self.until_ms.max(other.until_ms);
-            self.believed_ms = self.believed_ms.max(other.believed_ms);
+    /// Holds as long as `other` as well.
+    fn merge(&mut self, other: Self) {
+        self.until_ms = self.until_ms.max(other.until_ms);
+        // The far hold believed longest; of two believed as long, the further.
+        if (other.far.1, other.far.0) > (self.far.1, self.far.0) {
+            self.far = other.far;
         }
     }
 }
@@ -403,21 +412,30 @@ impl<const C: usize> RateLimits<C> {
             entry.reset_at_ms = Some(now_ms.saturating_add(reset));
         }
         let fresh = entry.answered(now_ms);
+        // Whether this response says the quota is spent (counting what is still in flight).
+        let mut spent = false;
         if let Some(told) = seen.remaining {
             entry.remaining = Some(match (pacing, fresh) {
                 // The only request in flight was this one: `Remaining` counts every send.
-                (Pacing::Smooth, _) | (Pacing::Burst, true) => told,
+                (Pacing::Smooth, _) | (Pacing::Burst, true) => {
+                    spent = told == 0;
+                    told
+                }
                 // Other sends may have reached the server after this response left it, or
                 // answered before it although they arrived later: count every request still
                 // in flight against it, and let it only lower the count.
                 (Pacing::Burst, false) => {
                     let after_in_flight = told.saturating_sub(u32::from(entry.in_flight));
+                    spent = after_in_flight == 0;
                     entry.remaining.map_or(after_in_flight, |r| r.min(after_in_flight))
                 }
             });
         }
         let until_quota = entry.quota_back_at(now_ms);
-        match (retry_after, entry.remaining.filter(|_| seen.remaining.is_some()), until_quota) {
+        // Only a response that says so holds for a window: a count lowered to 0 by an earlier
+        // `Retry-After` stays 0 (the next send after its hold starts the window afresh), but a
+        // stale response saying some remain does not turn that hold into a window.
+        match (retry_after, entry.remaining.filter(|_| spent), until_quota) {
             // `Retry-After` takes precedence over the window: it is the server's own answer.
             // Nor does the pacing outlast it: the next send of the context goes when told.
             (Some(wait), _, _) => {
@@ -503,7 +521,7 @@ impl<const C: usize> RateLimits<C> {
                         })?;
                         if let Some(Some(evicted)) = self.entries.get(lru) {
                             // Its hold must outlive it: move it to the all-contexts hold.
-                            self.all.merge(now_ms, evicted.hold);
+                            self.all.merge(evicted.hold);
                         }
                         lru
                     }

@@ -10,8 +10,8 @@ use proptest::prelude::*;
 
 #[test]
 fn the_sizes_are_fixed_and_small() {
-    assert_eq!(RateLimits::<4>::ENCODED_LEN, 419);
-    assert_eq!(RateLimits::<8>::ENCODED_LEN, 811);
+    assert_eq!(RateLimits::<4>::ENCODED_LEN, 459);
+    assert_eq!(RateLimits::<8>::ENCODED_LEN, 883);
     assert_eq!(RetryBudget::ENCODED_LEN, 26);
     assert_eq!(Breaker::ENCODED_LEN, 99);
     // Nothing is written past the encoding.
@@ -47,13 +47,16 @@ fn each_kind_of_wrong_bytes_gets_its_own_error() {
     longer.push(0);
     assert_eq!(decode(&longer), Err(DecodeError::WrongLength));
     let mut v = ok;
-    v[14] = 7; // the pacing byte
+    v[30] = 7; // the pacing byte (after the header and the all-contexts hold's 24 bytes)
     assert_eq!(decode(&v), Err(DecodeError::Invalid));
     let mut v = ok;
-    v[15] = 2; // the first entry's presence tag
+    v[22] = 1; // the far hold believed, but past an instant of 0
     assert_eq!(decode(&v), Err(DecodeError::Invalid));
     let mut v = ok;
-    v[16] = b' '; // a context name that is not printable
+    v[35] = 2; // the first entry's presence tag (after the pacing byte and the u32 max hold)
+    assert_eq!(decode(&v), Err(DecodeError::Invalid));
+    let mut v = ok;
+    v[36] = b' '; // a context name that is not printable
     assert_eq!(decode(&v), Err(DecodeError::Invalid));
     let mut budget = [0u8; RetryBudget::ENCODED_LEN];
     RetryBudget::AWS_STANDARD.encode(&mut budget).unwrap();
@@ -197,8 +200,8 @@ fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
 #[test]
 fn a_clients_whole_shared_state_round_trips_part_by_part() {
     use backoff_core::driver::Shared;
-    assert_eq!(Shared::<4>::ENCODED_LEN, 6 + 419 + 1 + 26 + 1 + 99);
-    assert_eq!(Shared::<8>::ENCODED_LEN, 944);
+    assert_eq!(Shared::<4>::ENCODED_LEN, 6 + 459 + 1 + 26 + 1 + 99);
+    assert_eq!(Shared::<8>::ENCODED_LEN, 1016);
     for state in shared_states() {
         let mut bytes = [0xAAu8; Shared::<4>::ENCODED_LEN + 1];
         assert_eq!(state.encode(&mut bytes), Ok(Shared::<4>::ENCODED_LEN));

@@ -374,3 +374,56 @@ proptest! {
         prop_assert_eq!(report.succeeded, 3 * limit + 5);
     }
 }
+
+/// Found by the whole-client property (case 33 598 of 50 000): a far hold that is no longer
+/// believed must not lend its instant to a nearer hold learnt later that still is.
+#[test]
+fn a_far_hold_no_longer_believed_does_not_stretch_a_later_nearer_one() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst).with_max_hold_ms(10_000);
+    // A spent 60 s window: told until 60 000, believed until 10 000.
+    limits.observe(
+        0,
+        200,
+        &[("X-RateLimit-Context", "events"), ("X-RateLimit-Remaining", "0"), ("X-RateLimit-Window", "60")],
+    );
+    assert_eq!(limits.acquire(9_000, Some(b"events")), Permit::Wait { until_ms: 60_000 });
+    // A 429 at 9 s: 5 s more, believed whole.
+    limits.observe(9_000, 429, &[("X-RateLimit-Context", "events"), ("Retry-After", "5")]);
+    assert_eq!(limits.acquire(9_500, Some(b"events")), Permit::Wait { until_ms: 60_000 });
+    for now in [10_000, 12_000, 13_999] {
+        assert_eq!(limits.acquire(now, Some(b"events")), Permit::Wait { until_ms: 14_000 }, "at {now}");
+    }
+    assert_eq!(limits.acquire(14_000, Some(b"events")), Permit::Go);
+}
+
+/// Of two far holds, the one learnt later (believed longer) is kept: a request told its
+/// instant and waiting for it goes after the other has stopped being believed.
+#[test]
+fn of_two_far_holds_the_later_is_kept_and_waiting_for_it_outlasts_the_earlier() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst).with_max_hold_ms(10_000);
+    limits.observe(0, 429, &[("Retry-After", "100")]); // believed until 10 000
+    limits.observe(5_000, 429, &[("Retry-After", "12")]); // until 17 000, believed until 15 000
+    let Permit::Wait { until_ms } = limits.acquire(6_000, None) else { panic!("held") };
+    assert_eq!(until_ms, 17_000);
+    assert!(until_ms >= 10_000, "waiting for it outlasts the first hold's belief");
+    assert_eq!(limits.acquire(14_999, None), Permit::Wait { until_ms: 17_000 });
+    assert_eq!(limits.acquire(15_000, None), Permit::Go);
+}
+
+/// Found by the whole-client property: after a `Retry-After`, the count restarts from what the
+/// next response says, even one that is not fresh (another send was in flight): a stale 408
+/// saying 12 remain must not turn the 2-second hold into its 24-second window.
+#[test]
+fn after_a_retry_after_the_count_restarts_from_the_next_response_fresh_or_not() {
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    assert_eq!(limits.acquire(0, Some(b"events")), Permit::Go);
+    limits.observe(16, 503, &[("X-RateLimit-Context", "events"), ("Retry-After", "2")]);
+    limits.observe(
+        47,
+        408,
+        &[("X-RateLimit-Context", "events"), ("X-RateLimit-Remaining", "12"), ("X-RateLimit-Window", "24")],
+    );
+    assert_eq!(limits.acquire(2_015, Some(b"events")), Permit::Wait { until_ms: 2_016 });
+    assert_eq!(limits.acquire(2_016, Some(b"events")), Permit::Go);
+}
