@@ -74,6 +74,26 @@ impl<'p, const N: usize> Action<'p, N> {
     }
 }
 
+/// One line for a log: `succeed after 2 attempt(s)`, `retry in 1163 ms (backoff): server error
+/// (503)…`, `retry in 2492 ms (Retry-After): rate limited (429): …`, or the error's own line
+/// after `fail: `. A jitter that fell back to the clock says so (`clock jitter`).
+impl<const N: usize> core::fmt::Display for Action<'_, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Self::Succeed { attempts } => write!(f, "succeed after {attempts} attempt(s)"),
+            Self::Fail(error) => write!(f, "fail: {error}"),
+            Self::Retry(retry) => {
+                let (why, source) = match retry.wait {
+                    Wait::Backoff(source) => ("backoff", source),
+                    Wait::RetryAfter(source) => ("Retry-After", source),
+                };
+                let clock = if source == JitterSource::ClockFallback { ", clock jitter" } else { "" };
+                write!(f, "retry in {} ms ({why}{clock}): {}", retry.delay_ms, retry.cause)
+            }
+        }
+    }
+}
+
 impl<const N: usize> Retry<'_, N> {
     /// The failure this retry becomes when the budget cannot pay for it: the attempt just
     /// made was the last.

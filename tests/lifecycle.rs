@@ -450,3 +450,48 @@ fn a_request_and_a_reply_suspended_as_plain_data_decide_as_if_never_suspended() 
         assert_eq!(third.request.idempotency(), Idempotency::NotIdempotent);
     }
 }
+
+/// Each action prints in one line: what to do, how long and why, and what went wrong.
+#[test]
+fn an_action_prints_in_one_line_what_to_do_and_why() {
+    let mut rng = common::SplitMix(3);
+    let request = Request::new(&Policy::FOLLOW_UP_BOSS, 0, Idempotency::Idempotent);
+    let action = request.complete::<64, _, _>(0, 503, &NoHeaders, b"<html>busy</html>", &mut rng);
+    let Action::Retry(retry) = &action else { panic!("{action:?}") };
+    assert_eq!(
+        action.to_string(),
+        format!(
+            "retry in {} ms (backoff): server error (503), body not JSON: <html>busy</html>",
+            retry.delay_ms
+        )
+    );
+    let Action::Retry(retry) = action else { unreachable!() };
+    let told = [("Retry-After", "3")];
+    let action =
+        retry.request.complete::<64, _, _>(5, 429, &told[..], br#"{"errorMessage":"slow"}"#, &mut rng);
+    let Action::Retry(retry) = &action else { panic!("{action:?}") };
+    assert_eq!(
+        action.to_string(),
+        format!("retry in {} ms (Retry-After): rate limited (429): slow", retry.delay_ms)
+    );
+    let Action::Retry(retry) = action else { unreachable!() };
+    let action =
+        retry.request.complete::<64, _, _>(9, 400, &NoHeaders, br#"{"errorMessage":"bad"}"#, &mut rng);
+    assert_eq!(action.to_string(), "fail: bad request (400): bad [not retryable after 3 attempt(s)]");
+    let action = Request::new(&Policy::FOLLOW_UP_BOSS, 0, Idempotency::Idempotent)
+        .complete::<64, _, _>(0, 201, &NoHeaders, b"", &mut rng);
+    assert_eq!(action.to_string(), "succeed after 1 attempt(s)");
+    // An RNG that fails: the jitter came from the clock, and the line says so.
+    let action = Request::new(&Policy::FOLLOW_UP_BOSS, 0, Idempotency::Idempotent).complete::<64, _, _>(
+        0,
+        502,
+        &NoHeaders,
+        b"",
+        &mut broken(),
+    );
+    let Action::Retry(retry) = &action else { panic!("{action:?}") };
+    assert_eq!(
+        action.to_string(),
+        format!("retry in {} ms (backoff, clock jitter): server error (502)", retry.delay_ms)
+    );
+}
