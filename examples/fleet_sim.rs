@@ -16,16 +16,24 @@ mod svg;
 
 use fleet::{policies, run, Report, Setup, Workload};
 
+const USAGE: &str = "usage: fleet_sim [--clients N] [--seeds S] [--plots DIR]
+       fleet_sim --grid [--tuning | --held-out] [--jobs J] [--plots DIR]";
+
 fn main() {
-    let mut args = std::env::args().skip(1);
-    let (mut clients, mut seeds, mut plots) = (1000usize, 3u64, None::<String>);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--grid") {
+        grid::main(&args);
+        return;
+    }
+    let mut args = args.into_iter();
+    let (mut clients, mut seeds, mut plots) = (1000usize, 5u64, None::<String>);
     while let Some(arg) = args.next() {
         match (arg.as_str(), args.next()) {
             ("--clients", Some(n)) => clients = n.parse().expect("a number of clients"),
             ("--seeds", Some(n)) => seeds = n.parse().expect("a number of seeds"),
             ("--plots", Some(dir)) => plots = Some(dir),
             _ => {
-                eprintln!("usage: fleet_sim [--clients N] [--seeds S] [--plots DIR]");
+                eprintln!("{USAGE}");
                 std::process::exit(2);
             }
         }
@@ -163,6 +171,221 @@ fn verdict(rows: &[Row]) {
                 100.0 * r.outage / preset.outage,
                 r.drain_s
             );
+        }
+    }
+}
+
+/// The scenario grid: tuning and held-out cells, every policy of the field, the bar.
+mod grid {
+    use std::time::Instant;
+
+    use super::fleet::{self, bar, grid_policies, run_cells, Cell, Figures, FleetPolicy, Release};
+    use backoff_core::BreakerPolicy;
+
+    /// The candidates, fixed here; `FLEET_*` variables override the tuned one's fields.
+    pub fn candidates() -> Vec<(&'static str, BreakerPolicy, Release)> {
+        let env = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u32>().ok());
+        let mut tuned = BreakerPolicy::API_CLIENT;
+        let set = |v: &mut u32, name: &str| {
+            if let Some(x) = env(name) {
+                *v = x;
+            }
+        };
+        set(&mut tuned.break_ms, "FLEET_BREAK_MS");
+        set(&mut tuned.max_break_ms, "FLEET_MAX_BREAK_MS");
+        set(&mut tuned.release_spread_ms, "FLEET_RELEASE_MS");
+        set(&mut tuned.window_ms, "FLEET_WINDOW_MS");
+        if let Some(x) = env("FLEET_CONSECUTIVE") {
+            tuned.consecutive_failures = x as u16;
+        }
+        if let Some(x) = env("FLEET_PERCENT") {
+            tuned.failure_percent = x as u8;
+        }
+        if let Some(x) = env("FLEET_MIN_REQUESTS") {
+            tuned.min_requests = x as u16;
+        }
+        if let Some(x) = env("FLEET_PROBES") {
+            tuned.probes = x as u8;
+        }
+        let release = match env("FLEET_OPEN_PERCENT") {
+            Some(percent) => Release::WithOpenTime { percent },
+            None => Release::Breaker,
+        };
+        if tuned == BreakerPolicy::API_CLIENT && release == Release::Breaker {
+            Vec::new()
+        } else {
+            vec![("preset + tuned breaker", tuned, release)]
+        }
+    }
+
+    pub fn main(args: &[String]) {
+        let flag = |f: &str| args.iter().any(|a| a == f);
+        let value = |f: &str| args.iter().position(|a| a == f).and_then(|i| args.get(i + 1));
+        let jobs = value("--jobs").and_then(|v| v.parse().ok()).unwrap_or(2);
+        let field = grid_policies(&candidates());
+        let started = Instant::now();
+        let mut runs = 0;
+        let mut sets = Vec::new();
+        if !flag("--held-out") {
+            sets.push(("Tuning", fleet::tuning_cells(), fleet::TUNING_SEEDS));
+        }
+        if !flag("--tuning") {
+            sets.push(("Held-out", fleet::held_out_cells(), fleet::HELD_OUT_SEEDS));
+        }
+        for (title, cells, seeds) in sets {
+            let set_start = Instant::now();
+            let (figures, ran) = cached_run(value("--cache"), title, &cells, seeds.clone(), &field, jobs);
+            runs += cells.len() * ran * seeds.clone().count();
+            println!(
+                "\n## {title} cells: {} cells, seeds {}..{} ({:.0} s)\n",
+                cells.len(),
+                seeds.start,
+                seeds.end,
+                set_start.elapsed().as_secs_f64()
+            );
+            summary(&cells, &field, &figures);
+            per_cell(&cells, &field, &figures);
+        }
+        println!(
+            "\n{runs} runs in {:.0} s on {jobs} threads (deterministic: the figures do not depend on the threads)",
+            started.elapsed().as_secs_f64()
+        );
+    }
+
+    /// `run_cells`, taking the figures of any policy but the tuned candidate from `cache` (a
+    /// file this writes) when it has them: for tuning, where only the candidate changes.
+    fn cached_run(
+        cache: Option<&String>,
+        title: &str,
+        cells: &[Cell],
+        seeds: std::ops::Range<u64>,
+        field: &[FleetPolicy],
+        jobs: usize,
+    ) -> (Vec<Vec<Figures>>, usize) {
+        let Some(path) = cache else { return (run_cells(cells, seeds, field, jobs), field.len()) };
+        let key = |cell: &Cell, policy: &str| format!("{title}|{}|{policy}|{}", cell.name(), seeds.start);
+        let mut stored = std::collections::HashMap::new();
+        for line in std::fs::read_to_string(path).unwrap_or_default().lines() {
+            let mut parts = line.split('\t');
+            let (Some(k), Some(v)) = (parts.next(), parts.next()) else { continue };
+            let v: Vec<f64> = v.split(' ').filter_map(|x| x.parse().ok()).collect();
+            if v.len() == 12 {
+                stored.insert(k.to_owned(), v);
+            }
+        }
+        let missing: Vec<FleetPolicy> = field
+            .iter()
+            .filter(|p| {
+                p.name == "preset + tuned breaker"
+                    || cells.iter().any(|c| !stored.contains_key(&key(c, p.name)))
+            })
+            .copied()
+            .collect();
+        let fresh = run_cells(cells, seeds.clone(), &missing, jobs);
+        let spread = |v: &[f64]| fleet::Spread { mean: v[0], min: v[1], max: v[2] };
+        let mut out = Vec::new();
+        let mut lines = String::new();
+        for (c, cell) in cells.iter().enumerate() {
+            let mut row = Vec::new();
+            for policy in field {
+                let figures = match missing.iter().position(|m| m.name == policy.name) {
+                    Some(m) => fresh[c][m].clone(),
+                    None => {
+                        let v = &stored[&key(cell, policy.name)];
+                        Figures {
+                            name: policy.name,
+                            outage: spread(&v[0..3]),
+                            drain_s: spread(&v[3..6]),
+                            failed: spread(&v[6..9]),
+                            after: spread(&v[9..12]),
+                        }
+                    }
+                };
+                if policy.name != "preset + tuned breaker" {
+                    let f = &figures;
+                    let all = [f.outage, f.drain_s, f.failed, f.after];
+                    let v: Vec<String> =
+                        all.iter().flat_map(|s| [s.mean, s.min, s.max]).map(|x| x.to_string()).collect();
+                    lines.push_str(&format!("{}\t{}\n", key(cell, policy.name), v.join(" ")));
+                }
+                row.push(figures);
+            }
+            out.push(row);
+        }
+        let mut old: Vec<String> = std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{title}|")))
+            .map(str::to_owned)
+            .collect();
+        old.push(lines);
+        std::fs::write(path, old.join("\n")).expect("write the cache");
+        (out, missing.len())
+    }
+
+    /// Per policy: the cells that meet the bar, and which part the others miss.
+    fn summary(cells: &[Cell], field: &[FleetPolicy], figures: &[Vec<Figures>]) {
+        println!("| policy | cells meeting the bar | (a) fails more | (b) over a third of the calls | (c) drains slower than 1.25× | of which within 1.25× of the spare-capacity drain (c*) |");
+        println!("|---|---|---|---|---|---|");
+        for (p, policy) in field.iter().enumerate() {
+            let (mut met, mut a, mut b, mut c, mut star) = (0, 0, 0, 0, 0);
+            for (cell, row) in cells.iter().zip(figures) {
+                let v = bar(cell, row, &row[p]);
+                met += usize::from(v.met());
+                a += usize::from(!v.fails_no_more);
+                b += usize::from(v.a_third_of_the_calls == Some(false));
+                c += usize::from(!v.drains_in_time);
+                star += usize::from(!v.drains_in_time && v.within_spare_capacity);
+            }
+            println!("| {} | {met} of {} | {a} | {b} | {c} | {star} |", policy.name, cells.len());
+        }
+    }
+
+    /// Per cell: the preset's figures with their spread over the seeds, the fastest drain
+    /// allowed, and each breaker policy's figures and bar.
+    fn per_cell(cells: &[Cell], field: &[FleetPolicy], figures: &[Vec<Figures>]) {
+        let judged: Vec<usize> = (0..field.len()).filter(|&p| field[p].breaker.is_some()).collect();
+        let mut header =
+            String::from("\n| cell | preset: calls in outage | drain s | failed | fastest failing no more | spare-capacity drain |");
+        let mut rule = String::from("|---|---|---|---|---|---|");
+        for &p in &judged {
+            header.push_str(&format!(" {}: calls, drain ×, failed, bar |", field[p].name));
+            rule.push_str("---|");
+        }
+        println!("{header}\n{rule}");
+        for (cell, row) in cells.iter().zip(figures) {
+            let preset = row.iter().find(|f| f.name == fleet::PRESET).expect("the preset");
+            let v0 = bar(cell, row, preset);
+            let mut line = format!(
+                "| {} | {:.0} | {:.1} ({:.0}–{:.0}) | {:.0} ({:.0}–{:.0}) | {} {:.1} s | {:.0} s |",
+                cell.name(),
+                preset.outage.mean,
+                preset.drain_s.mean,
+                preset.drain_s.min,
+                preset.drain_s.max,
+                preset.failed.mean,
+                preset.failed.min,
+                preset.failed.max,
+                v0.fastest,
+                v0.fastest_s,
+                cell.spare_capacity_drain_s()
+            );
+            for &p in &judged {
+                let f = &row[p];
+                let v = bar(cell, row, f);
+                line.push_str(&format!(
+                    " {:.0} %, {:.2}× ({:.0}–{:.0} s), {:.0} ({:.0}–{:.0}), **{}** |",
+                    100.0 * v.calls_ratio,
+                    v.drain_ratio,
+                    f.drain_s.min,
+                    f.drain_s.max,
+                    f.failed.mean,
+                    f.failed.min,
+                    f.failed.max,
+                    v.code()
+                ));
+            }
+            println!("{line}");
         }
     }
 }
