@@ -1086,6 +1086,17 @@ const INPUT_ORDER: &[&str] = &[
 
 /// The order the keys of an answer (an `expect`) are written in.
 const ANSWER_ORDER: &[&str] = &[
+    // the command line's reports (backoff-core decide --json, schedule --json)
+    "decision",
+    "in_words",
+    "why",
+    "version",
+    "retry",
+    "min_ms",
+    "max_ms",
+    "sampled_ms",
+    "total_ms",
+    "total_max_ms",
     "action",
     "may_wait",
     "permit",
@@ -1110,7 +1121,6 @@ const ANSWER_ORDER: &[&str] = &[
     "ms",
     "seconds",
     "year",
-    "min_ms",
     "max_ms",
     "ok",
     "items",
@@ -1135,6 +1145,11 @@ const ANSWER_ORDER: &[&str] = &[
 /// inside an `expect`), appended to `out`.
 pub fn write_json(value: &Value, out: &mut String) {
     write_ordered(value, INPUT_ORDER, out);
+}
+
+/// `value`, an answer, as compact JSON with keys in [`ANSWER_ORDER`], appended to `out`.
+pub fn write_answer(value: &Value, out: &mut String) {
+    write_ordered(value, ANSWER_ORDER, out);
 }
 
 fn write_ordered(value: &Value, order: &[&str], out: &mut String) {
