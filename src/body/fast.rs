@@ -86,8 +86,10 @@ impl<const N: usize> BodyParser<N> {
                     // A value that may be the message. A string with no escapes that is valid
                     // UTF-8 is taken here; anything else is left to the byte-by-byte path,
                     // which unescapes and repairs.
-                    let Some(text) =
-                        (b == b'"').then(|| closed_plain_string(body)).flatten().and_then(|len| body.get(..len))
+                    let Some(text) = (b == b'"')
+                        .then(|| closed_plain_string(body))
+                        .flatten()
+                        .and_then(|len| body.get(..len))
                     else {
                         return (i, State::Value, false);
                     };
