@@ -420,7 +420,7 @@ fn request_cases(g: &mut Gen) -> Vec<Value> {
             cases.push(one_request(&name, &policy, capacity, "idempotent", 0, vec![e]));
         }
     }
-    for max in [0, 1, 17, 18, 64] {
+    for max in [0, 1, 17, 18, 19, 20, 21, 64] {
         let mut e = event(g, 30, response(400, &[], r#"{"errorMessage":"x"}  "#));
         e["response"]["chunks"] = json!([5, 5, 5, 5, 2]);
         cases.push(one_request(
@@ -440,7 +440,9 @@ fn request_cases(g: &mut Gen) -> Vec<Value> {
         ("RNG stuck at 0: 16 draws, then the last kept", 503, &[], &[0; 16]),
         ("RNG rejected once, then fails: the clock fallback", 503, &[], &[0]),
         ("RNG at u32::MAX", 503, &[], &[u32::MAX]),
-        ("RNG rejected twice, then accepted", 503, &[], &[0, 1, 0x8000_0000]),
+        ("RNG rejected twice, then accepted", 503, &[], &[0, 0, 0x8000_0000]),
+        ("RNG: the largest word rejected for 0..=1000, then 1", 503, &[], &[619, 1]),
+        ("RNG: the smallest word accepted for 0..=1000", 503, &[], &[620]),
     ];
     for &(label, status, headers, words) in cases_rng {
         let mut e = event(g, 123_456, response(status, headers, ""));
@@ -545,11 +547,11 @@ fn request_cases(g: &mut Gen) -> Vec<Value> {
         ),
         ("429 with nothing: backoff", 429, json!({ "pushback": github })),
         (
-            "400 that is pushback: rate limited",
+            "400 that is pushback: still a bad request (only 403 and other 4xx become rate limited)",
             400,
             json!({ "retry_after_ms": 1_000, "pushback": [400, 429] }),
         ),
-        ("404 that is pushback: rate limited", 404, json!({ "retry_after_ms": 1_000, "pushback": [404] })),
+        ("404 that is pushback: still not found", 404, json!({ "retry_after_ms": 1_000, "pushback": [404] })),
         (
             "401 that is pushback: still unauthorized",
             401,
@@ -1006,6 +1008,38 @@ fn body_cases(g: &mut Gen) -> Vec<Value> {
     let deep_127 = nested(127);
     let deep_128 = nested(128);
     let long_message = format!("{{\"errorMessage\":\"{}\"}}", "x".repeat(2_000));
+    let long_escapes = format!(
+        "{{\"errorMessage\":\"{}\"}}",
+        (0..40).map(|i| format!("{}\\n{}\\u00e9", "a".repeat(i % 9), "b".repeat(i % 7))).collect::<String>()
+    );
+    let long_unicode = format!(
+        "{{\"errorMessage\":\"{}\"}}",
+        (0..40).map(|i| format!("{}é€😀", "c".repeat(i % 11))).collect::<String>()
+    );
+    let long_skipped = format!(
+        "{{\"detail\":\"{}\",\"errorMessage\":\"after a long skipped string\"}}",
+        (0..30).map(|i| format!("{}\\\"{}\\\\", "d".repeat(i % 13), "é".repeat(i % 3))).collect::<String>()
+    );
+    let long_key = format!("{{\"{}\":1,\"errorMessageX\":2,\"errorMessage\":\"k\"}}", "key".repeat(30));
+    let long_space = format!(
+        "{{{s}\"a\"{s}:{s}[{s}1{s},{s}2{s}]{s},{s}\"errorMessage\"{s}:{s}\"spaced\"{s}}}{s}",
+        s = " \t\r\n".repeat(9)
+    );
+    let long_number = format!(
+        "{{\"n\":-{}.{}e+{},\"t\":[true,false,null,{}],\"errorMessage\":\"numbers\"}}",
+        "9".repeat(40),
+        "1".repeat(30),
+        "2".repeat(20),
+        "true,".repeat(20) + "null"
+    );
+    let mut long_control = format!("{{\"errorMessage\":\"{}", "e".repeat(37)).into_bytes();
+    long_control.extend_from_slice(b"\x1f more\"}");
+    let long_raw =
+        format!("<!DOCTYPE html>\n<html>{}</html>", "<p>Service   Unavailable\t</p>\r\n".repeat(12));
+    let mut long_raw_bytes = b"<html> ".repeat(5);
+    long_raw_bytes.extend_from_slice(b"caf\xc3\xa9 \xff\xfe \x07 \xe2\x82\xac \xf0\x9f\x98\x80 \x7f end");
+    let many_values =
+        format!("{{\"a\":[{}],\"errorMessage\":\"many\"}}", vec!["{\"b\":[1,\"s\",{}]}"; 25].join(","));
     let hand: Vec<(&str, Vec<u8>)> = vec![
         ("the documented message", BODIES[0].into()),
         ("error fallback", br#"{"error":"unauthorized"}"#.to_vec()),
@@ -1117,12 +1151,25 @@ fn body_cases(g: &mut Gen) -> Vec<Value> {
         ("text ending in a cut character", b"abc\xe2\x82".to_vec()),
         ("text with a form feed and a vertical tab", b"a\x0cb\x0bc".to_vec()),
         ("a long message", long_message.into_bytes()),
+        ("a long message with escapes at every offset", long_escapes.into_bytes()),
+        ("a long message with non-ASCII at every offset", long_unicode.into_bytes()),
+        ("a long skipped string with escapes, then the message", long_skipped.into_bytes()),
+        ("a long key, then the message", long_key.into_bytes()),
+        ("long runs of whitespace between tokens", long_space.into_bytes()),
+        ("a long number and long literals", long_number.into_bytes()),
+        ("a control character late in a long string", long_control),
+        ("a long raw page", long_raw.into_bytes()),
+        ("a long raw page with invalid UTF-8 and controls", long_raw_bytes),
+        ("many small values", many_values.into_bytes()),
     ];
     let mut cases = Vec::new();
     for (name, bytes) in &hand {
         cases.push(body_case(name, bytes, 64, None));
         let chunks = g.split(bytes.len());
-        cases.push(body_case(&format!("{name}, in chunks"), bytes, 64, Some(chunks)));
+        // Long bodies in chunks keep their whole message: every byte of it goes through the
+        // capture path.
+        let capacity = if bytes.len() > 200 { 1024 } else { 64 };
+        cases.push(body_case(&format!("{name}, in chunks"), bytes, capacity, Some(chunks)));
     }
     // Capacities: text cut at a character boundary.
     let message = "{\"errorMessage\":\"aé€😀z\"}";
