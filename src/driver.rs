@@ -8,12 +8,13 @@ use rand_core::TryRng;
 
 use crate::breaker::{Breaker, Health};
 use crate::budget::RetryBudget;
+use crate::dialect::Dialect;
 use crate::error::Error;
 use crate::error::ErrorKind;
 use crate::headers::Headers;
 use crate::policy::Policy;
 use crate::rate_limit::{Pacing, Permit, RateLimitHeaders, RateLimits};
-use crate::request::{Action, Idempotency, Request, TransportFailure};
+use crate::request::{Action, Idempotency, Request, TransportFailure, Wait};
 use crate::Progress;
 
 /// How one attempt goes over the wire: whatever HTTP client the caller has (reqwest, hyper,
@@ -336,8 +337,8 @@ pub struct Failure<const N: usize, Resp, E> {
 }
 
 /// What [`retry`] needs besides the transport: the policy, the request's idempotency and
-/// rate-limit context, and the client's shared state.
-#[derive(Debug)]
+/// rate-limit context, the client's shared state, the API's dialect, and who hears of each
+/// retry. [`Options::new`] gives the usual ones; the setters add the rest.
 pub struct Options<'a, L: ?Sized> {
     /// The policy every decision follows.
     pub policy: &'a Policy,
@@ -347,6 +348,102 @@ pub struct Options<'a, L: ?Sized> {
     pub context: Option<&'a [u8]>,
     /// The client's shared state, or `None` for a request on its own.
     pub shared: Option<&'a L>,
+    /// How the API says "slow down" ([`Dialect::FOLLOW_UP_BOSS`] by default): each response
+    /// is read once in it, and what is read is what both the request and the shared state
+    /// decide on (GitHub's 403 with its rate-limit headers waits, in GitHub's dialect).
+    pub dialect: &'a Dialect,
+    /// Told of every retry and every hold the request meets, for a log line or a metric
+    /// (`None`: nobody). Called from the driver's own task, between two awaits. `Sync`, so
+    /// that the request's future stays `Send` on a multi-threaded runtime.
+    pub on_event: Option<&'a (dyn Fn(Event) + Sync)>,
+}
+
+impl<'a, L: ?Sized> Options<'a, L> {
+    /// A request on its own (no shared state) under `policy`, in Follow Up Boss's dialect, with
+    /// no context and nobody told of its retries.
+    #[must_use]
+    pub const fn new(policy: &'a Policy, idempotency: Idempotency) -> Self {
+        Self {
+            policy,
+            idempotency,
+            context: None,
+            shared: None,
+            dialect: &Dialect::FOLLOW_UP_BOSS,
+            on_event: None,
+        }
+    }
+
+    /// Shares the client's state (rate limits, budget, breaker) through `shared`.
+    #[must_use]
+    pub const fn shared(mut self, shared: &'a L) -> Self {
+        self.shared = Some(shared);
+        self
+    }
+
+    /// Names the request's rate-limit context.
+    #[must_use]
+    pub const fn context(mut self, context: &'a [u8]) -> Self {
+        self.context = Some(context);
+        self
+    }
+
+    /// Reads responses in another API's dialect.
+    #[must_use]
+    pub const fn dialect(mut self, dialect: &'a Dialect) -> Self {
+        self.dialect = dialect;
+        self
+    }
+
+    /// Tells `on_event` of every retry and hold.
+    #[must_use]
+    pub const fn on_event(mut self, on_event: &'a (dyn Fn(Event) + Sync)) -> Self {
+        self.on_event = Some(on_event);
+        self
+    }
+}
+
+// By hand: the derive would ask `L: Debug`, and a `dyn Fn` is not.
+impl<L: ?Sized> core::fmt::Debug for Options<'_, L> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Options")
+            .field("policy", &self.policy)
+            .field("idempotency", &self.idempotency)
+            .field("context", &self.context)
+            .field("shared", &self.shared.is_some())
+            .field("dialect", &self.dialect)
+            .field("on_event", &self.on_event.is_some())
+            .finish()
+    }
+}
+
+/// What the driver tells [`Options::on_event`]: the waits a request meets, as they happen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum Event {
+    /// The shared state holds the request back (a `Retry-After`, a spent window, the
+    /// breaker) until `until_ms`, and it waits.
+    Held {
+        /// The attempt about to be made, counting from 1.
+        attempt: u32,
+        /// When the request may go (the caller's clock).
+        until_ms: u64,
+    },
+    /// The attempt just made failed and the request will be sent again.
+    Retry {
+        /// The attempt that failed, counting from 1.
+        attempt: u32,
+        /// How long it waits, and until when.
+        delay_ms: u32,
+        /// When it is sent again (the caller's clock).
+        at_ms: u64,
+        /// Why the wait is as long as it is.
+        wait: Wait,
+        /// What went wrong.
+        kind: ErrorKind,
+        /// The status, if there was a response.
+        status: Option<u16>,
+    },
 }
 
 // By hand: the derive would ask `L: Copy`, and only a reference to `L` is kept.
@@ -396,7 +493,12 @@ where
     R: TryRng + ?Sized,
     S: SharedState + ?Sized,
 {
-    let Options { policy, idempotency, context, shared } = options;
+    let Options { policy, idempotency, context, shared, dialect, on_event } = options;
+    let notify = |event| {
+        if let Some(on_event) = on_event {
+            on_event(event);
+        }
+    };
     let mut request = Request::new(policy, timer.now_ms(), idempotency);
     loop {
         if let Some(shared) = shared {
@@ -410,6 +512,7 @@ where
                         if let Err(error) = request.may_wait_until::<N>(now, until_ms) {
                             return Err(Failure { error, response: None, transport: None });
                         }
+                        notify(Event::Held { attempt: request.attempt(), until_ms });
                         timer.sleep_until(until_ms).await;
                     }
                     _ => timer.sleep_until(now.saturating_add(1)).await,
@@ -436,11 +539,13 @@ where
             Ok(mut response) => {
                 let status = T::status(&response);
                 let now = timer.now_ms();
+                // Read once, in the API's dialect: the request and the shared state decide on
+                // the same value.
+                let seen = dialect.read(&response);
                 if let Some(shared) = shared {
-                    let seen = RateLimitHeaders::read(&response);
                     shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
                 }
-                let mut reply = request.response::<N, _>(status, &response);
+                let mut reply = request.response_parsed::<N>(status, &seen);
                 let mut transport_error = None;
                 if !(200..=299).contains(&status) {
                     let mut buf = [0u8; CHUNK];
@@ -479,6 +584,14 @@ where
                 }
             }
         };
+        notify(Event::Retry {
+            attempt: request.attempt(),
+            delay_ms: next.delay_ms,
+            at_ms: next.at_ms,
+            wait: next.wait,
+            kind: next.cause.kind,
+            status: next.cause.status,
+        });
         timer.sleep_until(next.at_ms).await;
         request = next.request;
     }

@@ -192,7 +192,14 @@ const PRESET: Policy = Policy::FOLLOW_UP_BOSS;
 type Alone = RefCell<Shared<4>>;
 
 fn alone(idempotency: Idempotency) -> Options<'static, Alone> {
-    Options { policy: &PRESET, idempotency, context: None, shared: None }
+    Options {
+        policy: &PRESET,
+        idempotency,
+        context: None,
+        shared: None,
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
+    }
 }
 
 #[test]
@@ -326,6 +333,8 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
         idempotency: Idempotency::NotIdempotent,
         context: Some(&b"events"[..]),
         shared: Some(&shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
     let results = {
@@ -356,6 +365,8 @@ fn an_empty_budget_stops_retries_with_budget_exhausted() {
         idempotency: Idempotency::Idempotent,
         context: None,
         shared: Some(&shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let result =
         block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(7)));
@@ -374,6 +385,8 @@ fn a_state_borrowed_by_the_caller_holds_the_send_back_instead_of_panicking() {
         idempotency: Idempotency::Idempotent,
         context: None,
         shared: Some(&shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let mut rng = SplitMix(8);
     {
@@ -411,6 +424,8 @@ fn an_open_breaker_holds_the_next_request_until_its_probe_instant() {
         idempotency: Idempotency::Idempotent,
         context: None,
         shared: Some(&shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     // Two 503s in a row trip the breaker (the request gives up after its one retry).
     let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b"")]);
@@ -558,6 +573,8 @@ fn a_store_that_answers_later_gets_the_same_steps_and_gives_the_same_answers() {
                     idempotency: Idempotency::Idempotent,
                     context: None,
                     shared: Some(remote),
+                    dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+                    on_event: None,
                 };
                 block_on(
                     &clock,
@@ -570,6 +587,8 @@ fn a_store_that_answers_later_gets_the_same_steps_and_gives_the_same_answers() {
                     idempotency: Idempotency::Idempotent,
                     context: None,
                     shared: local,
+                    dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+                    on_event: None,
                 };
                 block_on(
                     &clock,
@@ -659,6 +678,8 @@ fn the_breakers_jitter_in_the_driver_comes_from_the_callers_rng() {
             idempotency: Idempotency::Idempotent,
             context: None,
             shared: Some(&shared),
+            dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+            on_event: None,
         };
         let mut transport = Scripted::new(&clock, vec![respond(503, b""), respond(503, b"")]);
         let _ = block_on(
@@ -691,7 +712,14 @@ fn two_requests(
     let clock = Clock::default();
     let mut first = Scripted::new(&clock, first_steps);
     let mut second = Scripted::new(&clock, second_steps);
-    let options = Options { policy, idempotency: Idempotency::Idempotent, context, shared: Some(shared) };
+    let options = Options {
+        policy,
+        idempotency: Idempotency::Idempotent,
+        context,
+        shared: Some(shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
+    };
     let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
     let results = {
         let a = Box::pin(driver::retry::<64, _, _, _, _>(options, &mut first, &clock, &mut rng1));
@@ -859,6 +887,8 @@ fn an_endless_error_body_is_read_only_up_to_the_policys_bound() {
         idempotency: Idempotency::Idempotent,
         context: None,
         shared: None::<&Alone>,
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let result =
         block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(1)));
@@ -868,4 +898,99 @@ fn an_endless_error_body_is_read_only_up_to_the_policys_bound() {
     let read = transport.bytes_read;
     assert!(read <= 1_000 + 64, "read {read} bytes of an endless body");
     assert!(read >= 1_000, "stopped before the bound: {read}");
+}
+
+#[test]
+fn every_retry_and_hold_is_told_to_on_event() {
+    use backoff_core::driver::Event;
+    let events = std::sync::Mutex::new(Vec::new());
+    let record = |event: Event| events.lock().unwrap().push(event);
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+    let clock = Clock::default();
+    let told = with_headers(429, &[("Retry-After", "3"), ("X-RateLimit-Context", "events")], b"");
+    let mut first = Scripted::new(&clock, vec![respond(503, b""), told, respond(201, b"")]);
+    let options =
+        Options::new(&PRESET, Idempotency::Idempotent).shared(&shared).context(b"events").on_event(&record);
+    let result =
+        block_on(&clock, driver::retry::<64, _, _, _, _>(options, &mut first, &clock, &mut SplitMix(2)));
+    assert!(matches!(result, Ok(Success { attempts: 3, .. })), "{result:?}");
+    let events = events.into_inner().unwrap();
+    let [Event::Retry {
+        attempt: 1,
+        delay_ms,
+        at_ms,
+        wait: backoff_core::Wait::Backoff(_),
+        kind: ErrorKind::ServerError,
+        status: Some(503),
+    }, Event::Retry {
+        attempt: 2,
+        at_ms: told_at,
+        wait: backoff_core::Wait::RetryAfter(_),
+        kind: ErrorKind::RateLimited,
+        status: Some(429),
+        ..
+    }] = events[..]
+    else {
+        panic!("{events:?}")
+    };
+    assert_eq!(at_ms, u64::from(delay_ms));
+    assert_eq!(first.sent_at, [0, at_ms, told_at]);
+    // A second request of the context, started during the hold, is told it is held.
+    let events = std::sync::Mutex::new(Vec::new());
+    let record = |event: Event| events.lock().unwrap().push(event);
+    let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+    let limited = with_headers(429, &[("Retry-After", "3"), ("X-RateLimit-Context", "events")], b"");
+    let (results, _, second) = {
+        let clock = Clock::default();
+        let mut a = Scripted::new(&clock, vec![limited, respond(201, b"")]);
+        let mut b = Scripted::new(&clock, vec![respond(201, b"")]);
+        let plain = Options::new(&PRESET, Idempotency::Idempotent).shared(&shared).context(b"events");
+        let told = plain.on_event(&record);
+        let (mut r1, mut r2) = (SplitMix(5), SplitMix(6));
+        let results = {
+            let x = Box::pin(driver::retry::<64, _, _, _, _>(plain, &mut a, &clock, &mut r1));
+            let y = Box::pin(async {
+                clock.sleep_until(10).await;
+                driver::retry::<64, _, _, _, _>(told, &mut b, &clock, &mut r2).await
+            });
+            let futures: Vec<std::pin::Pin<Box<dyn Future<Output = _>>>> = vec![x, y];
+            run_all(&clock, futures)
+        };
+        (results, a.sent_at, b.sent_at)
+    };
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(second, [3_000]);
+    assert_eq!(events.into_inner().unwrap(), [Event::Held { attempt: 1, until_ms: 3_000 }]);
+}
+
+#[test]
+fn the_dialect_reads_each_response_once_for_the_request_and_the_shared_state() {
+    // GitHub's documented 403: remaining 0 and a reset, no resource named. In GitHub's dialect
+    // the request waits until the reset and so does every other; in Follow Up Boss's, a 403
+    // is forbidden, failed at once.
+    let headers = [
+        ("Date", "Wed, 09 Aug 2023 13:29:23 GMT"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "1691587770"),
+    ];
+    for (dialect, retried) in
+        [(&backoff_core::Dialect::GITHUB, true), (&backoff_core::Dialect::FOLLOW_UP_BOSS, false)]
+    {
+        let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+        let clock = Clock::default();
+        let mut transport = Scripted::new(&clock, vec![with_headers(403, &headers, b""), respond(200, b"")]);
+        let options = Options::new(&PRESET, Idempotency::Idempotent).shared(&shared).dialect(dialect);
+        let result = block_on(
+            &clock,
+            driver::retry::<64, _, _, _, _>(options, &mut transport, &clock, &mut SplitMix(3)),
+        );
+        if retried {
+            assert!(matches!(result, Ok(Success { attempts: 2, .. })), "{result:?}");
+            assert!(transport.sent_at[1] >= 7_000, "went before the reset: {:?}", transport.sent_at);
+            assert_eq!(shared.borrow().limits.hold_until(10, None), 7_000, "the whole client is held");
+        } else {
+            let Err(failure) = result else { panic!("{result:?}") };
+            assert_eq!((failure.error.kind(), failure.error.stop), (ErrorKind::Forbidden, Stop::Permanent));
+        }
+    }
 }

@@ -798,6 +798,8 @@ async fn one_request(
         idempotency: plan.idempotency,
         context: plan.context.map(str::as_bytes),
         shared: Some(shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let mut server = Server {
         id,

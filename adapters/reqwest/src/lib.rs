@@ -52,8 +52,39 @@ use backoff_core::{RateLimits, TransportFailure};
 /// What the middleware is configured with and answers in, re-exported so one dependency is
 /// enough: the policy and its presets, the shared state's parts, and the error's vocabulary.
 pub use backoff_core::{
-    Breaker, BreakerPolicy, ErrorKind, Idempotency, Jitter, Pacing, Policy, RetryBudget, RetryOn, Stop,
+    Breaker, BreakerPolicy, Dialect, ErrorKind, Idempotency, Jitter, Pacing, Policy, RetryBudget, RetryOn,
+    Stop,
 };
+
+/// Where the driver's events go: `tracing` events with the `tracing` feature, nowhere without.
+#[cfg(feature = "tracing")]
+const EVENTS: Option<&(dyn Fn(driver::Event) + Sync)> = Some(&trace);
+#[cfg(not(feature = "tracing"))]
+const EVENTS: Option<&(dyn Fn(driver::Event) + Sync)> = None;
+
+/// Each retry and each hold met as a `tracing` event (target `backoff_core`): a retry at
+/// `INFO` (what failed, the wait and why), a hold at `DEBUG`.
+#[cfg(feature = "tracing")]
+fn trace(event: driver::Event) {
+    match event {
+        driver::Event::Retry { attempt, delay_ms, wait, kind, status, .. } => tracing::info!(
+            target: "backoff_core",
+            attempt,
+            delay_ms,
+            wait = ?wait,
+            kind = ?kind,
+            status,
+            "retrying after attempt {attempt} failed ({kind:?}): waiting {delay_ms} ms"
+        ),
+        driver::Event::Held { attempt, until_ms } => tracing::debug!(
+            target: "backoff_core",
+            attempt,
+            until_ms,
+            "attempt {attempt} held by the client's rate limits or breaker"
+        ),
+        _ => {}
+    }
+}
 use http::Extensions;
 use reqwest::{Method, Request, Response};
 use reqwest_middleware::{Middleware, Next};
@@ -104,6 +135,7 @@ pub enum NotRetried {
 /// elsewhere, e.g. in Redis for a fleet (`backoff-core-redis`), with the same decisions.
 pub struct RetryMiddleware<S = Mutex<Shared<CONTEXTS>>> {
     policy: Policy,
+    dialect: Dialect,
     shared: Arc<S>,
     epoch: tokio::time::Instant,
     seed: u64,
@@ -115,6 +147,7 @@ impl<S> Clone for RetryMiddleware<S> {
     fn clone(&self) -> Self {
         Self {
             policy: self.policy,
+            dialect: self.dialect,
             shared: Arc::clone(&self.shared),
             epoch: self.epoch,
             seed: self.seed,
@@ -151,12 +184,21 @@ impl RetryMiddleware {
     pub fn with_policy(policy: Policy) -> Self {
         Self {
             policy,
+            dialect: Dialect::FOLLOW_UP_BOSS,
             shared: Arc::new(Mutex::new(Shared::new(Pacing::Burst))),
             epoch: tokio::time::Instant::now(),
             seed: os_seed(),
             requests: Arc::new(AtomicU64::new(0)),
         }
         .pacing(Pacing::Burst)
+    }
+
+    /// Reads responses in another API's dialect (GitHub's, Discord's, the IETF `RateLimit`
+    /// fields: see [`Dialect`]) instead of Follow Up Boss's.
+    #[must_use]
+    pub fn dialect(mut self, dialect: Dialect) -> Self {
+        self.dialect = dialect;
+        self
     }
 
     /// Paces requests as `pacing` says (see [`Pacing`]); forgets what was learnt so far.
@@ -206,6 +248,7 @@ impl<S> RetryMiddleware<S> {
     pub fn shared_state<T: SharedState>(self, state: impl Into<Arc<T>>) -> RetryMiddleware<T> {
         RetryMiddleware {
             policy: self.policy,
+            dialect: self.dialect,
             shared: state.into(),
             epoch: self.epoch,
             seed: self.seed,
@@ -333,7 +376,14 @@ where
         // A body that cannot be sent twice goes once: the same decisions, no retries.
         let policy = if cloneable { self.policy } else { self.policy.with_max_retries(0) };
         let not_retried = (!cloneable).then_some(NotRetried::BodyNotCloneable);
-        let options = Options { policy: &policy, idempotency, context, shared: Some(&*self.shared) };
+        let options = Options {
+            policy: &policy,
+            idempotency,
+            context,
+            shared: Some(&*self.shared),
+            dialect: &self.dialect,
+            on_event: EVENTS,
+        };
         let mut transport =
             Attempting { next, extensions: &mut *extensions, request: Some(request), cloneable };
         let timer = Clock { epoch: self.epoch };
