@@ -189,7 +189,9 @@ async fn main(_spawner: Spawner) {
         policy: &POLICY,
         idempotency: Idempotency::Idempotent,
         context: Some(&b"events"[..]),
-        shared: Some(&shared), dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS, on_event: None,
+        shared: Some(&shared),
+        dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+        on_event: None,
     };
     let (mut first, mut second) = (
         Scripted { answers: &FIRST, next: 0, sent_at: [0; 4] },

@@ -479,7 +479,9 @@ mod all_api {
             policy: &policy,
             idempotency: black_box(Idempotency::NotIdempotent),
             context: Some(&b"events"[..]),
-            shared: Some(&shared), dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS, on_event: None,
+            shared: Some(&shared),
+            dialect: &backoff_core::Dialect::FOLLOW_UP_BOSS,
+            on_event: None,
         };
         let (mut transport, clock, mut rng) = (Script(0), Clock(Cell::new(0)), XorShift(black_box(3)));
         let mut future =
