@@ -16,13 +16,14 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from backoff_policy.body import BodyParser, body_json  # noqa: E402
+from backoff_policy.breaker import Breaker, healthy_of_status  # noqa: E402
 from backoff_policy.headers import Malformed, parse_http_date, retry_after_ms, year_of  # noqa: E402
 from backoff_policy.randomness import Words  # noqa: E402
 from backoff_policy.request import Budget, Policy, Request  # noqa: E402
 
 FORMAT_VERSION = 1
-IMPLEMENTED = ["request", "retry-after", "body", "budget"]
-NOT_IMPLEMENTED = ["rate-limits", "dialects", "breaker"]
+IMPLEMENTED = ["request", "retry-after", "body", "budget", "breaker"]
+NOT_IMPLEMENTED = ["rate-limits", "dialects"]
 
 
 class Mismatch(Exception):
@@ -151,7 +152,27 @@ def run_body(case):
     return answer, case["expect"]
 
 
+def run_breaker(case):
+    breaker = Breaker(case["policy"])
+    answers = []
+    for i, step in enumerate(case["steps"]):
+        rng = Words(step.get("words"))
+        if step["op"] == "acquire":
+            answer = breaker.acquire(step["now"], rng)
+        elif step["op"] == "observe":
+            healthy = step["health"] == "healthy" if "health" in step else healthy_of_status(step["status"])
+            breaker.observe(step["now"], healthy, rng)
+            answer = {}
+        else:
+            raise Mismatch(f"unknown op {step['op']}")
+        answer.update(breaker.state_json())
+        check_words(rng, f"step {i}")
+        answers.append(answer)
+    return answers, [step["expect"] for step in case["steps"]]
+
+
 RUNNERS = {
+    "breaker": run_breaker,
     "request": run_request_section,
     "budget": run_request_section,
     "retry-after": run_retry_after,
