@@ -252,6 +252,7 @@ fn saturate(v: u64) -> u32 {
 /// the draft defines, as integers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[doc(hidden)]
 pub struct RateLimitItem {
     /// The item's name, as the rate-limit context (printable, not empty, no space), if it has
     /// one. An item whose name no context can hold still counts: it holds every request.
@@ -345,6 +346,7 @@ fn parse_field<H: Headers + ?Sized>(headers: &H, field: &[u8], each: &mut dyn Fn
 /// sequences, booleans, dates, display strings); the draft's parameters keep their value when
 /// it is a non-negative integer (`-0` included), and any other parameter is ignored, whatever
 /// its type. `false` if the field is malformed anywhere. One pass, no allocation.
+#[doc(hidden)]
 pub fn parse_list(value: &[u8], each: &mut dyn FnMut(RateLimitItem)) -> bool {
     parse_lines(&[value], each)
 }
@@ -352,6 +354,7 @@ pub fn parse_list(value: &[u8], each: &mut dyn FnMut(RateLimitItem)) -> bool {
 /// [`parse_list`] over the several lines of one field, as if joined by `", "` (RFC 9110
 /// §5.3): a line may start with tabs as well as spaces, and an empty line among several
 /// makes the list malformed (it would leave an empty member).
+#[doc(hidden)]
 pub fn parse_lines(lines: &[&[u8]], each: &mut dyn FnMut(RateLimitItem)) -> bool {
     let mut joined = Lines::default();
     for line in lines {

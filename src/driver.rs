@@ -278,6 +278,7 @@ impl<const C: usize> SharedState for std::sync::Mutex<Shared<C>> {
 /// polled. Polled again, it answers `None` (nothing to give twice), never a panic.
 #[derive(Debug)]
 #[must_use = "a future does nothing unless polled"]
+#[doc(hidden)]
 pub struct Immediate(Option<Outcome>);
 
 impl Future for Immediate {

@@ -36,6 +36,7 @@ const HEADER_LEN: usize = 6;
 /// What an encoding holds (its fourth byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[doc(hidden)]
 pub enum Kind {
     /// [`RateLimits`].
     RateLimits = 1,
@@ -51,6 +52,9 @@ pub enum Kind {
 /// Why bytes could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+/// New reasons may come (`#[non_exhaustive]`): a match needs a `_` arm, which is what a caller
+/// does with bytes it cannot use anyway (start afresh, say why).
+#[non_exhaustive]
 pub enum DecodeError {
     /// Not this crate's encoding at all (the first two bytes are not `BC`).
     NotOurs,

@@ -121,6 +121,9 @@ mod error;
 #[cfg(feature = "http")]
 mod from_http;
 mod headers;
+// HTTP-dates (RFC 9110's three forms), public for the tests, the fuzz targets and the
+// conformance vectors; not part of the API (`retry_after_ms` is how a client reads them).
+#[doc(hidden)]
 pub mod http_date;
 mod policy;
 mod rate_limit;
@@ -137,7 +140,12 @@ pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
 pub use rate_limit::{ContextName, Pacing, Permit, RateLimitHeaders, RateLimits, CONTEXT_NAME_CAP};
 pub use request::{
-    Action, Idempotency, Reply, ReplyState, Request, RequestState, Retry, TransportFailure, Wait,
+    Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait,
+};
+// Plain-data mirrors of a request and a reply in progress, for the C door's storage; on their
+// way out (a request that is plain data itself makes them unnecessary), so not in the docs.
+#[doc(hidden)]
+pub use request::{ReplyState, RequestState
 };
 
 #[cfg(doctest)]
