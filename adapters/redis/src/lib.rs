@@ -95,31 +95,48 @@ pub const CONTEXTS: usize = 8;
 /// onto the shared value on rejoining; past that, the oldest are dropped.
 pub const JOURNAL: usize = 256;
 
-/// The script of every round trip. `ARGV`: a mode (`r`: read; `w`: compare-and-set), the
-/// value expected (empty: the key absent), the new value, the latest Redis instant in ms the
-/// step may be for (empty: any), and `replace` to take over a key of another type. It answers
-/// `{1, secs, micros}` when it set the value (or found it already equal), `{0, secs, micros[,
-/// current]}` when it did not (the current value, absent if none), `{2, secs, micros, type}`
-/// for a key of another type.
+/// The script of every round trip. `KEYS`: the state, and its turn (who may write next).
+/// `ARGV` (four, so that a client without its password meets `NOAUTH`, not the limit Redis
+/// puts on an unauthenticated command's length): a mode (`r`: read; `w`: compare-and-set;
+/// `wr`: compare-and-set, taking over a key of another type), the value expected (empty: the
+/// key absent), the new value, and `latest,id`: the latest Redis instant in ms the step may
+/// be for (empty: any) and the worker's id when it asks for a turn (it has met conflicts). It answers `{1, secs, micros}` when it set the value (or found it
+/// already equal), `{0, secs, micros[, current]}` when it did not (the current value, absent
+/// if none), `{2, secs, micros, type}` for a key of another type.
+///
+/// The turn: a worker that keeps meeting conflicts would otherwise lose to one that writes
+/// step after step (it knows the current value without asking), for as long as that one
+/// writes. A conflicting worker asking for a turn gets it if nobody holds it, for at most
+/// 100 ms; while it holds it, others' writes are refused as conflicts, so its next write —
+/// on the value this answer carries — goes through, and gives the turn back.
 const STEP: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local kind = redis.call('TYPE', KEYS[1])['ok']
 if kind ~= 'string' and kind ~= 'none' then
-  if ARGV[1] == 'w' and ARGV[5] == 'replace' then
+  if ARGV[1] == 'wr' then
     redis.call('DEL', KEYS[1])
   else
     return {2, t[1], t[2], kind}
   end
 end
 local current = redis.call('GET', KEYS[1])
-if ARGV[1] == 'w' then
+local latest, id = string.match(ARGV[4], '^(%d*),(.*)$')
+if ARGV[1] ~= 'r' then
+  local turn = redis.call('GET', KEYS[2])
+  local mine = turn == false or turn == id
   local same = (current == false and ARGV[2] == '') or current == ARGV[2]
-  if same and (ARGV[4] == '' or tonumber(ARGV[4]) <= now) then
+  if mine and same and (latest == '' or tonumber(latest) <= now) then
     if current ~= ARGV[3] then
       redis.call('SET', KEYS[1], ARGV[3])
     end
+    if turn ~= false then
+      redis.call('DEL', KEYS[2])
+    end
     return {1, t[1], t[2]}
+  end
+  if turn == false and id ~= '' then
+    redis.call('SET', KEYS[2], id, 'PX', 100)
   end
 end
 if current == false then
@@ -204,6 +221,10 @@ impl std::fmt::Display for StoreError {
         const WAY_BACK: &str = "the fleet rejoins once it is deleted (redis-cli DEL), or takes it over with ForeignValue::Replace";
         match self {
             Self::Url { url, reason } => write!(f, "Redis URL {url:?}: {reason}"),
+            Self::Redis(e) if e.code() == Some("NOAUTH") || e.code() == Some("WRONGPASS") => write!(
+                f,
+                "redis: {e} (Redis asks for a password: put it in the URL, redis://[user]:PASSWORD@host/)"
+            ),
             Self::Redis(e) => write!(f, "redis: {e}"),
             Self::Timeout(after) => write!(f, "Redis did not answer within {} ms", after.as_millis()),
             Self::Foreign { key, error } => {
@@ -248,6 +269,8 @@ struct Inner {
     foreign: ForeignValue,
     initial: Shared<CONTEXTS>,
     script: redis::Script,
+    /// This worker's name in the script's turn.
+    id: u64,
     log: Box<dyn Fn(&str) + Send + Sync>,
     /// Serialises this process's round trips, so its own steps do not conflict.
     session: tokio::sync::Mutex<Session>,
@@ -429,6 +452,7 @@ impl FleetState {
                 foreign: ForeignValue::Keep,
                 initial: initial.clone(),
                 script: redis::Script::new(STEP),
+                id: worker_id(key),
                 log: Box::new(|line| eprintln!("{line}")),
                 session: tokio::sync::Mutex::new(Session {
                     conn: None,
@@ -685,7 +709,17 @@ impl Inner {
             let new = encoded(&state);
             let latest = decided.filter(|_| send).map(|(_, at)| at);
             let answer = self
-                .round_trip(conn, now_ms, started, Question::Write { seen: &session.seen, new: &new, latest })
+                .round_trip(
+                    conn,
+                    now_ms,
+                    started,
+                    Question::Write {
+                        seen: &session.seen,
+                        new: &new,
+                        latest,
+                        turn: conflicts >= 1 || step.is_none(),
+                    },
+                )
                 .await?;
             clock = Some(answer.clock);
             time = Some(answer.bounds());
@@ -746,16 +780,18 @@ impl Inner {
     ) -> Result<Answer, StoreError> {
         let before_ms = now_ms.saturating_add(millis_floor(started.elapsed()));
         let mut invocation = self.script.key(&self.key);
+        invocation.key(format!("{}:turn", self.key));
         match question {
-            Question::Read => invocation.arg("r").arg("").arg("").arg("").arg(""),
-            Question::Write { seen, new, latest } => {
+            Question::Read => invocation.arg("r").arg("").arg("").arg(","),
+            Question::Write { seen, new, latest, turn } => {
                 let expected: &[u8] = match seen {
                     Seen::Value(bytes) => bytes,
                     Seen::Absent | Seen::Unknown | Seen::WrongType(_) => b"",
                 };
                 let latest = latest.map(|at| at.to_string()).unwrap_or_default();
-                let replace = if self.foreign == ForeignValue::Replace { "replace" } else { "" };
-                invocation.arg("w").arg(expected).arg(new).arg(latest).arg(replace)
+                let mode = if self.foreign == ForeignValue::Replace { "wr" } else { "w" };
+                let id = if turn { self.id.to_string() } else { String::new() };
+                invocation.arg(mode).arg(expected).arg(new).arg(format!("{latest},{id}"))
             }
         };
         let reply: redis::Value = invocation.invoke_async(conn).await.map_err(StoreError::Redis)?;
@@ -796,7 +832,7 @@ impl Inner {
 
 enum Question<'a> {
     Read,
-    Write { seen: &'a Seen, new: &'a [u8], latest: Option<u64> },
+    Write { seen: &'a Seen, new: &'a [u8], latest: Option<u64>, turn: bool },
 }
 
 struct Answer {
@@ -863,6 +899,19 @@ fn without_in_flight(mut state: Shared<CONTEXTS>) -> Shared<CONTEXTS> {
         before = after;
     }
     state
+}
+
+/// A name for this worker, different from every other's in practice: the process, the
+/// instant, and the process's hash keys.
+fn worker_id(key: &str) -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write(key.as_bytes());
+    hasher.write_u32(std::process::id());
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()),
+    );
+    hasher.finish()
 }
 
 fn encoded(state: &Shared<CONTEXTS>) -> Vec<u8> {
