@@ -4,7 +4,8 @@
 
 use crate::headers::{self, Headers};
 use crate::http_date;
-use crate::rate_limit::{ContextName, RateLimitHeaders};
+pub use crate::pushback::Scope;
+use crate::pushback::{ContextName, RateLimitHeaders};
 use crate::utf8::{Step, Utf8};
 
 /// How a reset header's value is counted. Both accept a fraction (`1.5`, `1470173023.123`),
@@ -17,23 +18,6 @@ pub enum ResetUnit {
     /// Unix seconds (GitHub's and X's `X-RateLimit-Reset`), turned into a wait by subtracting
     /// the same response's `Date`, so no wall clock is needed; without `Date` it is not read.
     UnixSeconds,
-}
-
-/// What a response's rate-limit answer holds back, besides the request that got it.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Scope {
-    /// The context the response names, or every request if it names none: the rule of every
-    /// API that does not say otherwise.
-    #[default]
-    Named,
-    /// Every request of the client, whatever context the response names: Discord's global
-    /// limit (`X-RateLimit-Global: true`, `X-RateLimit-Scope: global`).
-    Global,
-    /// Only the resource the request was about, which no context names: nothing shared is held
-    /// by its `Retry-After` (the request itself still waits it out). Discord's per-resource
-    /// limit (`X-RateLimit-Scope: shared`), which other requests of the same bucket do not meet.
-    Resource,
 }
 
 /// What an IETF policy's quota counts (its `qu` parameter).
@@ -86,7 +70,7 @@ pub struct Dialect {
 
 impl Dialect {
     /// The statuses whose `Retry-After` HTTP itself defines as pushback: 429 and 503.
-    pub const HTTP_PUSHBACK: &'static [u16] = &[429, 503];
+    pub const HTTP_PUSHBACK: &'static [u16] = crate::pushback::HTTP_PUSHBACK;
 
     /// Follow Up Boss's `X-RateLimit-Limit`, `-Remaining`, `-Window` (seconds, sliding) and
     /// `-Context` (<https://docs.followupboss.com/reference/rate-limiting>): the preset, and

@@ -24,8 +24,9 @@ use core::fmt;
 
 use crate::breaker::{Breaker, BreakerPolicy, BreakerState, BUCKETS};
 use crate::budget::RetryBudget;
-use crate::driver::Shared;
-use crate::rate_limit::{ContextName, Entry, Hold, Pacing, RateLimits, CONTEXT_NAME_CAP};
+use crate::pushback::{ContextName, CONTEXT_NAME_CAP};
+use crate::rate_limit::{Entry, Hold, Pacing, RateLimits};
+use crate::shared::Shared;
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 2;

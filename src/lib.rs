@@ -126,8 +126,10 @@ mod headers;
 #[doc(hidden)]
 pub mod http_date;
 mod policy;
+mod pushback;
 mod rate_limit;
 mod request;
+pub mod shared;
 mod utf8;
 
 pub use backoff::{delay_bounds, JitterSource};
@@ -138,15 +140,13 @@ pub use dialect::{Dialect, ResetUnit};
 pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
-pub use rate_limit::{ContextName, Pacing, Permit, RateLimitHeaders, RateLimits, CONTEXT_NAME_CAP};
-pub use request::{
-    Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait,
-};
+pub use pushback::{ContextName, RateLimitHeaders, CONTEXT_NAME_CAP};
+pub use rate_limit::{Pacing, Permit, RateLimits};
+pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
 // Plain-data mirrors of a request and a reply in progress, for the C door's storage; on their
 // way out (a request that is plain data itself makes them unnecessary), so not in the docs.
 #[doc(hidden)]
-pub use request::{ReplyState, RequestState
-};
+pub use request::{ReplyState, RequestState};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -8,7 +8,7 @@ use crate::budget::RetryBudget;
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
-use crate::rate_limit::RateLimitHeaders;
+use crate::pushback::RateLimitHeaders;
 
 /// Whether sending the request twice is harmless: the caller says so when it creates the
 /// [`Request`], because only the caller knows.
