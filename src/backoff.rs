@@ -32,6 +32,7 @@ pub(crate) struct Delay {
 const MAX_DRAWS: u32 = 16;
 
 /// `2^n · base_ms` in 64 bits: `base_ms << 32` still fits, so this never overflows.
+#[inline]
 fn exponential(base_ms: u32, n: u32) -> u64 {
     u64::from(base_ms) << n.min(32)
 }
@@ -139,6 +140,7 @@ pub(crate) const fn mix(mut z: u64) -> u64 {
 }
 
 /// A value known to fit (it is at most a `u32` cap) as a `u32`; saturates if it ever did not.
+#[inline]
 fn narrow(x: u64) -> u32 {
     u32::try_from(x).unwrap_or(u32::MAX)
 }
