@@ -2360,6 +2360,93 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
         events.push(last);
         let name = "the clock fallback at retry 3, the clock past 2^32 ms";
         cases.push(one_request(name, &PRESET, 64, "idempotent", now, events));
+        // The fallback over a 32-bit range keeps the hash's bits down to bit 32, where the last
+        // step of SplitMix64 (`z ^ (z >> 31)`) is seen; a small range keeps only the top bits.
+        let wide = PRESET.with_jitter(Jitter::Additive { max_ms: u32::MAX }).with_max_backoff_ms(u32::MAX);
+        for (label, policy, told) in [
+            ("a backoff over 0..=u32::MAX", wide.with_max_retries(12), None),
+            (
+                "a Retry-After spread over 0..=u32::MAX - 1",
+                PRESET.with_retry_after_jitter_ms(u32::MAX - 1).with_max_retries(12),
+                Some("1"),
+            ),
+        ] {
+            let events: Vec<Value> = (0..12u64)
+                .map(|i| {
+                    let now = 1_000 + i * 977_777;
+                    let mut e = match told {
+                        Some(ra) => event(g, now, response(429, &[("Retry-After", ra)], "")),
+                        None => event(g, now, transport("before_send")),
+                    };
+                    e["words"] = json!([]);
+                    e
+                })
+                .collect();
+            cases.push(one_request(
+                &format!("the clock fallback, {label}, twelve times"),
+                &policy,
+                64,
+                "idempotent",
+                0,
+                events,
+            ));
+        }
+    }
+    if name == "dialects" {
+        // Ties and near-ties between IETF items: the first of equals is kept, and the policy
+        // compared is the one allowing fewer requests per second, to the request.
+        let ietf = Dialect::IETF_DRAFT_11;
+        let fields: [(&str, &[(&str, &str)]); 6] = [
+            (
+                "IETF: two spent items with the same reset: the first",
+                &[("RateLimit", "\"a\";r=0;t=10, \"b\";r=0;t=10")],
+            ),
+            (
+                "IETF: two items with the same remaining: the first",
+                &[("RateLimit", "\"a\";r=3;t=10, \"b\";r=3;t=20")],
+            ),
+            ("IETF: policies 1 per s and 2 per s", &[("RateLimit-Policy", "\"b\";q=2;w=1, \"a\";q=1;w=1")]),
+            (
+                "IETF: policies 5 per s and 10 per s",
+                &[("RateLimit-Policy", "\"b\";q=10;w=2, \"a\";q=10;w=1")],
+            ),
+            (
+                "IETF: policies of the same rate: the first",
+                &[("RateLimit-Policy", "\"a\";q=10;w=10, \"b\";q=20;w=20")],
+            ),
+            (
+                "IETF: a policy 2.5 per s after one of 5 per s",
+                &[("RateLimit-Policy", "\"b\";q=5;w=1, \"a\";q=50;w=20")],
+            ),
+        ];
+        for (label, headers) in fields {
+            cases.push(dialect_case(label, &ietf, headers));
+        }
+    }
+    if name == "breaker" {
+        // Which statuses the breaker counts as failures, one status per breaker that trips on one.
+        let one = BreakerPolicy { consecutive_failures: 1, ..BreakerPolicy::API_CLIENT };
+        for status in [0u16, 99, 100, 101, 399, 499, 500, 599, 600, 65535] {
+            let steps = vec![json!({ "op": "observe", "now": 10, "status": status, "words": g.words() })];
+            cases.push(json!({ "name": format!("status {status} as the breaker counts it"), "policy": breaker_policy_json(&one), "steps": steps }));
+        }
+        // The break ends at an instant known to the millisecond (the word 1 draws 0 from
+        // 0..=1000): still open one millisecond before it, half-open at it.
+        let mut steps: Vec<Value> =
+            (0..4).map(|t| json!({ "op": "observe", "now": t, "health": "failed" })).collect();
+        steps.push(json!({ "op": "observe", "now": 4, "health": "failed", "words": [1] }));
+        steps.push(json!({ "op": "acquire", "now": 2_003, "words": g.words() }));
+        steps.push(json!({ "op": "acquire", "now": 2_004, "words": g.words() }));
+        cases.push(json!({ "name": "the break ends exactly at its instant", "policy": breaker_policy_json(&BreakerPolicy::API_CLIENT), "steps": steps }));
+        // The failure share: below it nothing trips, exactly at it the breaker trips.
+        let share = BreakerPolicy { consecutive_failures: 0, ..BreakerPolicy::API_CLIENT };
+        let pattern = "FHHHHFHHHHFFFFFF";
+        let steps: Vec<Value> = pattern
+            .chars()
+            .enumerate()
+            .map(|(i, c)| json!({ "op": "observe", "now": 100 + i as u64 * 10, "health": if c == 'F' { "failed" } else { "healthy" }, "words": g.words() }))
+            .collect();
+        cases.push(json!({ "name": "a failure share below 50 % does not trip; 50 % does", "policy": breaker_policy_json(&share), "steps": steps }));
     }
     cases
 }

@@ -14,7 +14,7 @@
 
 use core::fmt;
 
-use backoff_core::dialect::{parse_lines, QuotaUnit, Scope};
+use backoff_core::dialect::{parse_lines, parse_list, QuotaUnit, Scope};
 use backoff_core::http_date::{self, DateError};
 use backoff_core::{
     delay_bounds, retry_after_ms, Action, Body, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState,
@@ -146,6 +146,15 @@ pub fn run(section: &str, case: &Value, words: Words) -> R<Value> {
                 let lines: Vec<String> =
                     array(&case, "lines")?.iter().map(|l| text(l).map(str::to_owned)).collect::<R<_>>()?;
                 let lines: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+                if let [line] = lines.as_slice() {
+                    // One line: `parse_list` must say what `parse_lines` says.
+                    let (mut one, mut all) = (Vec::new(), Vec::new());
+                    let ok_one = parse_list(line, &mut |item| one.push(item));
+                    let ok_all = parse_lines(&lines, &mut |item| all.push(item));
+                    if (ok_one, &one) != (ok_all, &all) {
+                        return bad("parse_list and parse_lines disagree on one line");
+                    }
+                }
                 let mut items = Vec::new();
                 let ok = parse_lines(&lines, &mut |item| {
                     items.push(json!({
