@@ -2392,6 +2392,15 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             ));
         }
     }
+    if name == "retry-after" {
+        // The instants where year_of's first estimate is a year off, either way, and the
+        // seconds around them.
+        for days in [365u64, 730, 1_826, 37_620, 39_081, 40_542] {
+            for epoch in [days * 86_400 - 1, days * 86_400] {
+                cases.push(json!({ "name": format!("year of {epoch} (day {days})"), "type": "year_of", "epoch_s": epoch }));
+            }
+        }
+    }
     if name == "dialects" {
         // Ties and near-ties between IETF items: the first of equals is kept, and the policy
         // compared is the one allowing fewer requests per second, to the request.

@@ -115,6 +115,18 @@ pub fn run(section: &str, case: &Value, words: Words) -> R<Value> {
             "retry_after" => {
                 let headers = headers(&case)?;
                 let ms = retry_after_ms(headers.as_slice());
+                // The other ways to hand headers over must read the same: a reference to
+                // them, and an array.
+                let by_reference = retry_after_ms(&headers.as_slice());
+                let as_array = match headers.len() {
+                    1 => <[_; 1]>::try_from(headers.clone()).ok().map(|a| retry_after_ms(&a)),
+                    2 => <[_; 2]>::try_from(headers.clone()).ok().map(|a| retry_after_ms(&a)),
+                    3 => <[_; 3]>::try_from(headers.clone()).ok().map(|a| retry_after_ms(&a)),
+                    _ => None,
+                };
+                if by_reference != ms || as_array.is_some_and(|a| a != ms) {
+                    return bad("retry_after_ms reads a slice, a reference and an array differently");
+                }
                 case["expect"] = json!({ "ms": ms });
             }
             "http_date" => {
@@ -626,6 +638,10 @@ pub fn body_json<const N: usize>(body: &Body<N>) -> Value {
 
 /// An [`Error`]: why it stopped, after how many attempts, and the last attempt's cause.
 pub fn error_json<const N: usize>(e: &Error<N>) -> Value {
+    // The accessors must say what the fields say.
+    let agrees =
+        e.kind() == e.cause.kind && e.status() == e.cause.status && e.message() == e.cause.body.message();
+    assert!(agrees, "Error's accessors disagree with its fields: {e:?}");
     json!({
         "action": "fail",
         "stop": stop_name(e.stop),
