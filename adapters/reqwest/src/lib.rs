@@ -372,7 +372,9 @@ where
     ) -> reqwest_middleware::Result<Response> {
         let idempotency = idempotency(&request, extensions);
         let context = extensions.get::<Context>().map(|c| c.0.as_bytes());
-        let cloneable = request.try_clone().is_some();
+        // What `try_clone` decides, without cloning: a body that is not a stream can be sent
+        // again.
+        let cloneable = request.body().is_none_or(|body| body.as_bytes().is_some());
         // A body that cannot be sent twice goes once: the same decisions, no retries.
         let policy = if cloneable { self.policy } else { self.policy.with_max_retries(0) };
         let not_retried = (!cloneable).then_some(NotRetried::BodyNotCloneable);
