@@ -2392,6 +2392,182 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             ));
         }
     }
+    if name == "request" {
+        cases.push(json!({ "name": "the preset policy", "type": "preset", "preset": "FOLLOW_UP_BOSS" }));
+        // retry_on is a set: a class named twice is in it once.
+        let mut twice = one_request(
+            "retry_on naming a class twice",
+            &PRESET.with_retry_on(RetryOn::SERVER_ERROR),
+            64,
+            "idempotent",
+            0,
+            vec![event(g, 5, response(503, &[], "")), event(g, 3_000, transport("before_send"))],
+        );
+        twice["policy"]["retry_on"] = json!(["server_error", "server_error"]);
+        cases.push(twice);
+        // A backoff that ends exactly at the deadline is still taken.
+        let exact = PRESET.with_jitter(Jitter::None).with_deadline_ms(1_000);
+        let events = vec![event(g, 0, response(503, &[], ""))];
+        cases.push(one_request(
+            "a backoff ending exactly at the deadline",
+            &exact,
+            64,
+            "idempotent",
+            0,
+            events,
+        ));
+        let events = vec![event(g, 1, response(503, &[], ""))];
+        cases.push(one_request(
+            "a backoff ending 1 ms past the deadline",
+            &exact,
+            64,
+            "idempotent",
+            0,
+            events,
+        ));
+    }
+    if name == "budget" {
+        cases.push(json!({ "name": "the AWS standard budget", "type": "preset", "preset": "AWS_STANDARD" }));
+    }
+    if name == "rate-limits" {
+        let ev = "events";
+        let hold = json!({ "op": "max_hold_ms" });
+        cases.push(rl_case(
+            "the hold believed at most the preset's ceiling",
+            2,
+            "burst",
+            None,
+            vec![hold.clone()],
+        ));
+        cases.push(rl_case("the hold believed at most 5 s", 2, "burst", Some(5_000), vec![hold]));
+        cases.push(rl_case(
+            "a hold asked for at its last instant and after",
+            4,
+            "burst",
+            None,
+            vec![
+                rl_observe(0, 429, &[("Retry-After", "2"), ("X-RateLimit-Context", ev)]),
+                rl_hold(1_999, Some(ev)),
+                rl_hold(2_000, Some(ev)),
+                rl_hold(2_000, None),
+                rl_observe(3_000, 429, &[("Retry-After", "2")]),
+                rl_hold(4_999, Some("other")),
+                rl_hold(5_000, Some("other")),
+            ],
+        ));
+        let window = |remaining: &'static str| -> [(&'static str, &'static str); 4] {
+            [
+                ("X-RateLimit-Limit", "20"),
+                ("X-RateLimit-Remaining", remaining),
+                ("X-RateLimit-Window", "10"),
+                ("X-RateLimit-Context", "a"),
+            ]
+        };
+        let mut steps = vec![
+            rl_acquire(0, Some("a")),
+            rl_acquire(1, Some("a")),
+            rl_acquire(2, Some("b")),
+            rl_acquire(3, Some("b")),
+        ];
+        steps.push(json!({ "op": "abandon", "context": "a" }));
+        steps.push(json!({ "op": "abandon", "context": null }));
+        steps.push(rl_acquire(10, Some("a")));
+        steps.push(rl_observe(20, 200, &window("5")));
+        for t in 21..28 {
+            steps.push(rl_acquire(t, Some("a")));
+        }
+        cases.push(rl_case(
+            "abandoned sends no longer count: by name and all at once",
+            4,
+            "burst",
+            None,
+            steps,
+        ));
+        let mut steps = vec![rl_acquire(0, Some("a")), rl_acquire(1, Some("a")), rl_acquire(2, Some("a"))];
+        steps.push(json!({ "op": "abandon", "context": "a" }));
+        steps.push(rl_observe(20, 200, &window("5")));
+        for t in 21..28 {
+            steps.push(rl_acquire(t, Some("a")));
+        }
+        cases.push(rl_case("an abandoned send among three in flight", 4, "burst", None, steps));
+        let mut steps = vec![rl_acquire(0, Some("a")), rl_acquire(1, Some("a"))];
+        steps.push(rl_observe(10, 200, &window("2")));
+        steps.push(rl_observe(11, 200, &window("2")));
+        steps.push(rl_acquire(20, Some("a")));
+        steps.push(rl_observe(30, 200, &window("8")));
+        for t in 31..41 {
+            steps.push(rl_acquire(t, Some("a")));
+        }
+        cases.push(rl_case(
+            "once nothing is in flight, the next answer counts every send",
+            4,
+            "burst",
+            None,
+            steps,
+        ));
+        // A reset header in a dialect with a window too: a reset at now, or past, gives way to
+        // the window; a reset ahead ends the count of paced sends.
+        const RESETTING: Dialect = Dialect {
+            reset: Some(("x-ratelimit-reset", backoff_core::ResetUnit::SecondsFromNow)),
+            ..Dialect::FOLLOW_UP_BOSS
+        };
+        let d = dialect_json(&RESETTING);
+        let with = |mut step: Value| {
+            step["dialect"] = d.clone();
+            step
+        };
+        let spent = [
+            ("X-RateLimit-Limit", "5"),
+            ("X-RateLimit-Remaining", "0"),
+            ("X-RateLimit-Window", "10"),
+            ("X-RateLimit-Reset", "0"),
+            ("X-RateLimit-Context", ev),
+        ];
+        cases.push(rl_case(
+            "a spent quota whose reset is now: held for the window",
+            4,
+            "burst",
+            None,
+            vec![with(rl_observe(1_000, 200, &spent)), rl_acquire(1_001, Some(ev))],
+        ));
+        let one_left = [
+            ("X-RateLimit-Limit", "5"),
+            ("X-RateLimit-Remaining", "1"),
+            ("X-RateLimit-Window", "10"),
+            ("X-RateLimit-Reset", "1"),
+            ("X-RateLimit-Context", ev),
+        ];
+        cases.push(rl_case(
+            "the last send after a reset that has passed: held for the window",
+            4,
+            "burst",
+            None,
+            vec![
+                with(rl_observe(0, 200, &one_left)),
+                rl_acquire(5_000, Some(ev)),
+                rl_acquire(5_001, Some(ev)),
+            ],
+        ));
+        let paced = [
+            ("X-RateLimit-Limit", "5"),
+            ("X-RateLimit-Remaining", "1"),
+            ("X-RateLimit-Window", "10"),
+            ("X-RateLimit-Reset", "3"),
+            ("X-RateLimit-Context", ev),
+        ];
+        cases.push(rl_case(
+            "smooth: the last send before a reset holds until the reset",
+            4,
+            "smooth",
+            None,
+            vec![
+                with(rl_observe(0, 200, &paced)),
+                rl_acquire(0, Some(ev)),
+                rl_acquire(2_500, Some(ev)),
+                rl_acquire(3_000, Some(ev)),
+            ],
+        ));
+    }
     if name == "retry-after" {
         // The instants where year_of's first estimate is a year off, either way, and the
         // seconds around them.
@@ -2431,6 +2607,9 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
         for (label, headers) in fields {
             cases.push(dialect_case(label, &ietf, headers));
         }
+        for preset in ["FOLLOW_UP_BOSS", "GITHUB", "DISCORD", "IETF_DRAFT_11"] {
+            cases.push(json!({ "name": format!("the preset {preset}"), "type": "preset", "preset": preset }));
+        }
     }
     if name == "breaker" {
         // Which statuses the breaker counts as failures, one status per breaker that trips on one.
@@ -2456,6 +2635,9 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             .map(|(i, c)| json!({ "op": "observe", "now": 100 + i as u64 * 10, "health": if c == 'F' { "failed" } else { "healthy" }, "words": g.words() }))
             .collect();
         cases.push(json!({ "name": "a failure share below 50 % does not trip; 50 % does", "policy": breaker_policy_json(&share), "steps": steps }));
+        for preset in ["API_CLIENT", "POLLY", "RESILIENCE4J", "ENVOY"] {
+            cases.push(json!({ "name": format!("the preset {preset}"), "type": "preset", "preset": preset }));
+        }
     }
     cases
 }

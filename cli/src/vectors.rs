@@ -109,6 +109,13 @@ pub fn run(section: &str, case: &Value, words: Words) -> R<Value> {
             "request" => requests(&mut case, words)?,
             "backoff" => backoff(&mut case, words)?,
             "bounds" => bounds(&mut case)?,
+            "preset" => {
+                case["expect"] = match string(&case, "preset")? {
+                    "FOLLOW_UP_BOSS" => json!({ "policy": policy_json(&Policy::FOLLOW_UP_BOSS) }),
+                    "AWS_STANDARD" => json!({ "budget": budget_json(&RetryBudget::AWS_STANDARD) }),
+                    other => return bad(format!("unknown preset {other:?}")),
+                };
+            }
             other => return bad(format!("unknown case type {other:?}")),
         },
         "retry-after" => match string(&case, "type")? {
@@ -154,6 +161,16 @@ pub fn run(section: &str, case: &Value, words: Words) -> R<Value> {
         }
         "dialects" => match string(&case, "type")? {
             "read" => dialect_read(&mut case)?,
+            "preset" => {
+                let dialect = match string(&case, "preset")? {
+                    "FOLLOW_UP_BOSS" => Dialect::FOLLOW_UP_BOSS,
+                    "GITHUB" => Dialect::GITHUB,
+                    "DISCORD" => Dialect::DISCORD,
+                    "IETF_DRAFT_11" => Dialect::IETF_DRAFT_11,
+                    other => return bad(format!("unknown preset {other:?}")),
+                };
+                case["expect"] = json!({ "dialect": dialect_json(&dialect) });
+            }
             "list" => {
                 let lines: Vec<String> =
                     array(&case, "lines")?.iter().map(|l| text(l).map(str::to_owned)).collect::<R<_>>()?;
@@ -181,6 +198,16 @@ pub fn run(section: &str, case: &Value, words: Words) -> R<Value> {
             }
             other => return bad(format!("unknown case type {other:?}")),
         },
+        "breaker" if case.get("type").and_then(Value::as_str) == Some("preset") => {
+            let policy = match string(&case, "preset")? {
+                "API_CLIENT" => BreakerPolicy::API_CLIENT,
+                "POLLY" => BreakerPolicy::POLLY,
+                "RESILIENCE4J" => BreakerPolicy::RESILIENCE4J,
+                "ENVOY" => BreakerPolicy::ENVOY,
+                other => return bad(format!("unknown preset {other:?}")),
+            };
+            case["expect"] = json!({ "policy": breaker_policy_json(&policy) });
+        }
         "breaker" => breaker(&mut case, words)?,
         other => return bad(format!("unknown section {other:?}")),
     }
@@ -725,6 +752,7 @@ fn one_request<const N: usize>(
     };
     let start = u64_of(request, "start_ms")?;
     let mut current = Some(Request::new(policy, start, idempotency));
+    let mut retries = 0u32;
     let events =
         request.get_mut("events").and_then(Value::as_array_mut).ok_or_else(|| Bad("events".into()))?;
     let mut ended = None;
@@ -733,6 +761,11 @@ fn one_request<const N: usize>(
             ended = Some(i);
             break;
         };
+        // The request's own account of itself must agree with the actions so far.
+        let account = (request.retries(), request.attempt(), request.idempotency(), request.policy());
+        if account != (retries, retries + 1, idempotency, policy) {
+            return bad(format!("the request says {account:?} after {retries} retries"));
+        }
         let mut rng = Script::of(event)?;
         let now = u64_of(event, "now")?;
         let (mut answer, next) = if let Some(until) = opt_u64(event, "may_wait_until")? {
@@ -755,6 +788,9 @@ fn one_request<const N: usize>(
             map.insert("tokens".into(), json!(budget.tokens()));
         }
         rng.settle(event, words)?;
+        if answer.get("action").and_then(Value::as_str) == Some("retry") {
+            retries += 1;
+        }
         event["expect"] = answer;
         current = next;
     }
@@ -953,6 +989,7 @@ fn rate_limits<const C: usize>(case: &mut Value) -> R<()> {
                 step["expect"] = permit_json(permit);
             }
             "abandon" => limits.abandon(context),
+            "max_hold_ms" => step["expect"] = json!({ "max_hold_ms": limits.max_hold_ms() }),
             "hold_until" => {
                 let until = limits.hold_until(u64_of(step, "now")?, context);
                 step["expect"] = json!({ "until_ms": until });
@@ -1114,6 +1151,7 @@ const ANSWER_ORDER: &[&str] = &[
     // the command line's reports (backoff-core decide --json, schedule --json)
     "decision",
     "in_words",
+    "max_hold_ms",
     "why",
     "version",
     "retry",

@@ -110,10 +110,32 @@ def expected_requests(case):
     return [event["expect"] for request in case["requests"] for event in request["events"]]
 
 
+# The presets, written out: the Follow Up Boss API's rules and the AWS SDKs' standard budget.
+PRESETS = {
+    "FOLLOW_UP_BOSS": {"policy": {
+        "base_ms": 1000, "max_backoff_ms": 32000, "jitter": {"kind": "additive", "max_ms": 1000},
+        "max_retries": 8, "deadline_ms": None, "retry_after_ceiling_ms": 600000,
+        "retry_after_floor_ms": 1000, "retry_after_jitter_ms": 1000,
+        "retry_on": ["request_timeout", "rate_limited", "server_error", "transport"],
+        "max_error_body_bytes": 65536}},
+    "AWS_STANDARD": {"budget": {"capacity": 500, "retry_cost": 5, "timeout_cost": 10, "success_refund": 1}},
+}
+BREAKER_PRESETS = {
+    "API_CLIENT": (5, 50, 10000, 10, 2000, 8000, 1, 20000),
+    "POLLY": (0, 10, 30000, 100, 5000, 5000, 1, 0),
+    "RESILIENCE4J": (0, 50, 60000, 100, 60000, 60000, 10, 0),
+    "ENVOY": (5, 0, 10000, 0, 30000, 300000, 1, 0),
+}
+BREAKER_FIELDS = ("consecutive_failures", "failure_percent", "window_ms", "min_requests", "break_ms",
+                  "max_break_ms", "probes", "release_spread_ms")
+
+
 def run_request_section(case):
     kind = case.get("type", "request")
     if kind == "request":
         return run_requests(case), expected_requests(case)
+    if kind == "preset":
+        return PRESETS.get(case["preset"]), case["expect"]
     policy = Policy(case["policy"])
     if kind == "bounds":
         lo, hi = policy.bounds(case["retry"])
@@ -153,6 +175,9 @@ def run_body(case):
 
 
 def run_breaker(case):
+    if case.get("type") == "preset":
+        values = BREAKER_PRESETS.get(case["preset"], ())
+        return {"policy": dict(zip(BREAKER_FIELDS, values))}, case["expect"]
     breaker = Breaker(case["policy"])
     answers = []
     for i, step in enumerate(case["steps"]):
