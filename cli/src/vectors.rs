@@ -857,6 +857,7 @@ fn respond<'p, const N: usize>(
     };
     let read = |request: Request<'p>, rng: &mut Script, budget: Option<&mut RetryBudget>| {
         let mut reply = reply(request);
+        assert_eq!(reply.status(), status, "a reply says another status than it was given");
         let progress: Vec<&str> = pieces.iter().map(|chunk| progress_name(reply.feed(chunk))).collect();
         let action = if cut {
             reply.body_failed_with_budget(now, rng, budget)
