@@ -301,8 +301,12 @@ pub fn breaker_policy() -> BreakerPolicy {
     policy
 }
 
+/// The breaker chosen on the tuning cells of the grid (and only there): `API_CLIENT` with its
+/// break capped at 4 s instead of 8 s.
+pub const FLEET: BreakerPolicy = BreakerPolicy { max_break_ms: 4_000, ..BreakerPolicy::API_CLIENT };
+
 /// Every policy of the comparison: each jitter alone, with the retry budget, with the
-/// breaker, with both.
+/// breaker, with both; and the preset with the `FLEET` breaker.
 pub fn policies() -> Vec<FleetPolicy> {
     let mut out = Vec::new();
     for (name, jitter) in jitters() {
@@ -317,6 +321,13 @@ pub fn policies() -> Vec<FleetPolicy> {
             out.push(FleetPolicy { name, policy, budget, breaker, release: Release::Breaker });
         }
     }
+    out.push(FleetPolicy {
+        name: "preset (additive) + FLEET breaker",
+        policy: Policy::FOLLOW_UP_BOSS,
+        budget: None,
+        breaker: Some(FLEET),
+        release: Release::Breaker,
+    });
     out
 }
 

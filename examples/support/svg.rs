@@ -123,28 +123,176 @@ pub fn lines(title: &str, x_label: &str, y_label: &str, series: &[(String, Vec<(
     out
 }
 
-/// A scatter plot of labelled points, numbered on the plot and named in the legend.
-pub fn scatter(title: &str, x_label: &str, y_label: &str, points: &[(String, f64, f64)]) -> String {
-    let x_max = points.iter().map(|p| p.1).fold(1.0, f64::max) * 1.05;
-    let y_max = points.iter().map(|p| p.2).fold(1.0, f64::max) * 1.1;
-    let frame = Frame { x_max, y_max };
+/// A cell of a [`matrix`]: its colour, and up to two short lines of text inside it.
+#[derive(Clone)]
+pub struct Square {
+    pub fill: &'static str,
+    pub lines: [String; 2],
+    /// Shown on hover.
+    pub title: String,
+    /// Drawn with a dark border (the tuning cells).
+    pub outlined: bool,
+}
+
+/// Panels of coloured squares, one panel per policy: `rows` down, `columns` across (with a
+/// label above each group of columns), and a legend of `(colour, meaning)` below. Every label
+/// has its own row or column: none can overlap another.
+pub fn matrix(
+    title: &str,
+    panels: &[(String, Vec<Vec<Option<Square>>>)],
+    rows: &[String],
+    columns: &[String],
+    groups: &[(String, usize)],
+    legend: &[(&str, &str)],
+) -> String {
+    let (cell_w, cell_h, label_w, panel_gap) = (44.0, 30.0, 170.0, 40.0);
+    let head = 64.0;
+    let panel_h = head + cell_h * rows.len() as f64 + panel_gap;
+    let width = label_w + cell_w * columns.len() as f64 + 20.0;
+    let height = 50.0 + panel_h * panels.len() as f64 + 24.0 * legend.len() as f64 + 10.0;
     let mut out = String::new();
-    axes(&mut out, title, x_label, y_label, &frame);
-    for (i, (name, x, y)) in points.iter().enumerate() {
-        let colour = COLOURS[(i / 4) % COLOURS.len()];
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{}" y="25" font-size="15" text-anchor="middle">{}</text>"#,
+        width / 2.0,
+        escape(title)
+    );
+    for (p, (name, squares)) in panels.iter().enumerate() {
+        let top = 50.0 + panel_h * p as f64;
         let _ = write!(
             out,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="5" fill="{colour}" fill-opacity="0.8"/><text x="{:.1}" y="{:.1}" font-size="10">{}</text><text x="{}" y="{}" font-size="11" fill="{colour}">{}. {}</text>"#,
-            frame.x(*x),
-            frame.y(*y),
-            frame.x(*x) + 7.0,
-            frame.y(*y) + 4.0,
-            i + 1,
-            W - RIGHT + 15.0,
-            TOP + 20.0 * i as f64,
-            i + 1,
+            r#"<text x="10" y="{}" font-size="14" font-weight="bold">{}</text>"#,
+            top + 14.0,
             escape(name)
         );
+        let mut x = label_w;
+        for (label, span) in groups {
+            let w = cell_w * *span as f64;
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{}" text-anchor="middle">{}</text><line x1="{:.1}" y1="{}" x2="{:.1}" y2="{}" stroke="#999"/>"##,
+                x + w / 2.0,
+                top + 34.0,
+                escape(label),
+                x + 2.0,
+                top + 39.0,
+                x + w - 2.0,
+                top + 39.0
+            );
+            x += w;
+        }
+        for (c, label) in columns.iter().enumerate() {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{}" text-anchor="middle" font-size="10">{}</text>"#,
+                label_w + cell_w * (c as f64 + 0.5),
+                top + 54.0,
+                escape(label)
+            );
+        }
+        for (r, label) in rows.iter().enumerate() {
+            let y = top + head + cell_h * r as f64;
+            let _ = write!(
+                out,
+                r#"<text x="{}" y="{:.1}" text-anchor="end" font-size="11">{}</text>"#,
+                label_w - 8.0,
+                y + cell_h / 2.0 + 4.0,
+                escape(label)
+            );
+            for c in 0..columns.len() {
+                let x = label_w + cell_w * c as f64;
+                match squares.get(r).and_then(|row| row.get(c)).and_then(Option::as_ref) {
+                    Some(sq) => {
+                        let (stroke, width) = if sq.outlined { ("#222", 2) } else { ("white", 1) };
+                        let _ = write!(
+                            out,
+                            r#"<g><title>{}</title><rect x="{x:.1}" y="{y:.1}" width="{cell_w}" height="{cell_h}" fill="{}" stroke="{stroke}" stroke-width="{width}"/><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9">{}</text><text x="{:.1}" y="{:.1}" text-anchor="middle" font-size="9">{}</text></g>"#,
+                            escape(&sq.title),
+                            sq.fill,
+                            x + cell_w / 2.0,
+                            y + 12.0,
+                            escape(&sq.lines[0]),
+                            x + cell_w / 2.0,
+                            y + 24.0,
+                            escape(&sq.lines[1])
+                        );
+                    }
+                    None => {
+                        let _ = write!(
+                            out,
+                            r##"<rect x="{x:.1}" y="{y:.1}" width="{cell_w}" height="{cell_h}" fill="#f4f4f4" stroke="white"/>"##
+                        );
+                    }
+                }
+            }
+        }
+    }
+    let legend_top = 50.0 + panel_h * panels.len() as f64;
+    for (i, (colour, meaning)) in legend.iter().enumerate() {
+        let y = legend_top + 24.0 * i as f64;
+        let _ = write!(
+            out,
+            r##"<rect x="10" y="{y:.1}" width="14" height="14" fill="{colour}" stroke="#999"/><text x="32" y="{:.1}">{}</text>"##,
+            y + 11.0,
+            escape(meaning)
+        );
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+/// Horizontal bars in side-by-side panels, one row per name: each panel is one measure
+/// (`(heading, colour, values)`), so what a policy saved and what it failed sit on the same line.
+pub fn bars(title: &str, names: &[String], panels: &[(String, &str, Vec<f64>)]) -> String {
+    let (label_w, panel_w, gap, row_h, top) = (250.0, 280.0, 30.0, 26.0, 70.0);
+    let width = label_w + (panel_w + gap) * panels.len() as f64;
+    let height = top + row_h * names.len() as f64 + 20.0;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12"><rect width="100%" height="100%" fill="white"/><text x="{}" y="25" font-size="15" text-anchor="middle">{}</text>"#,
+        width / 2.0,
+        escape(title)
+    );
+    for (r, name) in names.iter().enumerate() {
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{:.1}" text-anchor="end">{}</text>"#,
+            label_w - 8.0,
+            top + row_h * r as f64 + row_h / 2.0 + 4.0,
+            escape(name)
+        );
+    }
+    for (p, (heading, colour, values)) in panels.iter().enumerate() {
+        let left = label_w + (panel_w + gap) * p as f64;
+        let max = values.iter().copied().fold(1e-9, f64::max);
+        let _ = write!(
+            out,
+            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
+            left + panel_w / 2.0,
+            top - 14.0,
+            escape(heading)
+        );
+        let _ = write!(
+            out,
+            r##"<line x1="{left}" y1="{}" x2="{left}" y2="{}" stroke="#333"/>"##,
+            top - 4.0,
+            top + row_h * names.len() as f64
+        );
+        for (r, &v) in values.iter().enumerate() {
+            let y = top + row_h * r as f64 + 4.0;
+            // Room kept at the right for the figure after the longest bar.
+            let w = v / max * (panel_w - 70.0);
+            let figure = if v >= 100.0 || v.fract() == 0.0 { format!("{v:.0}") } else { format!("{v:.1}") };
+            let _ = write!(
+                out,
+                r#"<rect x="{left}" y="{y:.1}" width="{w:.1}" height="{}" fill="{colour}"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+                row_h - 8.0,
+                left + w + 4.0,
+                y + row_h / 2.0,
+                figure
+            );
+        }
     }
     out.push_str("</svg>\n");
     out
