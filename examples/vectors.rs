@@ -2426,6 +2426,23 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             events,
         ));
     }
+    if name == "body" {
+        // A character from each row of UTF-8's well-formed table (Unicode table 3-7) whose
+        // first byte has its own second-byte range or its own payload bits: E0, E1..EC, ED,
+        // EE..EF, F0, F1..F3, F4; in a message, and in a page that is not JSON.
+        let chars = "\u{800}\u{FFF}\u{1000}\u{D000}\u{D7FF}\u{E000}\u{FFFD}\u{10000}\u{40000}\u{FFFFF}\u{100000}\u{10FFFF}";
+        let message = format!("{{\"errorMessage\":\"{chars}\"}}");
+        cases.push(body_case("every row of the UTF-8 table in a message", message.as_bytes(), 1024, None));
+        let split = message.len();
+        cases.push(body_case(
+            "every row of the UTF-8 table, byte by byte",
+            message.as_bytes(),
+            1024,
+            Some(vec![1; split]),
+        ));
+        let page = format!("<p>{chars}</p>");
+        cases.push(body_case("every row of the UTF-8 table in a page", page.as_bytes(), 1024, None));
+    }
     if name == "budget" {
         cases.push(json!({ "name": "the AWS standard budget", "type": "preset", "preset": "AWS_STANDARD" }));
     }
