@@ -36,13 +36,18 @@ pub struct BreakerPolicy {
 
 impl BreakerPolicy {
     /// For an API client of one server (the crate's recommendation, from the fleet
-    /// simulation in the README): trip on 5 failures in a row, or on half the requests of the
+    /// simulation in `docs/fleet.md`): trip on 5 failures in a row, or on half the requests of the
     /// last 10 s failing with at least 10 of them; open 2 s at first, doubling to 8 s (a
     /// quarter of the preset's longest backoff, so a recovery is seen sooner than a plain
     /// client sees it, for one probe per client every 8–12 s); the work held back released
     /// over 20 s, so a fleet's backlog does not knock the recovering server over again. In the
     /// fleet simulation (N = 1000, a 60 s outage) this sends 7.5 % of the plain preset's calls
-    /// during the outage, fails nothing, and drains the backlog within 1.1× of the fastest.
+    /// during the outage, fails nothing, and drains the backlog within 1.1× of the fastest. On
+    /// the scenarios held out from its tuning it meets the bar (no more failed than the preset,
+    /// a third of its calls, a drain within 1.25× of the fastest that fails no more) in 41 of
+    /// 141; it always saves the calls and the requests, and misses on the drain: after 10 s
+    /// outages (the break and the release outlast them), and where the fastest policies drain
+    /// faster only by failing requests for good.
     pub const API_CLIENT: Self = Self {
         consecutive_failures: 5,
         failure_percent: 50,
