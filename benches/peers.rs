@@ -132,8 +132,8 @@ fn check(name: &str, delays: [u64; 10], floor: fn(u64) -> u64) {
 }
 
 fn decision(status: u16, body: &[u8], rng: &mut XorShift) -> bool {
-    let action = Request::new(&POLICY, 0, Idempotency::Idempotent)
-        .complete::<128, _, _>(1, status, &NoHeaders, body, rng);
+    let action = Request::new(0, Idempotency::Idempotent)
+        .complete::<128, _, _>(&POLICY, 1, status, &NoHeaders, body, rng);
     matches!(action, Action::Retry(_) | Action::Succeed { .. })
 }
 

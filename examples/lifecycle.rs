@@ -40,7 +40,7 @@ fn main() {
     let policy = Policy::FOLLOW_UP_BOSS;
     let mut rng = Pcg32::seed_from_u64(2026);
     let mut now: u64 = 0; // the caller's monotonic clock, in ms
-    let mut request = Request::new(&policy, now, Idempotency::Idempotent);
+    let mut request = Request::new(now, Idempotency::Idempotent);
     println!(
         "policy: base {} ms, cap {} ms, jitter {:?}, max {} retries",
         policy.base_ms, policy.max_backoff_ms, policy.jitter, policy.max_retries
@@ -50,15 +50,15 @@ fn main() {
         let attempt = request.attempt();
         let (what, action) = match outcome {
             Outcome::Response { status, headers, body } => {
-                let mut reply = request.response::<128, _>(*status, *headers);
+                let mut reply = request.response::<128, _>(&policy, *status, *headers);
                 // Feed the body in 16-byte chunks, as firmware reading a socket would.
                 for chunk in body.chunks(16) {
                     let _ = reply.feed(chunk);
                 }
-                (format!("HTTP {status}"), reply.finish(now, &mut rng))
+                (format!("HTTP {status}"), reply.finish(&policy, now, &mut rng))
             }
             Outcome::Transport(failure) => {
-                (format!("{failure:?}"), request.transport_failure(now, *failure, &mut rng))
+                (format!("{failure:?}"), request.transport_failure(&policy, now, *failure, &mut rng))
             }
         };
         match action {

@@ -9,12 +9,11 @@ use crate::error::ErrorKind;
 /// retry costs tokens, every success puts some back, and when the bucket cannot pay for a
 /// retry the request fails at once with [`Stop::BudgetExhausted`] instead of adding load to a
 /// server that is already failing. Healthy traffic keeps the bucket full, so the budget only
-/// bites when most requests fail. Pass it to [`Reply::finish_with_budget`] and
-/// [`Request::transport_failure_with_budget`]; the preset uses none.
+/// bites when most requests fail. Settle each decision with it: [`Action::settle`]; the
+/// preset uses none.
 ///
 /// [`Stop::BudgetExhausted`]: crate::Stop::BudgetExhausted
-/// [`Reply::finish_with_budget`]: crate::Reply::finish_with_budget
-/// [`Request::transport_failure_with_budget`]: crate::Request::transport_failure_with_budget
+/// [`Action::settle`]: crate::Action::settle
 ///
 /// ```
 /// use backoff_core::RetryBudget;

@@ -248,7 +248,7 @@ where
             on_event(event);
         }
     };
-    let mut request = Request::new(policy, timer.now_ms(), idempotency);
+    let mut request = Request::new(timer.now_ms(), idempotency);
     loop {
         if let Some(shared) = shared {
             loop {
@@ -258,7 +258,7 @@ where
                     Some(Outcome::Permit(Permit::Wait { until_ms })) => {
                         // A wait the request will not keep (past the ceiling or its deadline)
                         // fails it now, unsent, instead of waiting in vain.
-                        if let Err(error) = request.may_wait_until::<N>(now, until_ms) {
+                        if let Err(error) = request.may_wait_until::<N>(policy, now, until_ms) {
                             return Err(Failure { error, response: None, transport: None });
                         }
                         notify(Event::Held { attempt: request.attempt(), until_ms });
@@ -274,7 +274,7 @@ where
                 if let Some(shared) = shared {
                     shared.step(now, Step::Failed { context }, entropy(rng, now)).await;
                 }
-                let action = request.transport_failure::<N, R>(now, failure, rng);
+                let action = request.transport_failure::<N, R>(policy, now, failure, rng);
                 match settle(shared, now, action).await {
                     Action::Retry(next) => next,
                     Action::Fail(last) => {
@@ -294,7 +294,7 @@ where
                 if let Some(shared) = shared {
                     shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
                 }
-                let mut reply = request.response_parsed::<N>(status, &seen);
+                let mut reply = request.response_parsed::<N>(policy, status, &seen);
                 let mut transport_error = None;
                 if !(200..=299).contains(&status) {
                     let mut buf = [0u8; CHUNK];
@@ -320,9 +320,9 @@ where
                     if let Some(shared) = shared {
                         shared.step(now, Step::BodyFailed, entropy(rng, now)).await;
                     }
-                    reply.body_failed(now, rng)
+                    reply.body_failed(policy, now, rng)
                 } else {
-                    reply.finish(now, rng)
+                    reply.finish(policy, now, rng)
                 };
                 match settle(shared, now, action).await {
                     Action::Succeed { attempts } => return Ok(Success { response, attempts }),
@@ -354,11 +354,11 @@ fn entropy<R: TryRng + ?Sized>(rng: &mut R, now_ms: u64) -> u64 {
 /// [`Action::settle`] with the budget of the shared state: a retry asks it to pay (and fails
 /// with `BudgetExhausted` if it cannot), a success refunds. Without a shared state, or with
 /// one that cannot be had now, the action stands as the policy decided it.
-async fn settle<'p, const N: usize, S: SharedState + ?Sized>(
+async fn settle<const N: usize, S: SharedState + ?Sized>(
     shared: Option<&S>,
     now_ms: u64,
-    action: Action<'p, N>,
-) -> Action<'p, N> {
+    action: Action<N>,
+) -> Action<N> {
     let Some(shared) = shared else { return action };
     match action {
         Action::Retry(retry) => match shared.step(now_ms, Step::Pay { kind: retry.cause.kind }, 0).await {

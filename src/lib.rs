@@ -45,12 +45,13 @@
 //! #     fn try_next_u64(&mut self) -> Result<u64, Self::Error> { self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407); Ok(self.0) }
 //! #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Self::Error> { d.fill(0); Ok(()) }
 //! # }
+//! let policy = Policy::FOLLOW_UP_BOSS;
 //! let mut rng = Rng(7);
 //! let mut now = 0; // the caller's monotonic clock, in ms
-//! let mut request = Request::new(&Policy::FOLLOW_UP_BOSS, now, Idempotency::Idempotent);
+//! let mut request = Request::new(now, Idempotency::Idempotent);
 //! let answers: [(u16, &[u8]); 2] = [(503, b"<html>busy</html>"), (400, br#"{"errorMessage":"Invalid email"}"#)];
 //! for (status, body) in answers {
-//!     match request.complete::<64, _, _>(now, status, &NoHeaders, body, &mut rng) {
+//!     match request.complete::<64, _, _>(&policy, now, status, &NoHeaders, body, &mut rng) {
 //!         Action::Succeed { .. } => unreachable!("no 2xx in this script"),
 //!         Action::Fail(error) => {
 //!             assert_eq!(error.message(), Some("Invalid email"));
@@ -143,10 +144,6 @@ pub use policy::{Jitter, Policy, RetryOn};
 pub use pushback::{ContextName, RateLimitHeaders, CONTEXT_NAME_CAP};
 pub use rate_limit::{Pacing, Permit, RateLimits};
 pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
-// Plain-data mirrors of a request and a reply in progress, for the C door's storage; on their
-// way out (a request that is plain data itself makes them unnecessary), so not in the docs.
-#[doc(hidden)]
-pub use request::{ReplyState, RequestState};
 
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -41,7 +41,7 @@ pub enum TransportFailure {
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "the action says whether to retry, fail or hand the response on"]
-pub enum Action<'p, const N: usize> {
+pub enum Action<const N: usize> {
     /// The response is a success (2xx): hand it to the application.
     Succeed {
         /// How many times the request was sent.
@@ -50,17 +50,17 @@ pub enum Action<'p, const N: usize> {
     /// Give up, with the typed error.
     Fail(Error<N>),
     /// Wait, then send the request again and report its outcome to `retry.request`.
-    Retry(Retry<'p, N>),
+    Retry(Retry<N>),
 }
 
-impl<'p, const N: usize> Action<'p, N> {
+impl<const N: usize> Action<N> {
     /// Settles this action with the client's retry `budget` (none: unchanged): a retry is paid
     /// for, or, if the bucket cannot pay, becomes a failure with
     /// [`Stop::BudgetExhausted`]; a success puts the refund back; a failure costs nothing.
     ///
-    /// The `*_with_budget` methods are the plain ones settled this way. Calling it yourself
-    /// lets the budget live elsewhere than the request's decision: in a shared store, where
-    /// the driver's [`Step::Pay`](crate::driver::Step::Pay) settles it the same way.
+    /// The budget is kept apart from the request, so it can live wherever the client keeps
+    /// it: beside the loop, in firmware's static memory, or in a shared store, where the
+    /// driver's [`Step::Pay`](crate::driver::Step::Pay) settles it the same way.
     pub fn settle(self, budget: Option<&mut RetryBudget>) -> Self {
         let Some(budget) = budget else { return self };
         match self {
@@ -77,7 +77,7 @@ impl<'p, const N: usize> Action<'p, N> {
 /// One line for a log: `succeed after 2 attempt(s)`, `retry in 1163 ms (backoff): server error
 /// (503)…`, `retry in 2492 ms (Retry-After): rate limited (429): …`, or the error's own line
 /// after `fail: `. A jitter that fell back to the clock says so (`clock jitter`).
-impl<const N: usize> core::fmt::Display for Action<'_, N> {
+impl<const N: usize> core::fmt::Display for Action<N> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Self::Succeed { attempts } => write!(f, "succeed after {attempts} attempt(s)"),
@@ -94,7 +94,7 @@ impl<const N: usize> core::fmt::Display for Action<'_, N> {
     }
 }
 
-impl<const N: usize> Retry<'_, N> {
+impl<const N: usize> Retry<N> {
     /// The failure this retry becomes when the budget cannot pay for it: the attempt just
     /// made was the last.
     pub(crate) fn refused(self) -> Error<N> {
@@ -119,9 +119,9 @@ pub enum Wait {
 #[derive(Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "the request continues only through `retry.request`"]
-pub struct Retry<'p, const N: usize> {
+pub struct Retry<const N: usize> {
     /// The request, one retry further on. The only way to continue it.
-    pub request: Request<'p>,
+    pub request: Request,
     /// How long to wait, in milliseconds.
     pub delay_ms: u32,
     /// The instant to send the request again, on the caller's clock (`now + delay_ms`).
@@ -132,7 +132,13 @@ pub struct Retry<'p, const N: usize> {
     pub cause: Cause<N>,
 }
 
-/// The state of one request across its attempts: a few dozen bytes, no buffers.
+/// The state of one request across its attempts: plain data, 32 bytes, no buffers and no
+/// references, so it can be kept anywhere — caller-allocated C storage, a shared store, a
+/// `static` — and carried on from there.
+///
+/// The [`Policy`] is handed to each call that decides, as `httparse` hands its configuration
+/// to each parse: the request holds only its own progress. Hand it the same policy every time
+/// (a different one is obeyed from that call on).
 ///
 /// Each outcome consumes the request; only [`Action::Retry`] gives it back, so a request that
 /// succeeded or failed cannot be asked for another decision.
@@ -147,70 +153,43 @@ pub struct Retry<'p, const N: usize> {
 /// #     fn try_next_u64(&mut self) -> Result<u64, Infallible> { Ok(u64::from(self.try_next_u32()?)) }
 /// #     fn try_fill_bytes(&mut self, d: &mut [u8]) -> Result<(), Infallible> { d.fill(7); Ok(()) }
 /// # }
+/// let policy = Policy::FOLLOW_UP_BOSS;
 /// let mut rng = Dice(1);
-/// let request = Request::new(&Policy::FOLLOW_UP_BOSS, 0, Idempotency::Idempotent);
-/// let action = request.complete::<64, _, _>(10, 503, &NoHeaders, b"", &mut rng);
+/// let request = Request::new(0, Idempotency::Idempotent);
+/// let action = request.complete::<64, _, _>(&policy, 10, 503, &NoHeaders, b"", &mut rng);
 /// let Action::Retry(retry) = action else { panic!("a 503 is retried") };
 /// assert!((1000..=2000).contains(&retry.delay_ms));
-/// let action = retry.request.complete::<64, _, _>(retry.at_ms + 40, 201, &NoHeaders, b"", &mut rng);
+/// let action = retry.request.complete::<64, _, _>(&policy, retry.at_ms + 40, 201, &NoHeaders, b"", &mut rng);
 /// assert!(matches!(action, Action::Succeed { attempts: 2 }));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Request<'p> {
-    policy: &'p Policy,
+pub struct Request {
     started_ms: u64,
     latest_ms: u64,
     retries: u32,
     /// The last backoff delay, for [`Jitter::Decorrelated`](crate::Jitter::Decorrelated); 0
     /// before the first (a decorrelated delay of 0 only happens when base or cap is 0, where
-    /// "none" gives the same draw), which keeps the state at 32 bytes on 32-bit targets.
+    /// "none" gives the same draw), which keeps the state at 32 bytes.
     last_backoff_ms: u32,
     idempotency: Idempotency,
 }
 
-impl<'p> Request<'p> {
+impl Request {
     /// A request about to be sent for the first time at `now_ms` (the caller's monotonic
     /// clock, in milliseconds; the deadline counts from here), and whether it is safe to send
     /// twice. There is no default: a POST that creates something is
     /// [`Idempotency::NotIdempotent`], and is then retried only when it was provably not
     /// processed.
     #[must_use]
-    pub const fn new(policy: &'p Policy, now_ms: u64, idempotency: Idempotency) -> Self {
-        Self { policy, started_ms: now_ms, latest_ms: now_ms, retries: 0, last_backoff_ms: 0, idempotency }
-    }
-
-    /// The request's progress as plain data, without its policy: to keep it where a
-    /// reference cannot live (caller-allocated C storage, flash across a reboot, a shared
-    /// store) and carry on with [`resume`](Self::resume).
-    #[must_use]
-    pub const fn state(&self) -> RequestState {
-        RequestState {
-            started_ms: self.started_ms,
-            latest_ms: self.latest_ms,
-            retries: self.retries,
-            last_backoff_ms: self.last_backoff_ms,
-            idempotency: self.idempotency,
-        }
-    }
-
-    /// The request whose progress [`state`](Self::state) saved, under `policy` again.
-    #[must_use]
-    pub const fn resume(policy: &'p Policy, state: RequestState) -> Self {
-        let RequestState { started_ms, latest_ms, retries, last_backoff_ms, idempotency } = state;
-        Self { policy, started_ms, latest_ms, retries, last_backoff_ms, idempotency }
+    pub const fn new(now_ms: u64, idempotency: Idempotency) -> Self {
+        Self { started_ms: now_ms, latest_ms: now_ms, retries: 0, last_backoff_ms: 0, idempotency }
     }
 
     /// Whether the request is safe to send twice, as given to [`new`](Self::new).
     #[must_use]
     pub const fn idempotency(&self) -> Idempotency {
         self.idempotency
-    }
-
-    /// The policy the request follows.
-    #[must_use]
-    pub const fn policy(&self) -> &'p Policy {
-        self.policy
     }
 
     /// How many retries were decided so far (0 before the first).
@@ -233,8 +212,12 @@ impl<'p> Request<'p> {
     /// (kind [`ErrorKind::RateLimited`], no status, no body: the request was held back, not
     /// answered). The same rule as a `Retry-After` on the request's own response: no request
     /// waits in vain.
-    pub fn may_wait_until<const N: usize>(&self, now_ms: u64, until_ms: u64) -> Result<(), Error<N>> {
-        let policy = self.policy;
+    pub fn may_wait_until<const N: usize>(
+        &self,
+        policy: &Policy,
+        now_ms: u64,
+        until_ms: u64,
+    ) -> Result<(), Error<N>> {
         let now = now_ms.max(self.latest_ms);
         let stop = if until_ms.saturating_sub(now) > u64::from(policy.retry_after_ceiling_ms) {
             Stop::RetryAfterTooLong
@@ -253,8 +236,15 @@ impl<'p> Request<'p> {
 
     /// A response arrived: its status and headers are read now; feed its body to the returned
     /// [`Reply`] (or not, for a 2xx), then call [`Reply::finish`] — or
-    /// [`Reply::body_failed`] if the body could not be read to its end.
-    pub fn response<const N: usize, H: Headers + ?Sized>(self, status: u16, headers: &H) -> Reply<'p, N> {
+    /// [`Reply::body_failed`] if the body could not be read to its end. Of the `policy`, the
+    /// reply keeps how much of an error body it reads
+    /// ([`max_error_body_bytes`](Policy::max_error_body_bytes)).
+    pub fn response<const N: usize, H: Headers + ?Sized>(
+        self,
+        policy: &Policy,
+        status: u16,
+        headers: &H,
+    ) -> Reply<N> {
         let kind = ErrorKind::from_status(status);
         let retry_after_ms = match kind {
             Some(ErrorKind::RateLimited) | Some(ErrorKind::ServerError) if status == 429 || status == 503 => {
@@ -262,7 +252,7 @@ impl<'p> Request<'p> {
             }
             _ => None,
         };
-        Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
+        Reply::new(self, policy, status, kind, retry_after_ms)
     }
 
     /// [`response`](Self::response) for a response already read in an API's dialect
@@ -274,13 +264,18 @@ impl<'p> Request<'p> {
     /// [`ErrorKind::RateLimited`], not processed, retried after the wait (or failed at once if
     /// the wait is past the ceiling or the deadline). One that carries none stays what its
     /// status says (a 403 without them is forbidden).
-    pub fn response_parsed<const N: usize>(self, status: u16, seen: &RateLimitHeaders) -> Reply<'p, N> {
+    pub fn response_parsed<const N: usize>(
+        self,
+        policy: &Policy,
+        status: u16,
+        seen: &RateLimitHeaders,
+    ) -> Reply<N> {
         let mut kind = ErrorKind::from_status(status);
         let retry_after_ms = kind.and(seen.told_wait_ms(status));
         if retry_after_ms.is_some() && matches!(kind, Some(ErrorKind::Forbidden | ErrorKind::ClientError)) {
             kind = Some(ErrorKind::RateLimited);
         }
-        Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
+        Reply::new(self, policy, status, kind, retry_after_ms)
     }
 
     /// A response arrived whole: [`response`](Self::response), one
@@ -288,87 +283,65 @@ impl<'p> Request<'p> {
     #[inline]
     pub fn complete<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
         self,
+        policy: &Policy,
         now_ms: u64,
         status: u16,
         headers: &H,
         body: &[u8],
         rng: &mut R,
-    ) -> Action<'p, N> {
+    ) -> Action<N> {
         if ErrorKind::from_status(status).is_none() {
             // A success: its body is the application's, and nothing is read. (This much is
             // inlined into the caller; the failing path, with its large frame, is not.)
             return Action::Succeed { attempts: self.attempt() };
         }
-        self.complete_failure(now_ms, status, headers, body, rng)
+        self.complete_failure(policy, now_ms, status, headers, body, rng)
     }
 
     #[inline(never)]
     fn complete_failure<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
         self,
+        policy: &Policy,
         now_ms: u64,
         status: u16,
         headers: &H,
         body: &[u8],
         rng: &mut R,
-    ) -> Action<'p, N> {
-        let mut reply = self.response::<N, H>(status, headers);
+    ) -> Action<N> {
+        let mut reply = self.response::<N, H>(policy, status, headers);
         reply.feed(body);
-        reply.finish(now_ms, rng)
+        reply.finish(policy, now_ms, rng)
     }
 
     /// No response: the connection failed at `now_ms`, before or after sending.
     pub fn transport_failure<const N: usize, R: TryRng + ?Sized>(
         self,
+        policy: &Policy,
         now_ms: u64,
         failure: TransportFailure,
         rng: &mut R,
-    ) -> Action<'p, N> {
-        self.transport_failure_with_budget(now_ms, failure, rng, None)
-    }
-
-    /// [`transport_failure`](Self::transport_failure), paying any retry from the client's
-    /// shared `budget`.
-    pub fn transport_failure_with_budget<const N: usize, R: TryRng + ?Sized>(
-        self,
-        now_ms: u64,
-        failure: TransportFailure,
-        rng: &mut R,
-        budget: Option<&mut RetryBudget>,
-    ) -> Action<'p, N> {
+    ) -> Action<N> {
         let cause = Cause { kind: ErrorKind::Transport, status: None, body: Body::not_read() };
         let processed = match failure {
             TransportFailure::BeforeSend => Processed::No,
             TransportFailure::AfterSend => Processed::Maybe,
         };
-        self.decide(now_ms, cause, processed, None, rng, budget)
+        self.decide(policy, now_ms, cause, processed, None, rng)
     }
 
     fn decide<const N: usize, R: TryRng + ?Sized>(
         mut self,
+        policy: &Policy,
         now_ms: u64,
         cause: Cause<N>,
         processed: Processed,
         retry_after_ms: Option<u64>,
         rng: &mut R,
-        budget: Option<&mut RetryBudget>,
-    ) -> Action<'p, N> {
+    ) -> Action<N> {
         // A clock that went backwards is read as "no time passed".
         let now = now_ms.max(self.latest_ms);
         self.latest_ms = now;
-        let wait = self.next_wait(now, cause.kind, processed, retry_after_ms, rng);
-        // Paid last, so only a retry that would happen costs tokens. (The same rule as
-        // `Action::settle`, applied before the action is built: an action is moved once.)
-        let wait = match (wait, budget) {
-            (Ok(wait), Some(budget)) => {
-                if budget.withdraw(cause.kind) {
-                    Ok(wait)
-                } else {
-                    Err(Stop::BudgetExhausted)
-                }
-            }
-            (wait, _) => wait,
-        };
-        match wait {
+        match self.next_wait(policy, now, cause.kind, processed, retry_after_ms, rng) {
             Err(stop) => Action::Fail(Error { cause, stop, attempts: self.attempt() }),
             Ok((delay_ms, wait)) => {
                 self.retries = self.retries.saturating_add(1);
@@ -384,13 +357,13 @@ impl<'p> Request<'p> {
     /// The wait before the next attempt, or why there is none.
     fn next_wait<R: TryRng + ?Sized>(
         &self,
+        policy: &Policy,
         now: u64,
         kind: ErrorKind,
         processed: Processed,
         retry_after_ms: Option<u64>,
         rng: &mut R,
     ) -> Result<(u32, Wait), Stop> {
-        let policy = self.policy;
         let class = match kind {
             ErrorKind::RequestTimeout => RetryOn::REQUEST_TIMEOUT,
             ErrorKind::RateLimited => RetryOn::RATE_LIMITED,
@@ -441,29 +414,6 @@ impl<'p> Request<'p> {
     }
 }
 
-/// A [`Request`]'s progress as plain data (no policy reference): see [`Request::state`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct RequestState {
-    started_ms: u64,
-    latest_ms: u64,
-    retries: u32,
-    last_backoff_ms: u32,
-    idempotency: Idempotency,
-}
-
-/// A [`Reply`] being read, as plain data (no policy reference): see [`Reply::suspend`].
-#[derive(Clone, Debug)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ReplyState<const N: usize> {
-    request: RequestState,
-    status: u16,
-    kind: Option<ErrorKind>,
-    retry_after_ms: Option<u64>,
-    read: u32,
-    parser: BodyParser<N>,
-}
-
 /// Whether the failed attempt may have reached the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Processed {
@@ -487,32 +437,31 @@ impl Processed {
 /// A response being read: status and headers are in, the body is fed in chunks.
 ///
 /// `N` is the capacity of the error message buffer. For a 2xx the body is the application's
-/// and feeding it is a no-op.
-#[derive(Debug)]
+/// and feeding it is a no-op. Plain data like the [`Request`] it continues: it can be kept
+/// between two chunks wherever the request could.
+#[derive(Clone, Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[must_use = "call `finish` to get the action"]
-pub struct Reply<'p, const N: usize> {
-    request: Request<'p>,
+pub struct Reply<const N: usize> {
+    request: Request,
     status: u16,
     kind: Option<ErrorKind>,
     retry_after_ms: Option<u64>,
-    /// Body bytes fed so far, at most the policy's `max_error_body_bytes`.
-    read: u32,
+    /// Body bytes that may still be read: the policy's `max_error_body_bytes`, less those fed.
+    left: u32,
     parser: BodyParser<N>,
 }
 
-impl<'p, const N: usize> Reply<'p, N> {
-    /// The reply as plain data, without its policy, to keep between two chunks where a
-    /// reference cannot live; [`resume`](Self::resume) carries on.
-    pub fn suspend(self) -> ReplyState<N> {
-        let Self { request, status, kind, retry_after_ms, read, parser } = self;
-        ReplyState { request: request.state(), status, kind, retry_after_ms, read, parser }
-    }
-
-    /// The reply [`suspend`](Self::suspend) saved, under `policy` again.
-    pub fn resume(policy: &'p Policy, state: ReplyState<N>) -> Self {
-        let ReplyState { request, status, kind, retry_after_ms, read, parser } = state;
-        Self { request: Request::resume(policy, request), status, kind, retry_after_ms, read, parser }
+impl<const N: usize> Reply<N> {
+    fn new(
+        request: Request,
+        policy: &Policy,
+        status: u16,
+        kind: Option<ErrorKind>,
+        retry_after_ms: Option<u64>,
+    ) -> Self {
+        let left = policy.max_error_body_bytes;
+        Self { request, status, kind, retry_after_ms, left, parser: BodyParser::new() }
     }
 
     /// The response's status code.
@@ -531,37 +480,26 @@ impl<'p, const N: usize> Reply<'p, N> {
         if self.kind.is_none() {
             return Progress::Decided;
         }
-        let max = self.request.policy.max_error_body_bytes;
-        let left = usize::try_from(max.saturating_sub(self.read)).unwrap_or(usize::MAX);
+        let left = usize::try_from(self.left).unwrap_or(usize::MAX);
         let Some(within) = chunk.get(..left) else {
             // All of it fits.
-            self.read = self.read.saturating_add(u32::try_from(chunk.len()).unwrap_or(u32::MAX));
+            self.left = self.left.saturating_sub(u32::try_from(chunk.len()).unwrap_or(u32::MAX));
             return self.parser.feed(chunk);
         };
-        self.read = max;
+        self.left = 0;
         let _ = self.parser.feed(within);
         Progress::Decided
     }
 
-    /// The body ended (or the caller stopped reading it) at `now_ms`: the next action.
-    pub fn finish<R: TryRng + ?Sized>(self, now_ms: u64, rng: &mut R) -> Action<'p, N> {
-        self.finish_with_budget(now_ms, rng, None)
-    }
-
-    /// [`finish`](Self::finish), paying any retry from the client's shared `budget` (and
-    /// refilling it on success).
-    pub fn finish_with_budget<R: TryRng + ?Sized>(
-        self,
-        now_ms: u64,
-        rng: &mut R,
-        budget: Option<&mut RetryBudget>,
-    ) -> Action<'p, N> {
+    /// The body ended (or the caller stopped reading it) at `now_ms`: the next action under
+    /// `policy`.
+    pub fn finish<R: TryRng + ?Sized>(self, policy: &Policy, now_ms: u64, rng: &mut R) -> Action<N> {
         let Some(kind) = self.kind else {
-            return Action::Succeed { attempts: self.request.attempt() }.settle(budget);
+            return Action::Succeed { attempts: self.request.attempt() };
         };
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
         let processed = Processed::of(self.status, self.kind);
-        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
+        self.request.decide(policy, now_ms, cause, processed, self.retry_after_ms, rng)
     }
 
     /// The body could not be read to its end at `now_ms` (the connection was cut, a read timed
@@ -570,19 +508,9 @@ impl<'p, const N: usize> Reply<'p, N> {
     /// A 201 whose body was cut is not a success, and a cut error body is not the server's
     /// last word. Retried as a transport failure; a request that is not idempotent is
     /// retried only if the status proves it was not processed (429, 408).
-    pub fn body_failed<R: TryRng + ?Sized>(self, now_ms: u64, rng: &mut R) -> Action<'p, N> {
-        self.body_failed_with_budget(now_ms, rng, None)
-    }
-
-    /// [`body_failed`](Self::body_failed), paying any retry from the client's shared `budget`.
-    pub fn body_failed_with_budget<R: TryRng + ?Sized>(
-        self,
-        now_ms: u64,
-        rng: &mut R,
-        budget: Option<&mut RetryBudget>,
-    ) -> Action<'p, N> {
+    pub fn body_failed<R: TryRng + ?Sized>(self, policy: &Policy, now_ms: u64, rng: &mut R) -> Action<N> {
         let cause = Cause { kind: ErrorKind::Transport, status: Some(self.status), body: Body::cut() };
         let processed = Processed::of(self.status, self.kind);
-        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
+        self.request.decide(policy, now_ms, cause, processed, self.retry_after_ms, rng)
     }
 }

@@ -605,8 +605,9 @@ fn a_reset_past_the_ceiling_is_held_as_told_and_fails_the_requests_that_meet_it(
             panic!("t={t}: went early")
         };
         assert_eq!(until_ms, told);
-        let request = Request::new(&Policy::FOLLOW_UP_BOSS, 2, Idempotency::Idempotent);
-        let error = request.may_wait_until::<16>(2, until_ms).expect_err("past the ceiling");
+        let request = Request::new(2, Idempotency::Idempotent);
+        let error =
+            request.may_wait_until::<16>(&Policy::FOLLOW_UP_BOSS, 2, until_ms).expect_err("past the ceiling");
         assert_eq!(error.stop, Stop::RetryAfterTooLong);
     }
     // The draft's "Use with multiple windows", with none left of the day: held the 10 hours it
@@ -719,9 +720,9 @@ fn a_403_is_retried_as_rate_limited_only_where_the_dialect_says_and_it_carries_a
     let mut rng = common::SplitMix(7);
     let policy = Policy::FOLLOW_UP_BOSS;
     let finish = |status: u16, seen: &RateLimitHeaders, idempotency, rng: &mut common::SplitMix| {
-        let mut reply = Request::new(&policy, 0, idempotency).response_parsed::<64>(status, seen);
+        let mut reply = Request::new(0, idempotency).response_parsed::<64>(&policy, status, seen);
         let _ = reply.feed(br#"{"message":"You have exceeded a secondary rate limit."}"#);
-        reply.finish(10, rng)
+        reply.finish(&policy, 10, rng)
     };
     let secondary = Dialect::GITHUB.read(&[("retry-after", "60"), ("x-ratelimit-resource", "core")]);
     for idempotency in [Idempotency::Idempotent, Idempotency::NotIdempotent] {
@@ -740,8 +741,8 @@ fn a_403_is_retried_as_rate_limited_only_where_the_dialect_says_and_it_carries_a
     assert_eq!((error.stop, error.cause.kind), (Stop::RetryAfterTooLong, ErrorKind::RateLimited));
     // Under an hour's ceiling it waits the reset out, never less.
     let patient = policy.with_retry_after_ceiling_ms(3_600_000);
-    let reply = Request::new(&patient, 0, Idempotency::Idempotent).response_parsed::<64>(403, &primary);
-    let Action::Retry(retry) = reply.finish(10, &mut rng) else { panic!("not retried") };
+    let reply = Request::new(0, Idempotency::Idempotent).response_parsed::<64>(&patient, 403, &primary);
+    let Action::Retry(retry) = reply.finish(&patient, 10, &mut rng) else { panic!("not retried") };
     assert!(retry.delay_ms >= 3_025_000);
     // No wait carried: forbidden. Nor in Follow Up Boss's dialect, whatever it carries.
     let plain =

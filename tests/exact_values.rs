@@ -155,13 +155,15 @@ fn each_retry_costs_what_the_budget_says_and_a_success_refunds() {
     let mut budget = RetryBudget::new(100, 5, 10, 1);
     let mut rng = SplitMix(1);
     let retry = |status: Option<u16>, budget: &mut RetryBudget, rng: &mut SplitMix| {
-        let request = Request::new(&PRESET, 0, Idempotency::Idempotent);
+        let request = Request::new(0, Idempotency::Idempotent);
         let action: Action<16> = match status {
             Some(status) => {
-                let reply = request.response::<16, _>(status, &NoHeaders);
-                reply.finish_with_budget(0, rng, Some(budget))
+                let reply = request.response::<16, _>(&PRESET, status, &NoHeaders);
+                reply.finish(&PRESET, 0, rng).settle(Some(budget))
             }
-            None => request.transport_failure_with_budget(0, TransportFailure::BeforeSend, rng, Some(budget)),
+            None => {
+                request.transport_failure(&PRESET, 0, TransportFailure::BeforeSend, rng).settle(Some(budget))
+            }
         };
         action
     };
@@ -189,22 +191,29 @@ fn a_class_left_out_of_retry_on_fails_at_once() {
     let servers_only = PRESET.with_retry_on(RetryOn::SERVER_ERROR);
     let mut rng = SplitMix(2);
     for status in [408, 429] {
-        let action: Action<16> = Request::new(&servers_only, 0, Idempotency::Idempotent)
-            .complete(0, status, &NoHeaders, b"", &mut rng);
+        let action: Action<16> = Request::new(0, Idempotency::Idempotent).complete(
+            &servers_only,
+            0,
+            status,
+            &NoHeaders,
+            b"",
+            &mut rng,
+        );
         assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent), "{status}: {action:?}");
     }
-    let action: Action<16> = Request::new(&servers_only, 0, Idempotency::Idempotent).transport_failure(
+    let action: Action<16> = Request::new(0, Idempotency::Idempotent).transport_failure(
+        &servers_only,
         0,
         TransportFailure::BeforeSend,
         &mut rng,
     );
     assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent));
     let action: Action<16> =
-        Request::new(&servers_only, 0, Idempotency::Idempotent).complete(0, 503, &NoHeaders, b"", &mut rng);
+        Request::new(0, Idempotency::Idempotent).complete(&servers_only, 0, 503, &NoHeaders, b"", &mut rng);
     assert!(matches!(action, Action::Retry(_)));
     let nothing = PRESET.with_retry_on(RetryOn::NOTHING);
     let action: Action<16> =
-        Request::new(&nothing, 0, Idempotency::Idempotent).complete(0, 503, &NoHeaders, b"", &mut rng);
+        Request::new(0, Idempotency::Idempotent).complete(&nothing, 0, 503, &NoHeaders, b"", &mut rng);
     assert!(
         matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent && e.kind() == ErrorKind::ServerError)
     );
@@ -368,14 +377,14 @@ fn a_send_older_than_a_window_is_forgotten_when_the_next_response_arrives() {
 fn a_deadline_already_passed_stops_even_a_retry_that_would_wait_nothing() {
     // A cap of 0 makes every backoff 0 ms; the clock has run 1 ms past the 10 s deadline.
     let policy = PRESET.with_max_backoff_ms(0).with_deadline_ms(10_000);
-    let request = Request::new(&policy, 5, Idempotency::Idempotent);
+    let request = Request::new(5, Idempotency::Idempotent);
     let action: Action<16> =
-        request.transport_failure(10_006, TransportFailure::BeforeSend, &mut SplitMix(1));
+        request.transport_failure(&policy, 10_006, TransportFailure::BeforeSend, &mut SplitMix(1));
     assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
     // At the deadline exactly, a retry that waits nothing still fits.
-    let request = Request::new(&policy, 5, Idempotency::Idempotent);
+    let request = Request::new(5, Idempotency::Idempotent);
     let action: Action<16> =
-        request.transport_failure(10_005, TransportFailure::BeforeSend, &mut SplitMix(1));
+        request.transport_failure(&policy, 10_005, TransportFailure::BeforeSend, &mut SplitMix(1));
     assert!(matches!(action, Action::Retry(ref r) if r.delay_ms == 0 && r.at_ms == 10_005), "{action:?}");
 }
 
@@ -468,8 +477,12 @@ fn a_told_wait_that_just_fits_the_deadline_is_kept_and_one_that_does_not_stops()
     // retry goes at 10 s, the jitter cut to the deadline.
     let policy = PRESET.with_deadline_ms(10_000);
     let told = [("Retry-After", "2")];
-    let finish = |now: u64| -> Action<'_, 16> {
-        Request::new(&policy, 0, Idempotency::Idempotent).response(429, &told).finish(now, &mut SplitMix(3))
+    let finish = |now: u64| -> Action<16> {
+        Request::new(0, Idempotency::Idempotent).response(&policy, 429, &told).finish(
+            &policy,
+            now,
+            &mut SplitMix(3),
+        )
     };
     let action = finish(8_000);
     assert!(matches!(action, Action::Retry(ref r) if r.delay_ms == 2_000 && r.at_ms == 10_000), "{action:?}");
@@ -477,8 +490,8 @@ fn a_told_wait_that_just_fits_the_deadline_is_kept_and_one_that_does_not_stops()
     let action = finish(8_001);
     assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
     // Far from fitting (5 s asked, 2 s left): stopped too.
-    let action = Request::new(&policy, 0, Idempotency::Idempotent)
-        .response::<16, _>(429, &[("Retry-After", "5")])
-        .finish(8_000, &mut SplitMix(3));
+    let action = Request::new(0, Idempotency::Idempotent)
+        .response::<16, _>(&policy, 429, &[("Retry-After", "5")])
+        .finish(&policy, 8_000, &mut SplitMix(3));
     assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Deadline), "{action:?}");
 }

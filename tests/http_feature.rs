@@ -33,12 +33,14 @@ fn an_http_response_drives_the_state_machine_and_the_rate_limits() {
     let mut limits = RateLimits::<2>::new(Pacing::Burst);
     limits.observe(100, r.status().as_u16(), &r);
     assert_eq!(limits.acquire(101, Some(b"events")), Permit::Wait { until_ms: 7_100 });
-    let mut reply = Request::new(&policy, 100, Idempotency::Idempotent).http_response::<64, _>(&r);
+    let mut reply = Request::new(100, Idempotency::Idempotent).http_response::<64, _>(&policy, &r);
     let _ = reply.feed(br#"{"errorMessage":"slow down"}"#);
-    let Action::Retry(retry) = reply.finish(100, &mut SplitMix(1)) else { panic!() };
+    let Action::Retry(retry) = reply.finish(&policy, 100, &mut SplitMix(1)) else { panic!() };
     assert_eq!((retry.delay_ms, retry.wait), (7_000, Wait::RetryAfter(JitterSource::NotDrawn)));
     let r = response(404, &[], "");
-    let Action::Fail(error) = retry.request.http_response::<64, _>(&r).finish(7_100, &mut SplitMix(1)) else {
+    let Action::Fail(error) =
+        retry.request.http_response::<64, _>(&policy, &r).finish(&policy, 7_100, &mut SplitMix(1))
+    else {
         panic!()
     };
     assert_eq!(error.stop, Stop::Permanent);

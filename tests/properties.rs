@@ -157,16 +157,16 @@ fn run<R: rand_core::TryRng>(
     steps: &[i64],
     rng: &mut R,
 ) -> Vec<Decision> {
-    let mut req = Request::new(policy, start, Idempotency::Idempotent);
+    let mut req = Request::new(start, Idempotency::Idempotent);
     let mut now = start;
     let mut out = Vec::new();
     for (o, &step) in outcomes.iter().zip(steps.iter().cycle()) {
         now = apply(now, step);
         let action: Action<16> = match o {
             Outcome::Response { status, headers, body } => {
-                req.complete(now, *status, headers.as_slice(), body, rng)
+                req.complete(policy, now, *status, headers.as_slice(), body, rng)
             }
-            Outcome::Transport(f) => req.transport_failure(now, *f, rng),
+            Outcome::Transport(f) => req.transport_failure(policy, now, *f, rng),
         };
         match action {
             Action::Succeed { attempts } => {
@@ -256,7 +256,7 @@ proptest! {
     ) {
         prop_assume!(status != 408 && status != 429);
         let action: Action<32> =
-            Request::new(&policy, 0, Idempotency::Idempotent).complete(0, status, &[("Retry-After", "1")], &body, &mut SplitMix(seed));
+            Request::new(0, Idempotency::Idempotent).complete(&policy, 0, status, &[("Retry-After", "1")], &body, &mut SplitMix(seed));
         prop_assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent && e.attempts == 1));
     }
 

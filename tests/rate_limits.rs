@@ -190,9 +190,9 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     let mut first_refusal = None;
     // An outage: every request fails with 503 on its first attempt.
     for i in 0..30 {
-        let mut reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(503, &NoHeaders);
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &NoHeaders);
         let _ = reply.feed(b"");
-        match reply.finish_with_budget(0, &mut rng, Some(&mut budget)) {
+        match reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)) {
             Action::Retry(_) => {}
             Action::Fail(error) => {
                 assert_eq!(error.stop, Stop::BudgetExhausted);
@@ -206,16 +206,19 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     assert_eq!(budget.tokens(), 0);
     // Recovery: successes refill the bucket, and retries are paid for again.
     for _ in 0..5 {
-        let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(201, &NoHeaders);
-        assert!(matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Succeed { .. }));
+        let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 201, &NoHeaders);
+        assert!(matches!(
+            reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)),
+            Action::Succeed { .. }
+        ));
     }
     assert_eq!(budget.tokens(), 5);
-    let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(503, &NoHeaders);
-    assert!(matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Retry(_)));
+    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &NoHeaders);
+    assert!(matches!(reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)), Action::Retry(_)));
     // Permanent failures and successes never spend tokens.
-    let reply = Request::new(&policy, 0, Idempotency::Idempotent).response::<32, _>(400, &NoHeaders);
+    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 400, &NoHeaders);
     assert!(
-        matches!(reply.finish_with_budget(0, &mut rng, Some(&mut budget)), Action::Fail(e) if e.stop == Stop::Permanent)
+        matches!(reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)), Action::Fail(e) if e.stop == Stop::Permanent)
     );
     assert_eq!(budget.tokens(), 0);
 }

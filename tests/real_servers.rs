@@ -19,8 +19,8 @@ fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
     let huge = "99999999999999999999999999999999";
     let headers = [("Retry-After", huge), ("X-RateLimit-Context", "events")];
     let mut rng = SplitMix(1);
-    let action = Request::new(&PRESET, 0, Idempotency::Idempotent)
-        .complete::<64, _, _>(0, 429, &headers, b"", &mut rng);
+    let action = Request::new(0, Idempotency::Idempotent)
+        .complete::<64, _, _>(&PRESET, 0, 429, &headers, b"", &mut rng);
     let Action::Fail(error) = action else { panic!("a wait past the ceiling must fail now: {action:?}") };
     assert_eq!(error.stop, Stop::RetryAfterTooLong);
     let mut limits = RateLimits::<4>::new(Pacing::Burst);
@@ -28,8 +28,9 @@ fn a_retry_after_too_long_for_64_bits_fails_now_and_holds_the_context() {
     // The hold says what the server said; a request will not wait that long, so it fails at
     // once, unsent.
     assert_eq!(limits.acquire(1_000, Some(b"events")), Permit::Wait { until_ms: u64::MAX });
-    let next = Request::new(&PRESET, 1_000, Idempotency::Idempotent);
-    let error = next.may_wait_until::<64>(1_000, u64::MAX).expect_err("a wait past the ceiling fails now");
+    let next = Request::new(1_000, Idempotency::Idempotent);
+    let error =
+        next.may_wait_until::<64>(&PRESET, 1_000, u64::MAX).expect_err("a wait past the ceiling fails now");
     assert_eq!(
         (error.stop, error.kind(), error.status(), error.attempts),
         (Stop::RetryAfterTooLong, ErrorKind::RateLimited, None, 0)
@@ -94,7 +95,8 @@ fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
     let mut delays = Vec::new();
     for seed in 0..50 {
         let mut rng = SplitMix(seed);
-        let action = Request::new(&PRESET, 0, Idempotency::Idempotent).complete::<64, _, _>(
+        let action = Request::new(0, Idempotency::Idempotent).complete::<64, _, _>(
+            &PRESET,
             0,
             429,
             &[("Retry-After", "0")],
@@ -114,8 +116,8 @@ fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
 #[test]
 fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
     let mut rng = SplitMix(3);
-    let request = Request::new(&PRESET, 0, Idempotency::NotIdempotent);
-    let action = request.complete::<64, _, _>(0, 408, &NoHeaders, b"", &mut rng);
+    let request = Request::new(0, Idempotency::NotIdempotent);
+    let action = request.complete::<64, _, _>(&PRESET, 0, 408, &NoHeaders, b"", &mut rng);
     let Action::Retry(retry) = action else {
         panic!("408 means the request never arrived whole: {action:?}")
     };
@@ -125,32 +127,36 @@ fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
 #[test]
 fn a_201_whose_body_was_cut_is_a_transport_failure_after_sending_not_a_success() {
     let mut rng = SplitMix(4);
-    let mut reply = Request::new(&PRESET, 0, Idempotency::Idempotent).response::<64, _>(201, &NoHeaders);
+    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 201, &NoHeaders);
     let _ = reply.feed(br#"{"id":12"#);
-    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!("a cut 201 is not a success") };
+    let Action::Retry(retry) = reply.body_failed(&PRESET, 10, &mut rng) else {
+        panic!("a cut 201 is not a success")
+    };
     assert_eq!(retry.cause.kind, ErrorKind::Transport);
     assert_eq!(retry.cause.status, Some(201));
     assert_eq!(retry.cause.body.kind(), BodyKind::Truncated);
     assert!(matches!(retry.wait, Wait::Backoff(_)));
     // Not idempotent: it may have been processed, so it is not sent again.
-    let reply = Request::new(&PRESET, 0, Idempotency::NotIdempotent).response::<64, _>(201, &NoHeaders);
-    let Action::Fail(error) = reply.body_failed(10, &mut rng) else { panic!() };
+    let reply = Request::new(0, Idempotency::NotIdempotent).response::<64, _>(&PRESET, 201, &NoHeaders);
+    let Action::Fail(error) = reply.body_failed(&PRESET, 10, &mut rng) else { panic!() };
     assert_eq!((error.stop, error.cause.kind), (Stop::MayHaveBeenProcessed, ErrorKind::Transport));
 }
 
 #[test]
 fn a_cut_error_body_is_not_the_servers_last_word() {
     let mut rng = SplitMix(4);
-    let mut reply = Request::new(&PRESET, 0, Idempotency::Idempotent).response::<64, _>(400, &NoHeaders);
+    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 400, &NoHeaders);
     let _ = reply.feed(br#"{"errorMessage":"Invalid fie"#);
-    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!("a cut 400 body is retried") };
+    let Action::Retry(retry) = reply.body_failed(&PRESET, 10, &mut rng) else {
+        panic!("a cut 400 body is retried")
+    };
     assert_eq!(retry.cause.body.kind(), BodyKind::Truncated);
     assert_eq!(retry.cause.body.message(), None);
     // A 429 whose body broke off was still not processed, and its Retry-After still holds.
     let exact = PRESET.with_retry_after_jitter_ms(0);
     let reply =
-        Request::new(&exact, 0, Idempotency::NotIdempotent).response::<64, _>(429, &[("Retry-After", "3")]);
-    let Action::Retry(retry) = reply.body_failed(10, &mut rng) else { panic!() };
+        Request::new(0, Idempotency::NotIdempotent).response::<64, _>(&exact, 429, &[("Retry-After", "3")]);
+    let Action::Retry(retry) = reply.body_failed(&exact, 10, &mut rng) else { panic!() };
     assert_eq!((retry.delay_ms, retry.wait), (3000, Wait::RetryAfter(JitterSource::NotDrawn)));
 }
 

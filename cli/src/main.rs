@@ -287,9 +287,9 @@ fn try_decide(args: &[String]) -> Result<u8, Exit> {
 
     // The request, `--retry` retries on: each made after a connection that failed before
     // sending (which any request may retry), so only the count differs from a fresh one.
-    let mut request = Request::new(&policy, 0, idempotency);
+    let mut request = Request::new(0, idempotency);
     for n in 0..retries {
-        match request.transport_failure::<0, _>(0, TransportFailure::BeforeSend, &mut rng) {
+        match request.transport_failure::<0, _>(&policy, 0, TransportFailure::BeforeSend, &mut rng) {
             Action::Retry(retry) => request = retry.request,
             _ => {
                 return Err(Exit::Usage(format!(
@@ -306,7 +306,7 @@ fn try_decide(args: &[String]) -> Result<u8, Exit> {
             "after-send" | "after_send" => TransportFailure::AfterSend,
             other => return Err(Exit::Usage(format!("--transport {other:?}: before-send or after-send"))),
         };
-        let action = request.transport_failure::<CAPACITY, _>(0, failure, &mut rng);
+        let action = request.transport_failure::<CAPACITY, _>(&policy, 0, failure, &mut rng);
         return Ok(report(&policy, None, None, action, post, retries, as_json));
     } else if let Some(status) = status {
         let mut headers = Vec::new();
@@ -334,12 +334,13 @@ fn try_decide(args: &[String]) -> Result<u8, Exit> {
     let cut = cut_flag || response.cut.is_some();
     let seen = dialect.read(response.headers.as_slice());
     let mut reply = if dialect == Dialect::FOLLOW_UP_BOSS {
-        request.response::<CAPACITY, _>(response.status, response.headers.as_slice())
+        request.response::<CAPACITY, _>(&policy, response.status, response.headers.as_slice())
     } else {
-        request.response_parsed::<CAPACITY>(response.status, &seen)
+        request.response_parsed::<CAPACITY>(&policy, response.status, &seen)
     };
     let _ = reply.feed(&response.body);
-    let action = if cut { reply.body_failed(0, &mut rng) } else { reply.finish(0, &mut rng) };
+    let action =
+        if cut { reply.body_failed(&policy, 0, &mut rng) } else { reply.finish(&policy, 0, &mut rng) };
     Ok(report(&policy, Some(&response), Some(&seen), action, post, retries, as_json))
 }
 
@@ -348,7 +349,7 @@ fn report(
     policy: &Policy,
     response: Option<&http::Response>,
     seen: Option<&RateLimitHeaders>,
-    action: Action<'_, CAPACITY>,
+    action: Action<CAPACITY>,
     post: bool,
     retries: u32,
     as_json: bool,
@@ -454,7 +455,7 @@ fn seconds(ms: u64) -> String {
 fn why(
     policy: &Policy,
     response: Option<&http::Response>,
-    action: &Action<'_, CAPACITY>,
+    action: &Action<CAPACITY>,
     post: bool,
     retries: u32,
 ) -> Vec<String> {

@@ -8,7 +8,7 @@
 //!
 //! The answers are the core's, never this file's: it only translates JSON to calls and results
 //! to JSON. Where the API offers two doors to the same decision (`complete` and
-//! `response`/`feed`/`finish`; a `*_with_budget` call and [`Action::settle`]; `Body::parse` and
+//! `response`/`feed`/`finish`; `Body::parse` and
 //! a [`BodyParser`]; `RateLimitHeaders::read` and the preset dialect), it takes both and fails
 //! the case if they disagree.
 
@@ -680,7 +680,7 @@ pub fn error_json<const N: usize>(e: &Error<N>) -> Value {
 }
 
 /// An [`Action`] as JSON, and the request it continues with (a retry's).
-pub fn action_json<'p, const N: usize>(action: Action<'p, N>) -> (Value, Option<Request<'p>>) {
+pub fn action_json<const N: usize>(action: Action<N>) -> (Value, Option<Request>) {
     match action {
         Action::Succeed { attempts } => (json!({ "action": "succeed", "attempts": attempts }), None),
         Action::Fail(error) => (error_json(&error), None),
@@ -751,7 +751,7 @@ fn one_request<const N: usize>(
         other => return bad(format!("idempotency {other:?}")),
     };
     let start = u64_of(request, "start_ms")?;
-    let mut current = Some(Request::new(policy, start, idempotency));
+    let mut current = Some(Request::new(start, idempotency));
     let mut retries = 0u32;
     let events =
         request.get_mut("events").and_then(Value::as_array_mut).ok_or_else(|| Bad("events".into()))?;
@@ -762,14 +762,14 @@ fn one_request<const N: usize>(
             break;
         };
         // The request's own account of itself must agree with the actions so far.
-        let account = (request.retries(), request.attempt(), request.idempotency(), request.policy());
-        if account != (retries, retries + 1, idempotency, policy) {
+        let account = (request.retries(), request.attempt(), request.idempotency());
+        if account != (retries, retries + 1, idempotency) {
             return bad(format!("the request says {account:?} after {retries} retries"));
         }
         let mut rng = Script::of(event)?;
         let now = u64_of(event, "now")?;
         let (mut answer, next) = if let Some(until) = opt_u64(event, "may_wait_until")? {
-            match request.may_wait_until::<N>(now, until) {
+            match request.may_wait_until::<N>(policy, now, until) {
                 Ok(()) => (json!({ "may_wait": true }), Some(request)),
                 Err(error) => (json!({ "may_wait": false, "error": error_json(&error) }), None),
             }
@@ -779,10 +779,10 @@ fn one_request<const N: usize>(
                 "after_send" => TransportFailure::AfterSend,
                 other => return bad(format!("transport {other:?}")),
             };
-            transport::<N>(request, now, failure, &mut rng, budget)?
+            transport::<N>(request, policy, now, failure, &mut rng, budget)?
         } else {
             let response = field(event, "response")?;
-            respond::<N>(request, now, response, &mut rng, budget)?
+            respond::<N>(request, policy, now, response, &mut rng, budget)?
         };
         if let (Some(budget), Some(map)) = (budget.as_ref(), answer.as_object_mut()) {
             map.insert("tokens".into(), json!(budget.tokens()));
@@ -804,24 +804,16 @@ fn one_request<const N: usize>(
     Ok(())
 }
 
-/// A transport failure, decided by both doors when there is a budget: the `_with_budget`
-/// call, and the plain one settled with [`Action::settle`].
-fn transport<'p, const N: usize>(
-    request: Request<'p>,
+/// A transport failure, settled with the budget if there is one ([`Action::settle`]).
+fn transport<const N: usize>(
+    request: Request,
+    policy: &Policy,
     now: u64,
     failure: TransportFailure,
     rng: &mut Script,
     budget: &mut Option<RetryBudget>,
-) -> R<(Value, Option<Request<'p>>)> {
-    let Some(b) = budget.as_mut() else {
-        return Ok(action_json(request.transport_failure::<N, _>(now, failure, rng)));
-    };
-    let (mut other_budget, mut other_rng) = (*b, rng.clone());
-    let settled =
-        request.transport_failure::<N, _>(now, failure, &mut other_rng).settle(Some(&mut other_budget));
-    let answer = action_json(request.transport_failure_with_budget::<N, _>(now, failure, rng, Some(&mut *b)));
-    same(&answer.0, &action_json(settled).0, (*b, other_budget), "transport_failure_with_budget", "settle")?;
-    Ok(answer)
+) -> R<(Value, Option<Request>)> {
+    Ok(action_json(request.transport_failure::<N, _>(policy, now, failure, rng).settle(budget.as_mut())))
 }
 
 fn same(a: &Value, b: &Value, budgets: (RetryBudget, RetryBudget), one: &str, other: &str) -> R<()> {
@@ -834,13 +826,14 @@ fn same(a: &Value, b: &Value, budgets: (RetryBudget, RetryBudget), one: &str, ot
 /// A response: read whole with `complete` when it arrived whole (no chunks given, not cut, no
 /// budget, no dialect), also through `response`/`feed`/`finish`, which must agree; otherwise
 /// fed chunk by chunk, with the progress after each when chunks are given.
-fn respond<'p, const N: usize>(
-    request: Request<'p>,
+fn respond<const N: usize>(
+    request: Request,
+    policy: &Policy,
     now: u64,
     response: &Value,
     rng: &mut Script,
     budget: &mut Option<RetryBudget>,
-) -> R<(Value, Option<Request<'p>>)> {
+) -> R<(Value, Option<Request>)> {
     let status = u16_of(response, "status")?;
     let headers = headers(response)?;
     let body = body_bytes(response)?;
@@ -851,25 +844,23 @@ fn respond<'p, const N: usize>(
     };
     let chunked = response.get("chunks").is_some();
     let pieces = chunks(response, &body)?;
-    let reply = |request: Request<'p>| match &seen {
-        Some(seen) => request.response_parsed::<N>(status, seen),
-        None => request.response::<N, _>(status, headers.as_slice()),
+    let reply = |request: Request| match &seen {
+        Some(seen) => request.response_parsed::<N>(policy, status, seen),
+        None => request.response::<N, _>(policy, status, headers.as_slice()),
     };
-    let read = |request: Request<'p>, rng: &mut Script, budget: Option<&mut RetryBudget>| {
+    let read = |request: Request, rng: &mut Script, budget: Option<&mut RetryBudget>| {
         let mut reply = reply(request);
         assert_eq!(reply.status(), status, "a reply says another status than it was given");
         let progress: Vec<&str> = pieces.iter().map(|chunk| progress_name(reply.feed(chunk))).collect();
-        let action = if cut {
-            reply.body_failed_with_budget(now, rng, budget)
-        } else {
-            reply.finish_with_budget(now, rng, budget)
-        };
+        let action = if cut { reply.body_failed(policy, now, rng) } else { reply.finish(policy, now, rng) };
+        let action = action.settle(budget);
         (action, progress)
     };
     if !chunked && !cut && budget.is_none() && seen.is_none() {
         let mut other_rng = rng.clone();
         let (fed, _) = read(request, &mut other_rng, None);
-        let whole = action_json(request.complete::<N, _, _>(now, status, headers.as_slice(), &body, rng));
+        let whole =
+            action_json(request.complete::<N, _, _>(policy, now, status, headers.as_slice(), &body, rng));
         let none = RetryBudget::new(0, 0, 0, 0);
         same(&whole.0, &action_json(fed).0, (none, none), "complete", "response/feed/finish")?;
         if other_rng.used != rng.used {
@@ -877,24 +868,8 @@ fn respond<'p, const N: usize>(
         }
         return Ok(whole);
     }
-    let answer = if let Some(b) = budget.as_mut() {
-        // Settled afterwards instead of paid inside: the same answer.
-        let (mut other_budget, mut other_rng) = (*b, rng.clone());
-        let mut reply = reply(request);
-        for chunk in &pieces {
-            let _ = reply.feed(chunk);
-        }
-        let plain =
-            if cut { reply.body_failed(now, &mut other_rng) } else { reply.finish(now, &mut other_rng) };
-        let settled = action_json(plain.settle(Some(&mut other_budget))).0;
-        let (action, progress) = read(request, rng, Some(&mut *b));
-        let answer = action_json(action);
-        same(&answer.0, &settled, (*b, other_budget), "finish_with_budget", "settle")?;
-        (answer, progress)
-    } else {
-        let (action, progress) = read(request, rng, None);
-        (action_json(action), progress)
-    };
+    let (action, progress) = read(request, rng, budget.as_mut());
+    let answer = (action_json(action), progress);
     let ((mut value, next), progress) = answer;
     if chunked {
         value["progress"] = json!(progress);

@@ -87,7 +87,7 @@ impl<'p> Client<'p> {
     ) -> Result<(), Box<backoff_core::Error<160>>> {
         let idempotency =
             if self.idempotency_keys { Idempotency::Idempotent } else { Idempotency::NotIdempotent };
-        let mut request = Request::new(self.policy, self.now_ms(), idempotency);
+        let mut request = Request::new(self.now_ms(), idempotency);
         loop {
             // Ask the shared state first: a 429 elsewhere may hold this context back.
             let asked = self.now_ms();
@@ -110,7 +110,7 @@ impl<'p> Client<'p> {
                     let headers: Vec<(&str, &[u8])> =
                         response.headers().iter().map(|(k, v)| (k.as_str(), v.as_bytes())).collect();
                     self.limits.observe(self.now_ms(), status, headers.as_slice());
-                    let mut reply = request.response::<160, _>(status, headers.as_slice());
+                    let mut reply = request.response::<160, _>(self.policy, status, headers.as_slice());
                     // Feed the body as it arrives, 64 bytes at a time, as firmware would.
                     let mut reader = response.body_mut().as_reader();
                     let mut chunk = [0u8; 64];
@@ -126,12 +126,12 @@ impl<'p> Client<'p> {
                     let now = self.now_ms();
                     let budget = Some(&mut self.budget);
                     let action = match read {
-                        Ok(()) => reply.finish_with_budget(now, &mut self.rng, budget),
+                        Ok(()) => reply.finish(self.policy, now, &mut self.rng).settle(budget),
                         // The body broke off: a transport failure after sending, whatever the
                         // status said.
                         Err(error) => {
                             transport_error = Some(format!("body cut: {error}"));
-                            reply.body_failed_with_budget(now, &mut self.rng, budget)
+                            reply.body_failed(self.policy, now, &mut self.rng).settle(budget)
                         }
                     };
                     (Some(status), action)
@@ -147,12 +147,9 @@ impl<'p> Client<'p> {
                     let now = self.now_ms();
                     (
                         None,
-                        request.transport_failure_with_budget(
-                            now,
-                            failure,
-                            &mut self.rng,
-                            Some(&mut self.budget),
-                        ),
+                        request
+                            .transport_failure(self.policy, now, failure, &mut self.rng)
+                            .settle(Some(&mut self.budget)),
                     )
                 }
             };

@@ -567,10 +567,10 @@ pub struct Report {
     pub overloaded: u64,
 }
 
-struct Flight<'p> {
+struct Flight {
     client: usize,
     issued_ms: u64,
-    request: Request<'p>,
+    request: Request,
 }
 
 /// What happens next; ordered only so the heap can hold it (the sequence number decides ties).
@@ -645,7 +645,7 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
     let mut breakers: Vec<Option<Breaker>> =
         (0..setup.clients).map(|_| fleet.breaker.map(Breaker::new)).collect();
     let mut trips: Vec<u32> = vec![0; setup.clients];
-    let mut flights: Vec<Option<Flight<'_>>> = Vec::new();
+    let mut flights: Vec<Option<Flight>> = Vec::new();
     let mut free: Vec<u32> = Vec::new();
     let mut agenda = Agenda { heap: BinaryHeap::new(), seq: 0 };
     let next_interval = |rng: &mut Pcg32| match setup.arrivals {
@@ -681,7 +681,7 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
                 let flight = Flight {
                     client: client as usize,
                     issued_ms: now,
-                    request: Request::new(&policy, now, Idempotency::Idempotent),
+                    request: Request::new(now, Idempotency::Idempotent),
                 };
                 let f = match free.pop() {
                     Some(f) => {
@@ -746,9 +746,9 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
                     }
                 }
                 let action = {
-                    let mut reply = flight.request.response::<16, _>(status, &NoHeaders);
+                    let mut reply = flight.request.response::<16, _>(&policy, status, &NoHeaders);
                     let _ = reply.feed(b"");
-                    reply.finish_with_budget(now, rng, budgets[client].as_mut())
+                    reply.finish(&policy, now, rng).settle(budgets[client].as_mut())
                 };
                 let ended = match action {
                     Action::Succeed { .. } => {
@@ -812,8 +812,8 @@ pub fn contention(clients: usize, jitter: Jitter, seed: u64) -> (u64, u64) {
     let slot_ms = 5;
     let mut rngs: Vec<Pcg32> =
         (0..clients).map(|i| Pcg32::seed_from_u64(seed ^ ((i as u64 + 1) * 7919))).collect();
-    let mut requests: Vec<Option<Request<'_>>> =
-        (0..clients).map(|_| Some(Request::new(&policy, 0, Idempotency::Idempotent))).collect();
+    let mut requests: Vec<Option<Request>> =
+        (0..clients).map(|_| Some(Request::new(0, Idempotency::Idempotent))).collect();
     // (time, client): the next call of each client still working, earliest first.
     let mut next: BinaryHeap<Reverse<(u64, usize)>> = (0..clients).map(|c| Reverse((0, c))).collect();
     let (mut calls, mut done_at) = (0u64, 0u64);
@@ -825,7 +825,7 @@ pub fn contention(clients: usize, jitter: Jitter, seed: u64) -> (u64, u64) {
         let Some(request) = requests[c].take() else { continue };
         // A conflicting write fails and is retried (AWS's optimistic-concurrency writes).
         let status = if conflict { 503 } else { 200 };
-        match request.complete::<8, _, _>(t, status, &NoHeaders, b"", &mut rngs[c]) {
+        match request.complete::<8, _, _>(&policy, t, status, &NoHeaders, b"", &mut rngs[c]) {
             Action::Retry(retry) => {
                 requests[c] = Some(retry.request);
                 next.push(Reverse((retry.at_ms, c)));

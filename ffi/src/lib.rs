@@ -42,8 +42,7 @@ use core::mem::align_of;
 use backoff_core::driver::{Outcome, Shared, Step};
 use backoff_core::{
     Action, Body, BodyKind, Breaker, BreakerPolicy, BreakerState, ErrorKind, Idempotency, JitterSource,
-    Pacing, Permit, Policy, RateLimitHeaders, Reply, Request, RetryBudget, RetryOn, Stop, TransportFailure,
-    Wait,
+    Pacing, Permit, Policy, RateLimitHeaders, Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 
 mod storage;
@@ -638,11 +637,7 @@ fn shared_state(ptr: *mut c_void) -> Result<Option<(*mut u8, Shared<CONTEXTS>)>,
 }
 
 /// Fills `out` (and the message buffer) from an action; `Some(state)` for a retry.
-fn report(
-    action: Action<'_, CAP>,
-    out: &mut backoff_action,
-    message: Option<&mut [u8]>,
-) -> Option<backoff_core::RequestState> {
+fn report(action: Action<CAP>, out: &mut backoff_action, message: Option<&mut [u8]>) -> Option<Request> {
     *out = backoff_action::default();
     let (cause, next) = match action {
         Action::Succeed { attempts } => {
@@ -674,7 +669,7 @@ fn report(
                 JitterSource::ClockFallback => BACKOFF_JITTER_SOURCE_CLOCK_FALLBACK,
                 JitterSource::NotDrawn => BACKOFF_JITTER_SOURCE_NOT_DRAWN,
             };
-            (retry.cause, Some(retry.request.state()))
+            (retry.cause, Some(retry.request))
         }
     };
     out.error_kind = kind_code(cause.kind);
@@ -783,7 +778,7 @@ pub extern "C" fn backoff_request_begin(
             BACKOFF_NOT_IDEMPOTENT => Idempotency::NotIdempotent,
             _ => return Err(BACKOFF_ERR_INVALID_ARGUMENT),
         };
-        let state = Request::new(&policy, now_ms, idempotency).state();
+        let state = Request::new(now_ms, idempotency);
         let image = RequestImage {
             phase: Phase::Ready,
             policy: backoff_policy::from_core(&policy),
@@ -908,9 +903,8 @@ pub extern "C" fn backoff_shared_acquire(
                 action.at_ms = until_ms;
                 action.delay_ms = u32::try_from(until_ms.saturating_sub(now_ms)).unwrap_or(u32::MAX);
                 if let Some((_, image, policy)) = &mut next {
-                    if let Core::Request(state) = image.core {
-                        let request = Request::resume(policy, state);
-                        if let Err(error) = request.may_wait_until::<CAP>(now_ms, until_ms) {
+                    if let Core::Request(request) = image.core {
+                        if let Err(error) = request.may_wait_until::<CAP>(policy, now_ms, until_ms) {
                             report(Action::Fail(error), &mut action, None);
                             image.phase = Phase::Ended;
                         }
@@ -949,13 +943,14 @@ pub extern "C" fn backoff_request_response(
         let mut shared = shared_state(shared)?;
         let entropy = rng(rng_ptr).entropy(now_ms);
         let list = headers(header_list, count)?;
-        let Core::Request(state) = image.core else { return Err(BACKOFF_ERR_CORRUPT) };
+        let Core::Request(request) = image.core else { return Err(BACKOFF_ERR_CORRUPT) };
+        // Read once, in the preset's dialect: the request and the shared state decide on the
+        // same value, as through the driver.
+        let seen = RateLimitHeaders::read(&list);
+        image.core = Core::Reply(request.response_parsed::<CAP>(&policy, status, &seen));
         if let Some((_, state)) = &mut shared {
-            let seen = RateLimitHeaders::read(&list);
             state.apply(now_ms, Step::Observe { status, seen }, entropy);
         }
-        let reply = Request::resume(&policy, state).response::<CAP, _>(status, &list);
-        image.core = Core::Reply(reply.suspend());
         image.phase = Phase::Reading;
         image.sent = Sent::No;
         if let Some((shared_base, state)) = shared {
@@ -978,12 +973,10 @@ pub extern "C" fn backoff_request_feed(
     progress: *mut u32,
 ) -> backoff_status {
     status_of((|| {
-        let (base, mut image, policy) = live_request(storage)?;
+        let (base, mut image, _) = live_request(storage)?;
         let chunk = bytes(chunk.cast(), len)?;
-        let Core::Reply(state) = image.core else { return Err(BACKOFF_ERR_WRONG_PHASE) };
-        let mut reply = Reply::resume(&policy, state);
+        let Core::Reply(reply) = &mut image.core else { return Err(BACKOFF_ERR_WRONG_PHASE) };
         let decided = reply.feed(chunk) == backoff_core::Progress::Decided;
-        image.core = Core::Reply(reply.suspend());
         storage::write_request(base, image);
         if let Some(progress) = out(progress) {
             *progress = if decided { BACKOFF_PROGRESS_DECIDED } else { BACKOFF_PROGRESS_READING };
@@ -1018,7 +1011,7 @@ impl Decided {
     }
 
     /// Writes the action and the message, and the request's next state into `image`.
-    fn write(self, action: Action<'_, CAP>, image: &mut RequestImage) {
+    fn write(self, action: Action<CAP>, image: &mut RequestImage) {
         let mut report_to = backoff_action::default();
         match report(action, &mut report_to, self.message.lend()) {
             Some(state) => {
@@ -1049,20 +1042,19 @@ fn end_response(
             return Err(BACKOFF_ERR_WRONG_PHASE);
         }
         // What an ended request keeps (never used again); a retry puts the next state here.
-        let ended = Core::Request(Request::new(&policy, now_ms, Idempotency::Idempotent).state());
-        let Core::Reply(state) = core::mem::replace(&mut image.core, ended) else {
+        let ended = Core::Request(Request::new(now_ms, Idempotency::Idempotent));
+        let Core::Reply(reply) = core::mem::replace(&mut image.core, ended) else {
             return Err(BACKOFF_ERR_CORRUPT);
         };
-        let reply = Reply::resume(&policy, state);
         let mut rng = rng(rng_ptr);
         let action = match ending {
-            Ending::Read => reply.finish(now_ms, &mut rng),
+            Ending::Read => reply.finish(&policy, now_ms, &mut rng),
             Ending::BodyFailed => {
                 if let Some((_, state)) = &mut shared {
                     let entropy = rng.entropy(now_ms);
                     state.apply(now_ms, Step::BodyFailed, entropy);
                 }
-                reply.body_failed(now_ms, &mut rng)
+                reply.body_failed(&policy, now_ms, &mut rng)
             }
         };
         // The driver's `Step::Pay` / `Step::Refund`, on the same budget.
@@ -1159,7 +1151,7 @@ pub extern "C" fn backoff_request_transport_failure(
             shared.apply(now_ms, step, entropy);
         }
         image.sent = Sent::No;
-        let action = Request::resume(&policy, state).transport_failure::<CAP, _>(now_ms, failure, &mut rng);
+        let action = state.transport_failure::<CAP, _>(&policy, now_ms, failure, &mut rng);
         let action = action.settle(shared.as_mut().and_then(|(_, s)| s.budget.as_mut()));
         decided.write(action, &mut image);
         if let Some((shared_base, state)) = shared {

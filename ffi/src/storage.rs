@@ -11,7 +11,7 @@
 //!
 //! **Request storage** holds plain data the library checks field by field (the header, the
 //! policy as twelve integers, the context the request was sent for) and the core's own request
-//! state ([`RequestState`] or, while a body is read, [`ReplyState`]), which the core keeps
+//! state ([`Request`] or, while a body is read, [`Reply`]), which the core keeps
 //! private and has no byte encoding for: the body parser inside a reply is a state machine of
 //! enums. Those bytes are covered by a 64-bit check word over every byte the library wrote
 //! (header, plain data, core state), and read as Rust values only when the check matches. The
@@ -24,7 +24,7 @@
 use core::mem::size_of;
 
 use backoff_core::driver::Shared;
-use backoff_core::{ReplyState, RequestState};
+use backoff_core::{Reply, Request};
 
 use crate::{backoff_policy, backoff_status, BACKOFF_REQUEST_SIZE, BACKOFF_SHARED_SIZE, CAP, CONTEXTS};
 use backoff_status::*;
@@ -83,9 +83,9 @@ impl Sent {
 #[allow(clippy::large_enum_variant)]
 pub enum Core {
     /// Ready (or ended: the state is kept, never used).
-    Request(RequestState),
+    Request(Request),
     /// Reading a body.
-    Reply(ReplyState<CAP>),
+    Reply(Reply<CAP>),
 }
 
 /// A request's storage, read into a local value.
@@ -104,7 +104,7 @@ const SENT_LEN: usize = 2 + CONTEXT_MAX;
 /// The core's state, at a multiple of 8 (the check word reads 8-byte words).
 const CORE_AT: usize = (SENT_AT + SENT_LEN).next_multiple_of(8);
 const CORE_LEN: usize = {
-    let (a, b) = (size_of::<RequestState>(), size_of::<ReplyState<CAP>>());
+    let (a, b) = (size_of::<Request>(), size_of::<Reply<CAP>>());
     (if a > b { a } else { b }).next_multiple_of(8)
 };
 /// The bytes of request storage the library writes (and checks); the rest is never touched.
@@ -375,14 +375,12 @@ pub fn read_request(base: *const u8) -> Result<RequestImage, backoff_status> {
     let sent = sent_from(&unsafe { read_bytes::<SENT_LEN>(base, SENT_AT) })?;
     let core_at = base.wrapping_add(CORE_AT);
     let core = match phase {
-        // SAFETY: the check word matched, so these are the bytes of a `RequestState` (or a
-        // `ReplyState<CAP>` while reading) this library wrote at `CORE_AT`; `read_unaligned`
+        // SAFETY: the check word matched, so these are the bytes of a `Request` (or a
+        // `Reply<CAP>` while reading) this library wrote at `CORE_AT`; `read_unaligned`
         // asks no alignment of the storage.
-        Phase::Ready | Phase::Ended => {
-            Core::Request(unsafe { core_at.cast::<RequestState>().read_unaligned() })
-        }
+        Phase::Ready | Phase::Ended => Core::Request(unsafe { core_at.cast::<Request>().read_unaligned() }),
         // SAFETY: as above.
-        Phase::Reading => Core::Reply(unsafe { core_at.cast::<ReplyState<CAP>>().read_unaligned() }),
+        Phase::Reading => Core::Reply(unsafe { core_at.cast::<Reply<CAP>>().read_unaligned() }),
     };
     Ok(RequestImage { phase, policy, sent, core })
 }
@@ -402,8 +400,8 @@ pub fn write_request(base: *mut u8, image: RequestImage) {
         let core_at = base.add(CORE_AT);
         core_at.write_bytes(0, CORE_LEN);
         match image.core {
-            Core::Request(state) => core_at.cast::<RequestState>().write_unaligned(state),
-            Core::Reply(state) => core_at.cast::<ReplyState<CAP>>().write_unaligned(state),
+            Core::Request(state) => core_at.cast::<Request>().write_unaligned(state),
+            Core::Reply(state) => core_at.cast::<Reply<CAP>>().write_unaligned(state),
         }
     }
     settle(base, REQUEST_USED);

@@ -79,7 +79,7 @@ fuzz_target!(|input: Input| {
     };
     let idempotency = if input.not_idempotent { Idempotency::NotIdempotent } else { Idempotency::Idempotent };
     let mut rng = Words(input.rng, 0);
-    let mut request = Request::new(&policy, input.start, idempotency);
+    let mut request = Request::new(input.start, idempotency);
     let mut now = input.start;
     let mut decided_at = input.start;
     let mut retries = 0u32;
@@ -112,23 +112,23 @@ fuzz_target!(|input: Input| {
                         assert!(!applies || now >= *until, "rate limit let a request through early");
                     }
                 }
-                let mut reply = request.response::<32, _>(*status, headers.as_slice());
+                let mut reply = request.response::<32, _>(&policy, *status, headers.as_slice());
                 for chunk in chunks {
                     let _ = reply.feed(chunk);
                 }
                 if *cut {
                     // The body broke off: a transport failure after sending, never a success.
-                    let action = reply.body_failed_with_budget(now, &mut rng, budget.as_mut());
+                    let action = reply.body_failed(&policy, now, &mut rng).settle(budget.as_mut());
                     assert!(!matches!(action, Action::Succeed { .. }));
                     action
                 } else {
-                    reply.finish_with_budget(now, &mut rng, budget.as_mut())
+                    reply.finish(&policy, now, &mut rng).settle(budget.as_mut())
                 }
             }
             Event::Transport { after_send, .. } => {
                 let failure =
                     if *after_send { TransportFailure::AfterSend } else { TransportFailure::BeforeSend };
-                request.transport_failure_with_budget(now, failure, &mut rng, budget.as_mut())
+                request.transport_failure(&policy, now, failure, &mut rng).settle(budget.as_mut())
             }
         };
         if let Some(b) = &budget {

@@ -64,7 +64,7 @@ pub fn run(pacing: Pacing, requests: usize, limit: usize, window_ms: u64, latenc
     let mut seen_headers = false;
     let mut now = 0u64;
     for _ in 0..requests {
-        let mut request = Request::new(&policy, now, Idempotency::Idempotent);
+        let mut request = Request::new(now, Idempotency::Idempotent);
         loop {
             if let Permit::Wait { until_ms } = limits.acquire(now, Some(b"events")) {
                 now = until_ms;
@@ -81,7 +81,7 @@ pub fn run(pacing: Pacing, requests: usize, limit: usize, window_ms: u64, latenc
             limits.observe(now, status, headers.as_slice());
             seen_headers = true;
             now += latency_ms;
-            match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+            match request.complete::<64, _, _>(&policy, now, status, headers.as_slice(), b"", &mut rng) {
                 Action::Succeed { .. } => {
                     report.succeeded += 1;
                     break;
@@ -146,7 +146,7 @@ pub fn run_overlapping(
     let mut limits = RateLimits::<4>::new(pacing);
     let mut report = OverlapReport::default();
     let mut waiting = requests;
-    let mut current: Vec<Option<Request<'_>>> = vec![None; concurrency];
+    let mut current: Vec<Option<Request>> = vec![None; concurrency];
     let mut sent_at = vec![0u64; concurrency];
     let mut first_seen: Option<u64> = None;
     let mut queue = BinaryHeap::new();
@@ -168,7 +168,7 @@ pub fn run_overlapping(
                         continue;
                     }
                     waiting -= 1;
-                    current[w] = Some(Request::new(&policy, now, Idempotency::Idempotent));
+                    current[w] = Some(Request::new(now, Idempotency::Idempotent));
                 }
                 match limits.acquire(now, Some(b"events")) {
                     Permit::Wait { until_ms } => push(&mut queue, &mut events, until_ms, Event::Ready(w)),
@@ -195,7 +195,7 @@ pub fn run_overlapping(
                 first_seen.get_or_insert(now);
                 limits.observe(now, status, headers.as_slice());
                 let request = current[w].take().expect("a response belongs to a request");
-                match request.complete::<64, _, _>(now, status, headers.as_slice(), b"", &mut rng) {
+                match request.complete::<64, _, _>(&policy, now, status, headers.as_slice(), b"", &mut rng) {
                     Action::Succeed { .. } => {
                         report.succeeded += 1;
                         push(&mut queue, &mut events, now, Event::Ready(w));
@@ -318,7 +318,7 @@ pub fn run_dialect(
     let context = Some(context);
     let mut seen = false;
     for _ in 0..requests {
-        let mut request = Request::new(&policy, now, Idempotency::NotIdempotent);
+        let mut request = Request::new(now, Idempotency::NotIdempotent);
         loop {
             if let Permit::Wait { until_ms } = limits.acquire(now, context) {
                 now = until_ms;
@@ -357,8 +357,8 @@ pub fn run_dialect(
             limits.observe_parsed(now, status, &read);
             seen = true;
             now += 40;
-            let reply = request.response_parsed::<64>(status, &read);
-            match reply.finish(now, &mut rng) {
+            let reply = request.response_parsed::<64>(&policy, status, &read);
+            match reply.finish(&policy, now, &mut rng) {
                 Action::Succeed { .. } => {
                     report.succeeded += 1;
                     break;

@@ -66,10 +66,10 @@ mod scenario {
         use core::mem::size_of;
         let sizes: [(&[u8], usize); 7] = [
             (b"Policy", size_of::<Policy>()),
-            (b"Request", size_of::<Request<'static>>()),
-            (b"Reply<128>", size_of::<Reply<'static, 128>>()),
+            (b"Request", size_of::<Request>()),
+            (b"Reply<128>", size_of::<Reply<128>>()),
             (b"Error<128>", size_of::<Error<128>>()),
-            (b"Action<128>", size_of::<Action<'static, 128>>()),
+            (b"Action<128>", size_of::<Action<128>>()),
             (b"RateLimits<4>", size_of::<RateLimits<4>>()),
             (b"RetryBudget", size_of::<RetryBudget>()),
         ];
@@ -103,12 +103,12 @@ mod scenario {
         // Headers are passed as one slice type throughout, as a real client's HTTP library
         // would hand them over: one copy of the header-reading code.
         // Request 1, attempt 1: 503 with an HTML body -> backoff 1000..=2000 ms.
-        let request = Request::new(&POLICY, now, Idempotency::Idempotent);
+        let request = Request::new(now, Idempotency::Idempotent);
         let headers: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"text/html")];
         limits.observe(now, black_box(503), &headers[..]);
-        let mut reply = request.response::<128, _>(black_box(503), &headers[..]);
+        let mut reply = request.response::<128, _>(&POLICY, black_box(503), &headers[..]);
         let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
-        let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+        let request = match reply.finish(&POLICY, now, &mut rng).settle(Some(&mut budget)) {
             Action::Retry(retry) => {
                 print(b"attempt 1: 503 -> retry in ");
                 print_u64(u64::from(retry.delay_ms));
@@ -143,9 +143,9 @@ mod scenario {
                 b"IETF reset not held",
             );
         }
-        let mut reply = request.response::<128, _>(black_box(429), &headers[..]);
+        let mut reply = request.response::<128, _>(&POLICY, black_box(429), &headers[..]);
         let _ = reply.feed(black_box(br#"{"errorMessage":"Too many requests"}"#));
-        let request = match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+        let request = match reply.finish(&POLICY, now, &mut rng).settle(Some(&mut budget)) {
             Action::Retry(retry) => {
                 print(b"attempt 2: 429 -> retry in ");
                 print_u64(u64::from(retry.delay_ms));
@@ -168,11 +168,11 @@ mod scenario {
 
         // Attempt 3: 400, body in 16-byte chunks -> fail at once with the message.
         let headers: [(&[u8], &[u8]); 1] = [(b"Content-Type", b"application/json")];
-        let mut reply = request.response::<128, _>(black_box(400), &headers[..]);
+        let mut reply = request.response::<128, _>(&POLICY, black_box(400), &headers[..]);
         for chunk in black_box(BAD_REQUEST).chunks(16) {
             let _ = reply.feed(chunk);
         }
-        match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+        match reply.finish(&POLICY, now, &mut rng).settle(Some(&mut budget)) {
             Action::Fail(error) => {
                 print(b"attempt 3: 400 -> fail: ");
                 print(error.message().unwrap_or("(no message)").as_bytes());
@@ -185,10 +185,10 @@ mod scenario {
         }
 
         // Request 2: 201 -> succeed.
-        let request = Request::new(&POLICY, now, Idempotency::Idempotent);
+        let request = Request::new(now, Idempotency::Idempotent);
         let headers: [(&[u8], &[u8]); 1] = [(b"X-RateLimit-Remaining", b"249")];
-        let reply = request.response::<128, _>(black_box(201), &headers[..]);
-        match reply.finish_with_budget(now, &mut rng, Some(&mut budget)) {
+        let reply = request.response::<128, _>(&POLICY, black_box(201), &headers[..]);
+        match reply.finish(&POLICY, now, &mut rng).settle(Some(&mut budget)) {
             Action::Succeed { attempts } => {
                 print(b"request 2: 201 -> succeed after ");
                 print_u64(u64::from(attempts));
@@ -268,19 +268,19 @@ mod scenario {
         let now: u64 = black_box(1_000);
         let headers: [(&[u8], &[u8]); 2] =
             [(b"Date", black_box(b"Fri, 27 Nov 2026 10:00:00 GMT")), (b"Retry-After", black_box(b"2"))];
-        let mut reply = Request::new(&POLICY, now, Idempotency::Idempotent)
-            .response::<128, _>(black_box(503), &headers[..]);
+        let mut reply = Request::new(now, Idempotency::Idempotent)
+            .response::<128, _>(&POLICY, black_box(503), &headers[..]);
         let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
-        let request = match reply.finish(now, &mut rng) {
+        let request = match reply.finish(&POLICY, now, &mut rng) {
             Action::Retry(retry) if retry.delay_ms == 2000 => retry.request,
             _ => return false,
         };
         let body = black_box(br#"{"errorMessage":"Invalid fields in the request body: emails.","code":400}"#);
-        let mut reply = request.response::<128, _>(black_box(400), &headers[..0]);
+        let mut reply = request.response::<128, _>(&POLICY, black_box(400), &headers[..0]);
         for chunk in body.chunks(16) {
             let _ = reply.feed(chunk);
         }
-        match reply.finish(now + 2000, &mut rng) {
+        match reply.finish(&POLICY, now + 2000, &mut rng) {
             Action::Fail(error)
                 if error.cause.body.message() == Some("Invalid fields in the request body: emails.") =>
             {
@@ -372,23 +372,21 @@ mod all_api {
         }
 
         let mut budget = RetryBudget::new(black_box(10), 5, 10, 1);
-        let request = Request::new(&policy, black_box(0), black_box(Idempotency::NotIdempotent));
-        black_box((request.policy().base_ms, request.retries(), request.attempt(), request.idempotency()));
-        let mut cut: Reply<'_, 16> = request.response(black_box(201), &headers[..]);
+        let request = Request::new(black_box(0), black_box(Idempotency::NotIdempotent));
+        black_box((policy.base_ms, request.retries(), request.attempt(), request.idempotency()));
+        let mut cut: Reply<16> = request.response(&policy, black_box(201), &headers[..]);
         black_box(cut.feed(black_box(b"{\"id\":")));
-        let cut: Action<16> = cut.body_failed_with_budget(black_box(1), &mut rng, Some(&mut budget));
+        let cut: Action<16> = cut.body_failed(&policy, black_box(1), &mut rng).settle(Some(&mut budget));
         black_box(matches!(cut, Action::Retry(_)));
         let cut: Action<16> =
-            request.response::<16, _>(black_box(429), &headers[..]).body_failed(1, &mut rng);
+            request.response::<16, _>(&policy, black_box(429), &headers[..]).body_failed(&policy, 1, &mut rng);
         black_box(matches!(cut, Action::Retry(_)));
-        let action: Action<16> = request.complete(black_box(1), black_box(502), &NoHeaders, body, &mut rng);
+        let action: Action<16> = request.complete(&policy, black_box(1), black_box(502), &NoHeaders, body, &mut rng);
         if let Action::Retry(retry) = action {
-            let next: Action<16> = retry.request.transport_failure_with_budget(
-                black_box(2),
-                black_box(TransportFailure::BeforeSend),
-                &mut rng,
-                Some(&mut budget),
-            );
+            let next: Action<16> = retry
+                .request
+                .transport_failure(&policy, black_box(2), black_box(TransportFailure::BeforeSend), &mut rng)
+                .settle(Some(&mut budget));
             if let Action::Fail(error) = &next {
                 // `Display` too: formatting an error into a sink that only counts bytes.
                 struct Count(usize);
@@ -403,7 +401,7 @@ mod all_api {
                 black_box(count.0);
             }
             black_box(matches!(next, Action::Fail(_)));
-            let again: Action<16> = retry.request.transport_failure(3, TransportFailure::AfterSend, &mut rng);
+            let again: Action<16> = retry.request.transport_failure(&policy, 3, TransportFailure::AfterSend, &mut rng);
             black_box(matches!(again, Action::Succeed { .. }));
         }
         black_box(budget.tokens());
@@ -513,10 +511,8 @@ mod all_api {
         black_box(backoff_core::dialect::parse_list(black_box(b"a;q=1"), &mut |item| {
             black_box(item.q);
         }));
-        let state = Request::new(&policy, black_box(0), Idempotency::Idempotent).state();
-        let request = Request::resume(&policy, black_box(state));
-        let reply = request.response::<16, _>(black_box(500), &NoHeaders);
-        let reply = backoff_core::Reply::resume(&policy, black_box(reply.suspend()));
+        let request = black_box(Request::new(black_box(0), Idempotency::Idempotent));
+        let reply = black_box(request.response::<16, _>(&policy, black_box(500), &NoHeaders));
         black_box(reply.status());
     }
 }
