@@ -245,14 +245,7 @@ impl Request {
         status: u16,
         headers: &H,
     ) -> Reply<N> {
-        let kind = ErrorKind::from_status(status);
-        let retry_after_ms = match kind {
-            Some(ErrorKind::RateLimited) | Some(ErrorKind::ServerError) if status == 429 || status == 503 => {
-                headers::retry_after_ms(headers)
-            }
-            _ => None,
-        };
-        Reply::new(self, policy, status, kind, retry_after_ms)
+        Reply::new(self, policy, status, ErrorKind::from_status(status), told_wait_ms(status, headers))
     }
 
     /// [`response`](Self::response) for a response already read in an API's dialect
@@ -295,18 +288,18 @@ impl Request {
             // inlined into the caller; the failing path, with its large frame, is not.)
             return Action::Succeed { attempts: self.attempt() };
         }
-        self.complete_failure(policy, now_ms, status, headers, body, rng)
+        self.complete_failure(now_ms, status, headers, body, rng, policy)
     }
 
     #[inline(never)]
     fn complete_failure<const N: usize, H: Headers + ?Sized, R: TryRng + ?Sized>(
         self,
-        policy: &Policy,
         now_ms: u64,
         status: u16,
         headers: &H,
         body: &[u8],
         rng: &mut R,
+        policy: &Policy,
     ) -> Action<N> {
         let mut reply = self.response::<N, H>(policy, status, headers);
         reply.feed(body);
@@ -414,6 +407,16 @@ impl Request {
     }
 }
 
+/// The wait a response's own `Retry-After` tells, on the statuses that carry it in the
+/// preset's reading (429 and 503; RFC 9110 §10.2.3 also allows it on 3xx, which are not retried).
+fn told_wait_ms<H: Headers + ?Sized>(status: u16, headers: &H) -> Option<u64> {
+    if status == 429 || status == 503 {
+        headers::retry_after_ms(headers)
+    } else {
+        None
+    }
+}
+
 /// Whether the failed attempt may have reached the application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Processed {
@@ -482,8 +485,9 @@ impl<const N: usize> Reply<N> {
         }
         let left = usize::try_from(self.left).unwrap_or(usize::MAX);
         let Some(within) = chunk.get(..left) else {
-            // All of it fits.
-            self.left = self.left.saturating_sub(u32::try_from(chunk.len()).unwrap_or(u32::MAX));
+            // All of it fits: fewer bytes than `left`, a `u32`, so the cast and the
+            // subtraction are exact.
+            self.left -= chunk.len() as u32;
             return self.parser.feed(chunk);
         };
         self.left = 0;
