@@ -5,6 +5,7 @@
 use rand_core::TryRng;
 
 use crate::backoff;
+use crate::encoding::{check_header, finish, header, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN};
 use crate::rate_limit::Permit;
 
 /// When a [`Breaker`] trips and how long it stays open. Plain `const` data.
@@ -142,7 +143,7 @@ impl Health {
     }
 }
 
-pub(crate) const BUCKETS: usize = 8;
+const BUCKETS: usize = 8;
 
 /// A circuit breaker: closed → open when failures that count (5xx, transport failures; not
 /// 4xx) reach [`BreakerPolicy::consecutive_failures`] in a row, or
@@ -176,21 +177,21 @@ pub(crate) const BUCKETS: usize = 8;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Breaker {
-    pub(crate) policy: BreakerPolicy,
-    pub(crate) state: BreakerState,
+    policy: BreakerPolicy,
+    state: BreakerState,
     /// Trips since the last close: the break doubles with each.
-    pub(crate) trips: u8,
-    pub(crate) consecutive: u16,
+    trips: u8,
+    consecutive: u16,
     /// (requests, failures) per bucket of `window_ms / 8`.
-    pub(crate) buckets: [(u16, u16); BUCKETS],
+    buckets: [(u16, u16); BUCKETS],
     /// The start of the newest bucket, and which one it is.
-    pub(crate) bucket_start_ms: u64,
-    pub(crate) newest: u8,
+    bucket_start_ms: u64,
+    newest: u8,
     /// The latest instant seen: a clock that goes back is read as standing still.
-    pub(crate) latest_ms: u64,
+    latest_ms: u64,
     /// When the last half-open probe went: a probe never answered is given up after the
     /// longest break, so a lost response cannot keep the breaker half-open for ever.
-    pub(crate) probe_ms: u64,
+    probe_ms: u64,
 }
 
 impl Breaker {
@@ -326,5 +327,98 @@ impl Breaker {
             bucket.1 = bucket.1.saturating_add(u16::from(failed));
         }
         self.consecutive = if failed { self.consecutive.saturating_add(1) } else { 0 };
+    }
+}
+
+// As bytes (the format: `crate::encoding`).
+
+impl Breaker {
+    /// The bytes [`encode`](Self::encode) writes.
+    pub const ENCODED_LEN: usize = HEADER_LEN + 22 + 11 + 1 + 2 + BUCKETS * 4 + 8 + 1 + 8 + 8;
+
+    /// Writes the breaker (its policy included) into `out[..ENCODED_LEN]`; the length written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        if out.len() < Self::ENCODED_LEN {
+            return Err(BufferTooSmall);
+        }
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::Breaker, 0);
+        let p = &self.policy;
+        w.u16(p.consecutive_failures);
+        w.u8(p.failure_percent);
+        w.u32(p.window_ms);
+        w.u16(p.min_requests);
+        w.u32(p.break_ms);
+        w.u32(p.max_break_ms);
+        w.u8(p.probes);
+        w.u32(p.release_spread_ms);
+        match self.state {
+            BreakerState::Closed => {
+                w.u8(0);
+                w.bytes(&[0; 10]);
+            }
+            BreakerState::Open { until_ms } => {
+                w.u8(1);
+                w.u64(until_ms);
+                w.bytes(&[0; 2]);
+            }
+            BreakerState::HalfOpen { in_flight, succeeded } => {
+                w.u8(2);
+                w.u64(0);
+                w.u8(in_flight);
+                w.u8(succeeded);
+            }
+        }
+        w.u8(self.trips);
+        w.u16(self.consecutive);
+        for (requests, failures) in self.buckets {
+            w.u16(requests);
+            w.u16(failures);
+        }
+        w.u64(self.bucket_start_ms);
+        w.u8(self.newest);
+        w.u64(self.latest_ms);
+        w.u64(self.probe_ms);
+        finish(&w, Self::ENCODED_LEN)
+    }
+
+    /// The breaker `encode` wrote, or why these bytes are not one.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = check_header(bytes, Kind::Breaker, 0, Self::ENCODED_LEN)?;
+        let policy = BreakerPolicy {
+            consecutive_failures: r.u16()?,
+            failure_percent: r.u8()?,
+            window_ms: r.u32()?,
+            min_requests: r.u16()?,
+            break_ms: r.u32()?,
+            max_break_ms: r.u32()?,
+            probes: r.u8()?,
+            release_spread_ms: r.u32()?,
+        };
+        let tag = r.u8()?;
+        let until_ms = r.u64()?;
+        let (in_flight, succeeded) = (r.u8()?, r.u8()?);
+        // Fields a state does not use are zero: one state, one encoding.
+        let state = match (tag, until_ms, in_flight, succeeded) {
+            (0, 0, 0, 0) => BreakerState::Closed,
+            (1, until_ms, 0, 0) => BreakerState::Open { until_ms },
+            (2, 0, in_flight, succeeded) => BreakerState::HalfOpen { in_flight, succeeded },
+            _ => return Err(DecodeError::Invalid),
+        };
+        let mut breaker = Self::new(policy);
+        breaker.state = state;
+        breaker.trips = r.u8()?;
+        breaker.consecutive = r.u16()?;
+        for bucket in breaker.buckets.iter_mut() {
+            *bucket = (r.u16()?, r.u16()?);
+        }
+        breaker.bucket_start_ms = r.u64()?;
+        breaker.newest = r.u8()?;
+        if usize::from(breaker.newest) >= BUCKETS {
+            return Err(DecodeError::Invalid);
+        }
+        breaker.latest_ms = r.u64()?;
+        breaker.probe_ms = r.u64()?;
+        Ok(breaker)
     }
 }

@@ -1,5 +1,6 @@
 //! A retry budget shared by all requests of a client. The rules are on [`RetryBudget`].
 
+use crate::encoding::{check_header, finish, header, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN};
 use crate::error::ErrorKind;
 
 /// A token bucket for retries, so an outage does not become a retry storm. Plain data: keep
@@ -24,7 +25,7 @@ use crate::error::ErrorKind;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RetryBudget {
-    pub(crate) tokens: u32,
+    tokens: u32,
     /// The most tokens the bucket holds; it starts full.
     pub capacity: u32,
     /// Tokens a retry after an error response costs.
@@ -73,5 +74,37 @@ impl RetryBudget {
     /// Puts a success's refund back, up to the capacity.
     pub(crate) fn deposit(&mut self) {
         self.tokens = self.tokens.saturating_add(self.success_refund).min(self.capacity);
+    }
+}
+
+// As bytes (the format: `crate::encoding`).
+
+impl RetryBudget {
+    /// The bytes [`encode`](Self::encode) writes.
+    pub const ENCODED_LEN: usize = HEADER_LEN + 5 * 4;
+
+    /// Writes the budget into `out[..ENCODED_LEN]`; the length written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        if out.len() < Self::ENCODED_LEN {
+            return Err(BufferTooSmall);
+        }
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::RetryBudget, 0);
+        for v in [self.tokens, self.capacity, self.retry_cost, self.timeout_cost, self.success_refund] {
+            w.u32(v);
+        }
+        finish(&w, Self::ENCODED_LEN)
+    }
+
+    /// The budget `encode` wrote, or why these bytes are not one.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = check_header(bytes, Kind::RetryBudget, 0, Self::ENCODED_LEN)?;
+        let tokens = r.u32()?;
+        let mut budget = Self::new(r.u32()?, r.u32()?, r.u32()?, r.u32()?);
+        if tokens > budget.capacity {
+            return Err(DecodeError::Invalid);
+        }
+        budget.tokens = tokens;
+        Ok(budget)
     }
 }

@@ -22,17 +22,16 @@
 
 use core::fmt;
 
-use crate::breaker::{Breaker, BreakerPolicy, BreakerState, BUCKETS};
-use crate::budget::RetryBudget;
-use crate::pushback::{ContextName, CONTEXT_NAME_CAP};
-use crate::rate_limit::{Entry, Hold, Pacing, RateLimits};
-use crate::shared::Shared;
+// Written for these types, each next to its own type (their fields stay private): the format's
+// pieces are here.
+#[cfg(doc)]
+use crate::{shared::Shared, Breaker, RateLimits, RetryBudget};
 
 /// The format version this crate writes and reads.
 pub const VERSION: u8 = 2;
 
 const MAGIC: [u8; 2] = *b"BC";
-const HEADER_LEN: usize = 6;
+pub(crate) const HEADER_LEN: usize = 6;
 
 /// What an encoding holds (its fourth byte).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,13 +99,13 @@ impl fmt::Display for BufferTooSmall {
 
 impl core::error::Error for BufferTooSmall {}
 
-struct Writer<'a> {
-    out: &'a mut [u8],
-    at: usize,
+pub(crate) struct Writer<'a> {
+    pub(crate) out: &'a mut [u8],
+    pub(crate) at: usize,
 }
 
 impl Writer<'_> {
-    fn bytes(&mut self, bytes: &[u8]) {
+    pub(crate) fn bytes(&mut self, bytes: &[u8]) {
         for &b in bytes {
             if let Some(slot) = self.out.get_mut(self.at) {
                 *slot = b;
@@ -114,35 +113,35 @@ impl Writer<'_> {
             self.at += 1;
         }
     }
-    fn u8(&mut self, v: u8) {
+    pub(crate) fn u8(&mut self, v: u8) {
         self.bytes(&[v]);
     }
-    fn u16(&mut self, v: u16) {
+    pub(crate) fn u16(&mut self, v: u16) {
         self.bytes(&v.to_le_bytes());
     }
-    fn u32(&mut self, v: u32) {
+    pub(crate) fn u32(&mut self, v: u32) {
         self.bytes(&v.to_le_bytes());
     }
-    fn u64(&mut self, v: u64) {
+    pub(crate) fn u64(&mut self, v: u64) {
         self.bytes(&v.to_le_bytes());
     }
-    fn opt_u32(&mut self, v: Option<u32>) {
+    pub(crate) fn opt_u32(&mut self, v: Option<u32>) {
         self.u8(u8::from(v.is_some()));
         self.u32(v.unwrap_or(0));
     }
-    fn opt_u64(&mut self, v: Option<u64>) {
+    pub(crate) fn opt_u64(&mut self, v: Option<u64>) {
         self.u8(u8::from(v.is_some()));
         self.u64(v.unwrap_or(0));
     }
 }
 
-struct Reader<'a> {
+pub(crate) struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
 }
 
 impl Reader<'_> {
-    fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         let src = self.bytes.get(self.at..self.at + N).ok_or(DecodeError::WrongLength)?;
         for (d, s) in out.iter_mut().zip(src) {
@@ -151,19 +150,19 @@ impl Reader<'_> {
         self.at += N;
         Ok(out)
     }
-    fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
         Ok(self.take::<1>()?[0])
     }
-    fn u16(&mut self) -> Result<u16, DecodeError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
         Ok(u16::from_le_bytes(self.take()?))
     }
-    fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
         Ok(u32::from_le_bytes(self.take()?))
     }
-    fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_le_bytes(self.take()?))
     }
-    fn flag(&mut self) -> Result<bool, DecodeError> {
+    pub(crate) fn flag(&mut self) -> Result<bool, DecodeError> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
@@ -171,7 +170,7 @@ impl Reader<'_> {
         }
     }
     /// An absent value must be written as zero: one state, one encoding.
-    fn opt_u32(&mut self) -> Result<Option<u32>, DecodeError> {
+    pub(crate) fn opt_u32(&mut self) -> Result<Option<u32>, DecodeError> {
         let present = self.flag()?;
         match (present, self.u32()?) {
             (true, v) => Ok(Some(v)),
@@ -179,7 +178,7 @@ impl Reader<'_> {
             (false, _) => Err(DecodeError::Invalid),
         }
     }
-    fn opt_u64(&mut self) -> Result<Option<u64>, DecodeError> {
+    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, DecodeError> {
         let present = self.flag()?;
         match (present, self.u64()?) {
             (true, v) => Ok(Some(v)),
@@ -187,32 +186,21 @@ impl Reader<'_> {
             (false, _) => Err(DecodeError::Invalid),
         }
     }
-    /// A hold: its far part is none, or believed for less than it says.
-    fn hold(&mut self) -> Result<Hold, DecodeError> {
-        let (until_ms, far, believed) = (self.u64()?, self.u64()?, self.u64()?);
-        if believed >= far && (far, believed) != (0, 0) {
-            return Err(DecodeError::Invalid);
-        }
-        Ok(Hold { until_ms, far: (far, believed) })
-    }
 }
 
-/// A hold: the instant of those believed whole, then the far one's instant and the instant
-/// it stops being believed.
-fn hold(w: &mut Writer<'_>, hold: Hold) {
-    w.u64(hold.until_ms);
-    w.u64(hold.far.0);
-    w.u64(hold.far.1);
-}
-
-fn header(w: &mut Writer<'_>, kind: Kind, capacity: u16) {
+pub(crate) fn header(w: &mut Writer<'_>, kind: Kind, capacity: u16) {
     w.bytes(&MAGIC);
     w.u8(VERSION);
     w.u8(kind as u8);
     w.u16(capacity);
 }
 
-fn check_header(bytes: &[u8], kind: Kind, capacity: u16, len: usize) -> Result<Reader<'_>, DecodeError> {
+pub(crate) fn check_header(
+    bytes: &[u8],
+    kind: Kind,
+    capacity: u16,
+    len: usize,
+) -> Result<Reader<'_>, DecodeError> {
     if bytes.get(..2) != Some(&MAGIC[..]) {
         return Err(DecodeError::NotOurs);
     }
@@ -233,7 +221,7 @@ fn check_header(bytes: &[u8], kind: Kind, capacity: u16, len: usize) -> Result<R
     Ok(r)
 }
 
-fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
+pub(crate) fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
     if w.out.len() < len {
         Err(BufferTooSmall)
     } else {
@@ -241,275 +229,18 @@ fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
     }
 }
 
-// Tag, name bytes, name length, hash, hold (near, far, far believed), three optional u32s, paced,
-// used, optional reset, sent, and the two u16 counts written as one 4. (`2 + 2` at the end would
-// let a mutant turn it into `2 * 2` unnoticed: the same number.)
-const ENTRY_LEN: usize = 1 + CONTEXT_NAME_CAP + 1 + 4 + 24 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
-
-impl<const C: usize> RateLimits<C> {
-    /// The bytes [`encode`](Self::encode) writes: 35 plus 106 per context.
-    pub const ENCODED_LEN: usize = HEADER_LEN + 24 + 1 + 4 + C * ENTRY_LEN;
-
-    /// Writes the state into `out[..ENCODED_LEN]` (the rest untouched); the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
-        }
-        let mut w = Writer { out, at: 0 };
-        header(&mut w, Kind::RateLimits, u16::try_from(C).unwrap_or(u16::MAX));
-        hold(&mut w, self.all);
-        w.u8(match self.pacing {
-            Pacing::Burst => 0,
-            Pacing::Smooth => 1,
-        });
-        w.u32(self.max_hold_ms);
-        for entry in &self.entries {
-            match entry {
-                None => w.bytes(&[0; ENTRY_LEN]),
-                Some(e) => {
-                    w.u8(1);
-                    w.bytes(&e.name.bytes);
-                    w.u8(e.name.len);
-                    w.u32(e.name.hash);
-                    hold(&mut w, e.hold);
-                    w.opt_u32(e.limit);
-                    w.opt_u32(e.window_ms);
-                    w.opt_u32(e.remaining);
-                    w.u64(e.next_paced_ms);
-                    w.u64(e.used_ms);
-                    w.opt_u64(e.reset_at_ms);
-                    w.u64(e.sent_ms);
-                    w.u16(e.in_flight);
-                    w.u16(e.sends_since_idle);
-                }
-            }
-        }
-        finish(&w, Self::ENCODED_LEN)
-    }
-
-    /// The state `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let capacity = u16::try_from(C).map_err(|_| DecodeError::OtherCapacity)?;
-        let mut r = check_header(bytes, Kind::RateLimits, capacity, Self::ENCODED_LEN)?;
-        let mut limits = Self::new(Pacing::Burst);
-        limits.all = r.hold()?;
-        limits.pacing = match r.u8()? {
-            0 => Pacing::Burst,
-            1 => Pacing::Smooth,
-            _ => return Err(DecodeError::Invalid),
-        };
-        limits.max_hold_ms = r.u32()?;
-        for slot in limits.entries.iter_mut() {
-            if !r.flag()? {
-                // An empty slot is all zeroes: one state, one encoding.
-                if r.take::<{ ENTRY_LEN - 1 }>()?.iter().any(|&b| b != 0) {
-                    return Err(DecodeError::Invalid);
-                }
-                continue;
-            }
-            let bytes: [u8; CONTEXT_NAME_CAP] = r.take()?;
-            let len = r.u8()?;
-            let hash = r.u32()?;
-            let kept = bytes.get(..usize::from(len)).ok_or(DecodeError::Invalid)?;
-            let valid =
-                ContextName::new(kept).is_some() && bytes.iter().skip(usize::from(len)).all(|&b| b == 0);
-            if !valid {
-                return Err(DecodeError::Invalid);
-            }
-            let name = ContextName { bytes, len, hash };
-            *slot = Some(Entry {
-                name,
-                hold: r.hold()?,
-                limit: r.opt_u32()?,
-                window_ms: r.opt_u32()?,
-                remaining: r.opt_u32()?,
-                next_paced_ms: r.u64()?,
-                used_ms: r.u64()?,
-                reset_at_ms: r.opt_u64()?,
-                sent_ms: r.u64()?,
-                in_flight: r.u16()?,
-                sends_since_idle: r.u16()?,
-            });
-        }
-        Ok(limits)
-    }
-}
-
-impl RetryBudget {
-    /// The bytes [`encode`](Self::encode) writes.
-    pub const ENCODED_LEN: usize = HEADER_LEN + 5 * 4;
-
-    /// Writes the budget into `out[..ENCODED_LEN]`; the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
-        }
-        let mut w = Writer { out, at: 0 };
-        header(&mut w, Kind::RetryBudget, 0);
-        for v in [self.tokens, self.capacity, self.retry_cost, self.timeout_cost, self.success_refund] {
-            w.u32(v);
-        }
-        finish(&w, Self::ENCODED_LEN)
-    }
-
-    /// The budget `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = check_header(bytes, Kind::RetryBudget, 0, Self::ENCODED_LEN)?;
-        let tokens = r.u32()?;
-        let mut budget = Self::new(r.u32()?, r.u32()?, r.u32()?, r.u32()?);
-        if tokens > budget.capacity {
-            return Err(DecodeError::Invalid);
-        }
-        budget.tokens = tokens;
-        Ok(budget)
-    }
-}
-
-impl Breaker {
-    /// The bytes [`encode`](Self::encode) writes.
-    pub const ENCODED_LEN: usize = HEADER_LEN + 22 + 11 + 1 + 2 + BUCKETS * 4 + 8 + 1 + 8 + 8;
-
-    /// Writes the breaker (its policy included) into `out[..ENCODED_LEN]`; the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
-        }
-        let mut w = Writer { out, at: 0 };
-        header(&mut w, Kind::Breaker, 0);
-        let p = &self.policy;
-        w.u16(p.consecutive_failures);
-        w.u8(p.failure_percent);
-        w.u32(p.window_ms);
-        w.u16(p.min_requests);
-        w.u32(p.break_ms);
-        w.u32(p.max_break_ms);
-        w.u8(p.probes);
-        w.u32(p.release_spread_ms);
-        match self.state {
-            BreakerState::Closed => {
-                w.u8(0);
-                w.bytes(&[0; 10]);
-            }
-            BreakerState::Open { until_ms } => {
-                w.u8(1);
-                w.u64(until_ms);
-                w.bytes(&[0; 2]);
-            }
-            BreakerState::HalfOpen { in_flight, succeeded } => {
-                w.u8(2);
-                w.u64(0);
-                w.u8(in_flight);
-                w.u8(succeeded);
-            }
-        }
-        w.u8(self.trips);
-        w.u16(self.consecutive);
-        for (requests, failures) in self.buckets {
-            w.u16(requests);
-            w.u16(failures);
-        }
-        w.u64(self.bucket_start_ms);
-        w.u8(self.newest);
-        w.u64(self.latest_ms);
-        w.u64(self.probe_ms);
-        finish(&w, Self::ENCODED_LEN)
-    }
-
-    /// The breaker `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let mut r = check_header(bytes, Kind::Breaker, 0, Self::ENCODED_LEN)?;
-        let policy = BreakerPolicy {
-            consecutive_failures: r.u16()?,
-            failure_percent: r.u8()?,
-            window_ms: r.u32()?,
-            min_requests: r.u16()?,
-            break_ms: r.u32()?,
-            max_break_ms: r.u32()?,
-            probes: r.u8()?,
-            release_spread_ms: r.u32()?,
-        };
-        let tag = r.u8()?;
-        let until_ms = r.u64()?;
-        let (in_flight, succeeded) = (r.u8()?, r.u8()?);
-        // Fields a state does not use are zero: one state, one encoding.
-        let state = match (tag, until_ms, in_flight, succeeded) {
-            (0, 0, 0, 0) => BreakerState::Closed,
-            (1, until_ms, 0, 0) => BreakerState::Open { until_ms },
-            (2, 0, in_flight, succeeded) => BreakerState::HalfOpen { in_flight, succeeded },
-            _ => return Err(DecodeError::Invalid),
-        };
-        let mut breaker = Self::new(policy);
-        breaker.state = state;
-        breaker.trips = r.u8()?;
-        breaker.consecutive = r.u16()?;
-        for bucket in breaker.buckets.iter_mut() {
-            *bucket = (r.u16()?, r.u16()?);
-        }
-        breaker.bucket_start_ms = r.u64()?;
-        breaker.newest = r.u8()?;
-        if usize::from(breaker.newest) >= BUCKETS {
-            return Err(DecodeError::Invalid);
-        }
-        breaker.latest_ms = r.u64()?;
-        breaker.probe_ms = r.u64()?;
-        Ok(breaker)
-    }
-}
-
-impl<const C: usize> Shared<C> {
-    /// The bytes [`encode`](Self::encode) writes: a header, the rate limits' encoding, then
-    /// the budget's and the breaker's, each after a tag byte (zeroes when absent).
-    pub const ENCODED_LEN: usize =
-        HEADER_LEN + RateLimits::<C>::ENCODED_LEN + 1 + RetryBudget::ENCODED_LEN + 1 + Breaker::ENCODED_LEN;
-
-    /// Writes the whole state into `out[..ENCODED_LEN]` (the rest untouched); the length
-    /// written. One state, one sequence of bytes, like its parts'.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let out = out.get_mut(..Self::ENCODED_LEN).ok_or(BufferTooSmall)?;
-        out.fill(0);
-        let mut w = Writer { out, at: 0 };
-        header(&mut w, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX));
-        let mut at = HEADER_LEN;
-        self.limits.encode(part(w.out, at, RateLimits::<C>::ENCODED_LEN)?)?;
-        at += RateLimits::<C>::ENCODED_LEN;
-        if let Some(budget) = &self.budget {
-            part(w.out, at, 1)?.fill(1);
-            budget.encode(part(w.out, at + 1, RetryBudget::ENCODED_LEN)?)?;
-        }
-        at += 1 + RetryBudget::ENCODED_LEN;
-        if let Some(breaker) = &self.breaker {
-            part(w.out, at, 1)?.fill(1);
-            breaker.encode(part(w.out, at + 1, Breaker::ENCODED_LEN)?)?;
-        }
-        Ok(Self::ENCODED_LEN)
-    }
-
-    /// The state `encode` wrote, or why these bytes are not one (an absent part's bytes must
-    /// be zero).
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        check_header(bytes, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX), Self::ENCODED_LEN)?;
-        let mut at = HEADER_LEN;
-        let limits = RateLimits::<C>::decode(slice(bytes, at, RateLimits::<C>::ENCODED_LEN)?)?;
-        at += RateLimits::<C>::ENCODED_LEN;
-        let budget = optional(bytes, at, RetryBudget::ENCODED_LEN, RetryBudget::decode)?;
-        at += 1 + RetryBudget::ENCODED_LEN;
-        let breaker = optional(bytes, at, Breaker::ENCODED_LEN, Breaker::decode)?;
-        Ok(Self { limits, budget, breaker })
-    }
-}
-
 /// `len` bytes of `out` from `at`, or the buffer is too small.
-fn part(out: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], BufferTooSmall> {
+pub(crate) fn part(out: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], BufferTooSmall> {
     out.get_mut(at..at.saturating_add(len)).ok_or(BufferTooSmall)
 }
 
 /// `len` bytes of `bytes` from `at`, or they are too short.
-fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], DecodeError> {
+pub(crate) fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], DecodeError> {
     bytes.get(at..at.saturating_add(len)).ok_or(DecodeError::WrongLength)
 }
 
 /// A tag byte at `at`, then `len` bytes: decoded if the tag is 1, all zero if it is 0.
-fn optional<T>(
+pub(crate) fn optional<T>(
     bytes: &[u8],
     at: usize,
     len: usize,

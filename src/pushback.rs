@@ -3,6 +3,7 @@
 //! request ([`Request::response_parsed`](crate::Request::response_parsed)) and the rate limits
 //! ([`RateLimits::observe_parsed`](crate::RateLimits::observe_parsed)) both take.
 
+use crate::encoding::{DecodeError, Reader, Writer};
 use crate::headers::{self, Headers};
 
 /// The statuses whose `Retry-After` HTTP itself defines as pushback: 429 and 503.
@@ -117,9 +118,9 @@ fn strip_prefix_ignore_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct ContextName {
-    pub(crate) bytes: [u8; CONTEXT_NAME_CAP],
-    pub(crate) len: u8,
-    pub(crate) hash: u32,
+    bytes: [u8; CONTEXT_NAME_CAP],
+    len: u8,
+    hash: u32,
 }
 
 impl ContextName {
@@ -142,5 +143,32 @@ impl ContextName {
     pub fn as_str(&self) -> &str {
         let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();
         core::str::from_utf8(bytes).unwrap_or_default()
+    }
+}
+
+// A context name as bytes, inside the rate limits' encoding (the format: `crate::encoding`).
+impl ContextName {
+    /// The bytes [`encode`](Self::encode) writes: the kept bytes (zeroes after them), their
+    /// length, the hash.
+    pub(crate) const ENCODED_LEN: usize = CONTEXT_NAME_CAP + 1 + 4;
+
+    pub(crate) fn encode(&self, w: &mut Writer<'_>) {
+        w.bytes(&self.bytes);
+        w.u8(self.len);
+        w.u32(self.hash);
+    }
+
+    /// A name `encode` wrote: its kept bytes a name [`new`](Self::new) accepts, zeroes after
+    /// them.
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let bytes: [u8; CONTEXT_NAME_CAP] = r.take()?;
+        let len = r.u8()?;
+        let hash = r.u32()?;
+        let kept = bytes.get(..usize::from(len)).ok_or(DecodeError::Invalid)?;
+        let valid = Self::new(kept).is_some() && bytes.iter().skip(usize::from(len)).all(|&b| b == 0);
+        if !valid {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Self { bytes, len, hash })
     }
 }

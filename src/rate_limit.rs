@@ -1,6 +1,9 @@
 //! Rate limits shared by every request of a client: learnt from each response's headers,
 //! asked before each request is sent. The rules are on [`RateLimits`].
 
+use crate::encoding::{
+    check_header, finish, header, BufferTooSmall, DecodeError, Kind, Reader, Writer, HEADER_LEN,
+};
 use crate::headers::Headers;
 use crate::pushback::{ContextName, RateLimitHeaders, Scope};
 
@@ -43,28 +46,28 @@ pub enum Permit {
 /// What is known about one context.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct Entry {
-    pub(crate) name: ContextName,
+struct Entry {
+    name: ContextName,
     /// No request of this context before this instant (a 429's `Retry-After`, or an
     /// exhausted window), while it is believed.
-    pub(crate) hold: Hold,
-    pub(crate) limit: Option<u32>,
-    pub(crate) window_ms: Option<u32>,
+    hold: Hold,
+    limit: Option<u32>,
+    window_ms: Option<u32>,
     /// `Remaining` as last told, minus the requests let through since.
-    pub(crate) remaining: Option<u32>,
+    remaining: Option<u32>,
     /// The earliest instant the next paced request may go.
-    pub(crate) next_paced_ms: u64,
+    next_paced_ms: u64,
     /// Last instant this entry was used, for eviction.
-    pub(crate) used_ms: u64,
+    used_ms: u64,
     /// When the server said the quota resets (a dialect's reset header), if it did.
-    pub(crate) reset_at_ms: Option<u64>,
+    reset_at_ms: Option<u64>,
     /// The last instant a request of this context was let through.
-    pub(crate) sent_ms: u64,
+    sent_ms: u64,
     /// Requests let through and not yet answered.
-    pub(crate) in_flight: u16,
+    in_flight: u16,
     /// Requests let through since none was in flight: a response is fresh (its `Remaining`
     /// counts every send before it) only when it answers the one send of such a stretch.
-    pub(crate) sends_since_idle: u16,
+    sends_since_idle: u16,
 }
 
 /// What responses said about when requests may go again: no request before an instant, as
@@ -82,17 +85,17 @@ pub(crate) struct Entry {
 /// never lends its instant to a nearer hold that still is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub(crate) struct Hold {
+struct Hold {
     /// The latest instant of the holds believed whole (0: none).
-    pub(crate) until_ms: u64,
+    until_ms: u64,
     /// The far hold believed longest: the instant the server said, and the instant from which
     /// it is no longer believed (before it; both 0: none).
-    pub(crate) far: (u64, u64),
+    far: (u64, u64),
 }
 
 impl Hold {
     /// No hold.
-    pub(crate) const NONE: Self = Self { until_ms: 0, far: (0, 0) };
+    const NONE: Self = Self { until_ms: 0, far: (0, 0) };
 
     /// The instant before which nothing may go, as seen at `now_ms`: 0 once every hold is over
     /// or no longer believed.
@@ -171,13 +174,13 @@ const FORGET_IN_FLIGHT_MS: u64 = 60_000;
 #[derive(Clone, Debug)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct RateLimits<const C: usize> {
-    pub(crate) entries: [Option<Entry>; C],
+    entries: [Option<Entry>; C],
     /// No request of any context before this instant (a 429 that named no context, or an
     /// evicted entry's hold), while it is believed.
-    pub(crate) all: Hold,
-    pub(crate) pacing: Pacing,
+    all: Hold,
+    pacing: Pacing,
     /// The longest a hold is believed after it was learnt.
-    pub(crate) max_hold_ms: u32,
+    max_hold_ms: u32,
 }
 
 impl<const C: usize> RateLimits<C> {
@@ -506,5 +509,108 @@ impl Entry {
         if let (Some(0), Some(at)) = (self.remaining, back_at) {
             self.hold.extend(now_ms, at, max_hold_ms);
         }
+    }
+}
+
+// The rate limits as bytes (the format: `crate::encoding`).
+
+impl Hold {
+    /// A hold: the instant of those believed whole, then the far one's instant and the instant
+    /// it stops being believed.
+    fn encode(self, w: &mut Writer<'_>) {
+        w.u64(self.until_ms);
+        w.u64(self.far.0);
+        w.u64(self.far.1);
+    }
+
+    /// A hold: its far part is none, or believed for less than it says.
+    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let (until_ms, far, believed) = (r.u64()?, r.u64()?, r.u64()?);
+        if believed >= far && (far, believed) != (0, 0) {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Self { until_ms, far: (far, believed) })
+    }
+}
+
+// Tag, name (bytes, length, hash), hold (near, far, far believed), three optional u32s, paced,
+// used, optional reset, sent, and the two u16 counts written as one 4. (`2 + 2` at the end would
+// let a mutant turn it into `2 * 2` unnoticed: the same number.)
+const ENTRY_LEN: usize = 1 + ContextName::ENCODED_LEN + 24 + 3 * 5 + 8 + 8 + 9 + 8 + 4;
+
+impl<const C: usize> RateLimits<C> {
+    /// The bytes [`encode`](Self::encode) writes: 35 plus 106 per context.
+    pub const ENCODED_LEN: usize = HEADER_LEN + 24 + 1 + 4 + C * ENTRY_LEN;
+
+    /// Writes the state into `out[..ENCODED_LEN]` (the rest untouched); the length written.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        if out.len() < Self::ENCODED_LEN {
+            return Err(BufferTooSmall);
+        }
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::RateLimits, u16::try_from(C).unwrap_or(u16::MAX));
+        self.all.encode(&mut w);
+        w.u8(match self.pacing {
+            Pacing::Burst => 0,
+            Pacing::Smooth => 1,
+        });
+        w.u32(self.max_hold_ms);
+        for entry in &self.entries {
+            match entry {
+                None => w.bytes(&[0; ENTRY_LEN]),
+                Some(e) => {
+                    w.u8(1);
+                    e.name.encode(&mut w);
+                    e.hold.encode(&mut w);
+                    w.opt_u32(e.limit);
+                    w.opt_u32(e.window_ms);
+                    w.opt_u32(e.remaining);
+                    w.u64(e.next_paced_ms);
+                    w.u64(e.used_ms);
+                    w.opt_u64(e.reset_at_ms);
+                    w.u64(e.sent_ms);
+                    w.u16(e.in_flight);
+                    w.u16(e.sends_since_idle);
+                }
+            }
+        }
+        finish(&w, Self::ENCODED_LEN)
+    }
+
+    /// The state `encode` wrote, or why these bytes are not one.
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let capacity = u16::try_from(C).map_err(|_| DecodeError::OtherCapacity)?;
+        let mut r = check_header(bytes, Kind::RateLimits, capacity, Self::ENCODED_LEN)?;
+        let mut limits = Self::new(Pacing::Burst);
+        limits.all = Hold::decode(&mut r)?;
+        limits.pacing = match r.u8()? {
+            0 => Pacing::Burst,
+            1 => Pacing::Smooth,
+            _ => return Err(DecodeError::Invalid),
+        };
+        limits.max_hold_ms = r.u32()?;
+        for slot in limits.entries.iter_mut() {
+            if !r.flag()? {
+                // An empty slot is all zeroes: one state, one encoding.
+                if r.take::<{ ENTRY_LEN - 1 }>()?.iter().any(|&b| b != 0) {
+                    return Err(DecodeError::Invalid);
+                }
+                continue;
+            }
+            *slot = Some(Entry {
+                name: ContextName::decode(&mut r)?,
+                hold: Hold::decode(&mut r)?,
+                limit: r.opt_u32()?,
+                window_ms: r.opt_u32()?,
+                remaining: r.opt_u32()?,
+                next_paced_ms: r.u64()?,
+                used_ms: r.u64()?,
+                reset_at_ms: r.opt_u64()?,
+                sent_ms: r.u64()?,
+                in_flight: r.u16()?,
+                sends_since_idle: r.u16()?,
+            });
+        }
+        Ok(limits)
     }
 }

@@ -10,6 +10,9 @@ use rand_core::TryRng;
 
 use crate::breaker::{Breaker, Health};
 use crate::budget::RetryBudget;
+use crate::encoding::{
+    check_header, header, optional, part, slice, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN,
+};
 use crate::error::ErrorKind;
 use crate::headers::Headers;
 use crate::pushback::RateLimitHeaders;
@@ -265,6 +268,50 @@ impl TryRng for Entropy {
             }
         }
         Ok(())
+    }
+}
+
+// As bytes (the format: `crate::encoding`).
+
+impl<const C: usize> Shared<C> {
+    /// The bytes [`encode`](Self::encode) writes: a header, the rate limits' encoding, then
+    /// the budget's and the breaker's, each after a tag byte (zeroes when absent).
+    pub const ENCODED_LEN: usize =
+        HEADER_LEN + RateLimits::<C>::ENCODED_LEN + 1 + RetryBudget::ENCODED_LEN + 1 + Breaker::ENCODED_LEN;
+
+    /// Writes the whole state into `out[..ENCODED_LEN]` (the rest untouched); the length
+    /// written. One state, one sequence of bytes, like its parts'.
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        let out = out.get_mut(..Self::ENCODED_LEN).ok_or(BufferTooSmall)?;
+        out.fill(0);
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX));
+        let mut at = HEADER_LEN;
+        self.limits.encode(part(w.out, at, RateLimits::<C>::ENCODED_LEN)?)?;
+        at += RateLimits::<C>::ENCODED_LEN;
+        if let Some(budget) = &self.budget {
+            part(w.out, at, 1)?.fill(1);
+            budget.encode(part(w.out, at + 1, RetryBudget::ENCODED_LEN)?)?;
+        }
+        at += 1 + RetryBudget::ENCODED_LEN;
+        if let Some(breaker) = &self.breaker {
+            part(w.out, at, 1)?.fill(1);
+            breaker.encode(part(w.out, at + 1, Breaker::ENCODED_LEN)?)?;
+        }
+        Ok(Self::ENCODED_LEN)
+    }
+
+    /// The state `encode` wrote, or why these bytes are not one (an absent part's bytes must
+    /// be zero).
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        check_header(bytes, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX), Self::ENCODED_LEN)?;
+        let mut at = HEADER_LEN;
+        let limits = RateLimits::<C>::decode(slice(bytes, at, RateLimits::<C>::ENCODED_LEN)?)?;
+        at += RateLimits::<C>::ENCODED_LEN;
+        let budget = optional(bytes, at, RetryBudget::ENCODED_LEN, RetryBudget::decode)?;
+        at += 1 + RetryBudget::ENCODED_LEN;
+        let breaker = optional(bytes, at, Breaker::ENCODED_LEN, Breaker::decode)?;
+        Ok(Self { limits, budget, breaker })
     }
 }
 
