@@ -9,7 +9,7 @@
 //! `--jitter` takes a number of ms (additive, the preset's 1000), `none`, `full`, `equal` or
 //! `decorrelated` (whose histogram is of the first retry, as it depends on the one before).
 
-use backoff_core::{delay_bounds, Jitter, Policy};
+use backoff_core::{Jitter, Policy};
 use rand_core::SeedableRng;
 
 fn main() {
@@ -49,7 +49,7 @@ fn main() {
     let (mut total, mut total_max) = (0u64, 0u64);
     let mut previous = None;
     for n in 0..policy.max_retries {
-        let (lo, hi) = delay_bounds(&policy, n);
+        let (lo, hi) = policy.delay_bounds(n);
         let (sampled, _) = policy.backoff_after(previous, n, total, &mut rng);
         previous = Some(sampled);
         total += u64::from(sampled);
@@ -62,7 +62,7 @@ fn main() {
         );
     }
 
-    let (lo, hi) = delay_bounds(&policy, show);
+    let (lo, hi) = policy.delay_bounds(show);
     let bins = 20usize;
     let width = u64::from(hi - lo) + 1;
     let mut counts = vec![0u32; bins];

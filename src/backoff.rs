@@ -172,34 +172,35 @@ impl Policy {
         let d = delay(self, retry, previous_ms, now_ms, rng);
         (d.ms, d.source)
     }
-}
 
-/// The bounds `(min, max)` of the n-th delay under `policy`, whatever the RNG says.
-///
-/// What the property tests check every delay against, and what the `schedule` of a policy
-/// prints; public so callers can show their users the same table.
-#[must_use]
-pub fn delay_bounds(policy: &Policy, n: u32) -> (u32, u32) {
-    let cap = u64::from(policy.max_backoff_ms);
-    let d = exponential(policy.base_ms, n);
-    let capped = narrow(d.min(cap));
-    let (lo, hi) = match policy.jitter {
-        Jitter::None => (capped, u64::from(capped)),
-        // Truncated at the cap below, so at the cap `r` adds nothing.
-        Jitter::Additive { max_ms } => (capped, u64::from(capped) + u64::from(max_ms)),
-        Jitter::Full => (0, u64::from(capped)),
-        Jitter::Equal => (capped - capped / 2, u64::from(capped)),
-        // Each delay is at most three times the one before, starting from three times base:
-        // `3^(n+1) · base`, saturating (3^41 is past 2^64, so 40 steps are all that matter).
-        Jitter::Decorrelated => {
-            let mut hi = u64::from(policy.base_ms).saturating_mul(3);
-            for _ in 0..n.min(40) {
-                hi = hi.saturating_mul(3);
+    /// The bounds `(min, max)` of the n-th delay under this policy, whatever the RNG says.
+    ///
+    /// What the property tests check every delay against, and what the `schedule` of a policy
+    /// prints; public so callers can show their users the same table.
+    #[must_use]
+    pub fn delay_bounds(&self, n: u32) -> (u32, u32) {
+        let policy = self;
+        let cap = u64::from(policy.max_backoff_ms);
+        let d = exponential(policy.base_ms, n);
+        let capped = narrow(d.min(cap));
+        let (lo, hi) = match policy.jitter {
+            Jitter::None => (capped, u64::from(capped)),
+            // Truncated at the cap below, so at the cap `r` adds nothing.
+            Jitter::Additive { max_ms } => (capped, u64::from(capped) + u64::from(max_ms)),
+            Jitter::Full => (0, u64::from(capped)),
+            Jitter::Equal => (capped - capped / 2, u64::from(capped)),
+            // Each delay is at most three times the one before, starting from three times base:
+            // `3^(n+1) · base`, saturating (3^41 is past 2^64, so 40 steps are all that matter).
+            Jitter::Decorrelated => {
+                let mut hi = u64::from(policy.base_ms).saturating_mul(3);
+                for _ in 0..n.min(40) {
+                    hi = hi.saturating_mul(3);
+                }
+                (policy.base_ms.min(policy.max_backoff_ms), hi)
             }
-            (policy.base_ms.min(policy.max_backoff_ms), hi)
-        }
-    };
-    (lo, narrow(hi.min(cap)))
+        };
+        (lo, narrow(hi.min(cap)))
+    }
 }
 
 #[cfg(test)]

@@ -133,7 +133,7 @@ mod request;
 pub mod shared;
 mod utf8;
 
-pub use backoff::{delay_bounds, JitterSource};
+pub use backoff::JitterSource;
 pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Health};
 pub use budget::RetryBudget;
@@ -141,7 +141,7 @@ pub use dialect::{Dialect, ResetUnit};
 pub use error::{Cause, Error, ErrorKind, Stop};
 pub use headers::{retry_after_ms, Headers, NoHeaders};
 pub use policy::{Jitter, Policy, RetryOn};
-pub use pushback::{ContextName, RateLimitHeaders, CONTEXT_NAME_CAP};
+pub use pushback::{ContextName, RateLimitHeaders};
 pub use rate_limit::{Pacing, Permit, RateLimits};
 pub use request::{Action, Idempotency, Reply, Request, Retry, TransportFailure, Wait};
 

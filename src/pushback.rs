@@ -9,8 +9,7 @@ use crate::headers::{self, Headers};
 /// The statuses whose `Retry-After` HTTP itself defines as pushback: 429 and 503.
 pub(crate) const HTTP_PUSHBACK: &[u16] = &[429, 503];
 
-/// The longest context name kept in full. Longer names are told apart by a hash of the whole.
-pub const CONTEXT_NAME_CAP: usize = 24;
+const CONTEXT_NAME_CAP: usize = 24;
 
 /// What a response's rate-limit answer holds back, besides the request that got it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -113,7 +112,7 @@ fn strip_prefix_ignore_case<'a>(name: &'a [u8], prefix: &[u8]) -> Option<&'a [u8
     head.eq_ignore_ascii_case(prefix).then(|| name.get(prefix.len()..).unwrap_or_default())
 }
 
-/// A rate-limit context's name: up to [`CONTEXT_NAME_CAP`] bytes kept, and a hash of the
+/// A rate-limit context's name: up to [`CAP`](Self::CAP) bytes kept, and a hash of the
 /// whole name so that longer names sharing a prefix stay apart.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -124,6 +123,9 @@ pub struct ContextName {
 }
 
 impl ContextName {
+    /// The longest name kept in full. Longer names are told apart by a hash of the whole.
+    pub const CAP: usize = CONTEXT_NAME_CAP;
+
     /// A context name, or `None` if it is empty or not printable ASCII.
     #[must_use]
     pub fn new(name: &[u8]) -> Option<Self> {
@@ -138,7 +140,7 @@ impl ContextName {
         Some(Self { bytes, len: kept as u8, hash })
     }
 
-    /// The name as kept (cut at [`CONTEXT_NAME_CAP`] bytes).
+    /// The name as kept (cut at [`CAP`](Self::CAP) bytes).
     #[must_use]
     pub fn as_str(&self) -> &str {
         let bytes = self.bytes.get(..usize::from(self.len)).unwrap_or_default();

@@ -8,7 +8,7 @@ use crate::budget::RetryBudget;
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
-use crate::pushback::RateLimitHeaders;
+use crate::pushback::{RateLimitHeaders, HTTP_PUSHBACK};
 
 /// Whether sending the request twice is harmless: the caller says so when it creates the
 /// [`Request`], because only the caller knows.
@@ -407,10 +407,10 @@ impl Request {
     }
 }
 
-/// The wait a response's own `Retry-After` tells, on the statuses that carry it in the
-/// preset's reading (429 and 503; RFC 9110 §10.2.3 also allows it on 3xx, which are not retried).
+/// The wait a response's own `Retry-After` tells, on the statuses HTTP defines it as pushback
+/// for (429 and 503; RFC 9110 §10.2.3 also allows it on 3xx, which are not retried).
 fn told_wait_ms<H: Headers + ?Sized>(status: u16, headers: &H) -> Option<u64> {
-    if status == 429 || status == 503 {
+    if HTTP_PUSHBACK.contains(&status) {
         headers::retry_after_ms(headers)
     } else {
         None

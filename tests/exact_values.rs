@@ -6,9 +6,9 @@
 mod common;
 
 use backoff_core::{
-    delay_bounds, http_date, retry_after_ms, Action, ContextName, ErrorKind, Idempotency, Jitter,
-    JitterSource, NoHeaders, Pacing, Permit, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget,
-    RetryOn, Stop, TransportFailure,
+    http_date, retry_after_ms, Action, ContextName, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders,
+    Pacing, Permit, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn, Stop,
+    TransportFailure,
 };
 use common::{broken, Scripted, SplitMix};
 
@@ -140,7 +140,7 @@ fn delay_bounds_follow_the_formula_at_every_edge() {
     ];
     for (policy, n, expected) in cases {
         assert_eq!(
-            delay_bounds(&policy, n),
+            policy.delay_bounds(n),
             expected,
             "{:?} base {} cap {} n {n}",
             policy.jitter,

@@ -331,7 +331,7 @@ fn a_failing_rng_falls_back_to_clock_jitter_inside_the_bounds() {
         let action: Act = req.complete(&PRESET, now, 503, &NoHeaders, b"", &mut rng);
         let Action::Retry(retry) = action else { panic!() };
         assert_eq!(retry.wait, Wait::Backoff(JitterSource::ClockFallback));
-        let (lo, hi) = backoff_core::delay_bounds(&PRESET, n);
+        let (lo, hi) = PRESET.delay_bounds(n);
         assert!((lo..=hi).contains(&retry.delay_ms));
         delays.push(retry.delay_ms - lo);
         now = retry.at_ms;

@@ -6,7 +6,7 @@ mod common;
 mod sim;
 
 use backoff_core::{
-    delay_bounds, retry_after_ms, Action, Idempotency, Jitter, JitterSource, Policy, Request, RetryOn, Stop,
+    retry_after_ms, Action, Idempotency, Jitter, JitterSource, Policy, Request, RetryOn, Stop,
     TransportFailure, Wait,
 };
 use common::{Scripted, SplitMix};
@@ -194,7 +194,7 @@ proptest! {
     fn delay_is_within_the_formula_bounds_and_never_above_the_cap(
         policy in policy(), retry in prop_oneof![0u32..40, any::<u32>()], seed in any::<u64>(), now in any::<u64>(),
     ) {
-        let (lo, hi) = delay_bounds(&policy, retry);
+        let (lo, hi) = policy.delay_bounds(retry);
         prop_assert!(lo <= hi);
         prop_assert!(hi <= policy.max_backoff_ms);
         let (d, source) = policy.backoff(retry, now, &mut SplitMix(seed));
@@ -227,7 +227,7 @@ proptest! {
             if let Decision::Retry(delay, _, wait) = d {
                 match wait {
                     Wait::Backoff(_) => {
-                        let (lo, hi) = delay_bounds(&policy, n as u32);
+                        let (lo, hi) = policy.delay_bounds(n as u32);
                         prop_assert!((lo..=hi).contains(delay));
                     }
                     Wait::RetryAfter(_) => {

@@ -1041,7 +1041,7 @@ fn decide(case: &Case, model: &Model, at: u64, seen: &Seen) -> Expect {
         None => {
             let (lo, hi) = backoff(policy, retries);
             // The crate's own bounds, as a cross-check of the model (not as the model).
-            let (clo, chi) = backoff_core::delay_bounds(policy, retries);
+            let (clo, chi) = policy.delay_bounds(retries);
             assert_eq!((lo, hi), (u64::from(clo), u64::from(chi)), "backoff bounds of retry {retries}");
             if lo > left {
                 e.stops.push(Stop::Deadline);

@@ -31,7 +31,7 @@ use std::process::ExitCode;
 
 use backoff_core::dialect::Scope;
 use backoff_core::{
-    delay_bounds, Action, Dialect, ErrorKind, Idempotency, Jitter, Policy, RateLimitHeaders, Request, Stop,
+    Action, Dialect, ErrorKind, Idempotency, Jitter, Policy, RateLimitHeaders, Request, Stop,
     TransportFailure, Wait,
 };
 use serde_json::{json, Value};
@@ -485,7 +485,7 @@ fn why(
                             "Retry-After {value:?} ignored: not delay-seconds, nor an HTTP-date after this response's Date"
                         ));
                     }
-                    let (lo, hi) = delay_bounds(policy, retries);
+                    let (lo, hi) = policy.delay_bounds(retries);
                     out.push(format!(
                         "backoff for retry {} of {}: {lo}..={hi} ms (min(2^{retries} · {} ms + jitter, {} ms))",
                         retries + 1,
@@ -566,7 +566,7 @@ fn try_schedule(args: &[String]) -> Result<u8, Exit> {
         let mut previous = None;
         let mut rows = Vec::new();
         for n in 0..policy.max_retries {
-            let (lo, hi) = delay_bounds(&policy, n);
+            let (lo, hi) = policy.delay_bounds(n);
             let (sampled, _) = policy.backoff_after(previous, n, total, &mut rng);
             previous = Some(sampled);
             total += u64::from(sampled);

@@ -17,9 +17,9 @@ use core::fmt;
 use backoff_core::dialect::{parse_lines, parse_list, QuotaUnit, Scope};
 use backoff_core::http_date::{self, DateError};
 use backoff_core::{
-    delay_bounds, retry_after_ms, Action, Body, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState,
-    Dialect, Error, ErrorKind, Health, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress,
-    RateLimitHeaders, RateLimits, Request, ResetUnit, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
+    retry_after_ms, Action, Body, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState, Dialect, Error,
+    ErrorKind, Health, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress, RateLimitHeaders,
+    RateLimits, Request, ResetUnit, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use serde_json::{json, Map, Value};
 
@@ -910,7 +910,7 @@ fn backoff(case: &mut Value, words: Words) -> R<()> {
 
 fn bounds(case: &mut Value) -> R<()> {
     let policy = policy_from(field(case, "policy")?)?;
-    let (min, max) = delay_bounds(&policy, u32_of(case, "retry")?);
+    let (min, max) = policy.delay_bounds(u32_of(case, "retry")?);
     case["expect"] = json!({ "min_ms": min, "max_ms": max });
     Ok(())
 }

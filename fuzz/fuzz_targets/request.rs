@@ -15,7 +15,7 @@
 
 use arbitrary::Arbitrary;
 use backoff_core::{
-    delay_bounds, Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders,
+    Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders,
     RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use libfuzzer_sys::fuzz_target;
@@ -99,7 +99,7 @@ fuzz_target!(|input: Input| {
                 let seen = RateLimitHeaders::read(headers.as_slice());
                 let context = seen.context.map(|c| c.as_str().as_bytes().to_vec());
                 // Contexts longer than the kept prefix are hashed apart; skip checking them.
-                let checkable = context.as_ref().is_none_or(|c| c.len() <= backoff_core::CONTEXT_NAME_CAP);
+                let checkable = context.as_ref().is_none_or(|c| c.len() <= backoff_core::ContextName::CAP);
                 limits.observe(now, *status, headers.as_slice());
                 if let (Some(wait), 429 | 503, true) = (seen.retry_after_ms, *status, checkable) {
                     // A hold is believed for at most the limits' max hold after it was learnt.
@@ -168,7 +168,7 @@ fuzz_target!(|input: Input| {
                 assert!(was_cut || !matches!(status, Some(200..=299)));
                 match retry.wait {
                     Wait::Backoff(_) => {
-                        let (lo, hi) = delay_bounds(&policy, retries);
+                        let (lo, hi) = policy.delay_bounds(retries);
                         assert!((lo..=hi).contains(&retry.delay_ms));
                     }
                     Wait::RetryAfter(_) => {

@@ -310,7 +310,7 @@ mod all_api {
     use super::XorShift;
     use backoff_core::Reply;
     use backoff_core::{
-        delay_bounds, http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind,
+        http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind,
         Idempotency, Jitter, NoHeaders, Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget,
         RetryOn, TransportFailure,
     };
@@ -337,7 +337,7 @@ mod all_api {
             .with_retry_after_jitter_ms(black_box(u32::MAX))
             .with_retry_on(RetryOn::SERVER_ERROR.and(black_box(RetryOn::TRANSPORT)));
         black_box(RetryOn::ALL.contains(black_box(RetryOn::RATE_LIMITED)));
-        black_box(delay_bounds(&policy, black_box(u32::MAX)));
+        black_box(policy.delay_bounds(black_box(u32::MAX)));
         black_box(policy.backoff(black_box(40), black_box(u64::MAX), &mut rng));
         black_box(policy.backoff_after(black_box(Some(u32::MAX)), black_box(3), 0, &mut rng));
         let _ =
