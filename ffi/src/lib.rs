@@ -1162,6 +1162,23 @@ pub extern "C" fn backoff_request_transport_failure(
     })())
 }
 
+/// Sets how long the shared state believes a hold it learnt (a `Retry-After`, a spent quota's
+/// reset): `max_hold_ms` after it was learnt at the most (`RateLimits::max_hold_ms`; 600 000,
+/// the preset's `retry_after_ceiling_ms`, after `backoff_shared_init`). Set it to the
+/// `retry_after_ceiling_ms` of the policy the requests follow: a request meeting a longer hold
+/// fails at once (`BACKOFF_STOP_RETRY_AFTER_TOO_LONG`), so a far `Retry-After` never stalls
+/// requests for longer than this. 0 believes no hold past the instant it was learnt. Writes
+/// nothing on failure.
+#[no_mangle]
+pub extern "C" fn backoff_shared_set_max_hold(shared: *mut c_void, max_hold_ms: u32) -> backoff_status {
+    status_of((|| {
+        let (base, mut state) = shared_state(shared)?.ok_or(BACKOFF_ERR_NULL)?;
+        state.limits = state.limits.with_max_hold_ms(max_hold_ms);
+        storage::write_shared(base, &state);
+        Ok(())
+    })())
+}
+
 /// The retry budget's tokens left, in `*tokens` (`BACKOFF_ERR_INVALID_ARGUMENT` if the shared
 /// state has no budget). Writes nothing on failure.
 #[no_mangle]

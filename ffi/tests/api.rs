@@ -359,3 +359,45 @@ fn a_changed_shared_byte_is_a_valid_state_or_a_code() {
         }
     }
 }
+
+/// The max hold, set from C: a `Retry-After` of an hour is believed for ten minutes by default
+/// (a request asking then fails at once, `RETRY_AFTER_TOO_LONG` for the preset's ceiling), and
+/// for one minute once `backoff_shared_set_max_hold` says so (the shared state alone, asked
+/// after that minute, lets the next send go).
+#[test]
+fn the_max_hold_is_set_from_c() {
+    let mut shared = [0u8; BACKOFF_SHARED_SIZE];
+    let sh = ptr(&mut shared);
+    assert_eq!(backoff_shared_init(sh, BACKOFF_SHARED_SIZE, BACKOFF_PACING_BURST, 0), BACKOFF_OK);
+    assert_eq!(backoff_shared_set_max_hold(null_mut(), 60_000), BACKOFF_ERR_NULL);
+    let mut request = [0u8; BACKOFF_REQUEST_SIZE];
+    let req = ptr(&mut request);
+    let policy = preset();
+    let mut action = backoff_action::default();
+    let told = |sh: *mut c_void, req: *mut c_void| {
+        let mut action = backoff_action::default();
+        assert_eq!(
+            backoff_request_begin(req, BACKOFF_REQUEST_SIZE, &policy, 0, BACKOFF_IDEMPOTENT),
+            BACKOFF_OK
+        );
+        assert_eq!(backoff_shared_acquire(sh, req, 0, null(), 0, null(), &mut action), BACKOFF_OK);
+        let headers = [header("Retry-After", "3600")];
+        assert_eq!(backoff_request_response(req, 429, headers.as_ptr(), 1, 0, null(), sh), BACKOFF_OK);
+        assert_eq!(backoff_request_finish(req, 0, null(), sh, &mut action, null_mut(), 0), BACKOFF_OK);
+        assert_eq!((action.kind, action.stop), (BACKOFF_ACTION_FAIL, BACKOFF_STOP_RETRY_AFTER_TOO_LONG));
+    };
+    told(sh, req);
+    // Default: believed for 600 000 ms.
+    assert_eq!(backoff_shared_acquire(sh, null_mut(), 60_001, null(), 0, null(), &mut action), BACKOFF_OK);
+    assert_eq!((action.kind, action.at_ms), (BACKOFF_ACTION_WAIT, 3_600_000));
+    assert_eq!(backoff_shared_acquire(sh, null_mut(), 600_001, null(), 0, null(), &mut action), BACKOFF_OK);
+    assert_eq!(action.kind, BACKOFF_ACTION_SEND);
+
+    assert_eq!(backoff_shared_init(sh, BACKOFF_SHARED_SIZE, BACKOFF_PACING_BURST, 0), BACKOFF_OK);
+    assert_eq!(backoff_shared_set_max_hold(sh, 60_000), BACKOFF_OK);
+    told(sh, req);
+    assert_eq!(backoff_shared_acquire(sh, null_mut(), 59_999, null(), 0, null(), &mut action), BACKOFF_OK);
+    assert_eq!(action.kind, BACKOFF_ACTION_WAIT);
+    assert_eq!(backoff_shared_acquire(sh, null_mut(), 60_001, null(), 0, null(), &mut action), BACKOFF_OK);
+    assert_eq!(action.kind, BACKOFF_ACTION_SEND);
+}
