@@ -1,11 +1,13 @@
 /* The C scenario as Cortex-M3 firmware (QEMU lm3s6965evb), linking libbackoff_core_ffi.a built for
  * thumbv7m-none-eabi. Output and exit status go through semihosting (newlib's rdimon). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "../tests/c/scenario.h"
 
 extern void initialise_monitor_handles(void);
+extern uint32_t stack_high_water_mark(void); /* startup.c */
 
 static void say(const char *line) { fputs(line, stdout); }
 
@@ -23,5 +25,7 @@ int main(void) {
         exit(1);
     }
     puts("all decisions as expected");
+    printf("stack high-water mark: %lu bytes (the whole run: main, the scenario, semihosting)\n",
+           (unsigned long)stack_high_water_mark());
     exit(0);
 }
