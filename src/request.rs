@@ -273,14 +273,17 @@ impl<'p> Request<'p> {
     /// or a `retry-after` — is the API saying "rate limited": kind
     /// [`ErrorKind::RateLimited`], not processed, retried after the wait (or failed at once if
     /// the wait is past the ceiling or the deadline). One that carries none stays what its
-    /// status says (a 403 without them is forbidden).
+    /// status says (a 403 without them is forbidden) — unless its body carries the wait, in
+    /// the fields the dialect reads ([`RateLimitHeaders::body_fields`]: Discord's
+    /// `retry_after`, GitHub's secondary-limit message), which [`Reply::finish`] reads.
     pub fn response_parsed<const N: usize>(self, status: u16, seen: &RateLimitHeaders) -> Reply<'p, N> {
         let mut kind = ErrorKind::from_status(status);
         let retry_after_ms = kind.and(seen.told_wait_ms(status));
         if retry_after_ms.is_some() && matches!(kind, Some(ErrorKind::Forbidden | ErrorKind::ClientError)) {
             kind = Some(ErrorKind::RateLimited);
         }
-        Reply { request: self, status, kind, retry_after_ms, read: 0, parser: BodyParser::new() }
+        let parser = BodyParser::reading(seen.body_fields(status));
+        Reply { request: self, status, kind, retry_after_ms, read: 0, parser }
     }
 
     /// A response arrived whole: [`response`](Self::response), one
@@ -521,6 +524,14 @@ impl<'p, const N: usize> Reply<'p, N> {
         self.status
     }
 
+    /// What the body fed so far said about waiting, in the fields its dialect reads (see
+    /// [`BodyParser::pushback`]): for the rate limits to learn
+    /// ([`RateLimitHeaders::with_body`]) once the body has ended.
+    #[must_use]
+    pub fn body_wait(&self) -> crate::BodyWait {
+        self.parser.pushback()
+    }
+
     /// Feeds the next chunk of the body (any size, down to one byte).
     ///
     /// [`Progress::Decided`] says to stop reading: the parser knows all it will know, or the
@@ -559,9 +570,10 @@ impl<'p, const N: usize> Reply<'p, N> {
         let Some(kind) = self.kind else {
             return Action::Succeed { attempts: self.request.attempt() }.settle(budget);
         };
+        let (kind, told) = crate::pushback::with_body_wait(kind, self.retry_after_ms, self.parser.pushback());
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
-        let processed = Processed::of(self.status, self.kind);
-        self.request.decide(now_ms, cause, processed, self.retry_after_ms, rng, budget)
+        let processed = Processed::of(self.status, Some(kind));
+        self.request.decide(now_ms, cause, processed, told, rng, budget)
     }
 
     /// The body could not be read to its end at `now_ms` (the connection was cut, a read timed
