@@ -923,7 +923,8 @@ fn respond<'p, const N: usize>(
 }
 
 /// `seen`: what a dialect read from the response, as [`Request::response_parsed`] takes it —
-/// the fields it uses (`retry_after_ms`, `reset_ms`, `remaining`, `pushback`).
+/// the fields it uses (`retry_after_ms`, `reset_ms`, `remaining`, `pushback`, and `body`: the
+/// body fields that carry pushback, none when absent).
 fn seen_from(v: &Value) -> R<RateLimitHeaders> {
     let pushback: Vec<u16> = array(v, "pushback")?
         .iter()
@@ -934,6 +935,7 @@ fn seen_from(v: &Value) -> R<RateLimitHeaders> {
         reset_ms: opt_u64(v, "reset_ms")?,
         remaining: opt_u32(v, "remaining")?,
         pushback: Box::leak(pushback.into_boxed_slice()),
+        body: body_fields_from(v)?,
         ..RateLimitHeaders::default()
     })
 }
