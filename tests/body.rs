@@ -577,15 +577,19 @@ fn pushback_every_split(body: &[u8]) -> BodyWait {
     whole
 }
 
-/// Milliseconds of a JSON number's text, rounded up, saturating, `None` if negative (but 0):
-/// from its digits in 128 bits, independently of the crate.
+/// Milliseconds of a JSON number's text, rounded up, saturating, `None` if negative (but 0),
+/// by the documented rule (its first 16 significant digits, plus one unit of the 16th if a
+/// later digit is not 0): from its digits in 128 bits, independently of the crate.
 fn seconds_text_ms(text: &str) -> Option<u64> {
     let (negative, text) = text.strip_prefix('-').map_or((false, text), |t| (true, t));
     let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
     let exponent: i64 = exponent.trim_start_matches('+').parse().ok()?;
     let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits: u128 = format!("{int}{frac}").parse().ok()?;
-    let power = exponent + 3 - frac.len() as i64;
+    let all = format!("{int}{frac}");
+    let significant = all.trim_start_matches('0');
+    let (kept, rest) = significant.split_at(significant.len().min(16));
+    let digits: u128 = kept.parse::<u128>().unwrap_or(0) + u128::from(rest.bytes().any(|d| d != b'0'));
+    let power = exponent + 3 - frac.len() as i64 + rest.len() as i64;
     let ms = if digits == 0 {
         0
     } else if power >= 0 {

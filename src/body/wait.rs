@@ -3,8 +3,6 @@
 //! secondary-limit `message`. Read by the same one pass as the message, into a few bytes of
 //! state; counted only from a body that is valid JSON in full.
 
-use core::num::NonZeroU64;
-
 /// Which top-level fields of a JSON error body carry pushback in an API's dialect
 /// ([`Dialect::body`](crate::Dialect::body)). They are read only on the statuses that carry
 /// pushback in that dialect, and they tell the request's wait only where the headers tell none
@@ -13,9 +11,9 @@ use core::num::NonZeroU64;
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct BodyFields {
     /// `retry_after`: the seconds to wait, a JSON number (`64.57`; a fraction or an exponent
-    /// is rounded up to the millisecond, so never earlier than told; a value past 64 bits of
-    /// milliseconds saturates, past every ceiling). A negative number, or any other type, is
-    /// no wait. Discord's 429 body.
+    /// is rounded up to the millisecond, so never earlier than told — of more than 16
+    /// significant digits, at the 16th; a value past 64 bits of milliseconds saturates, past
+    /// every ceiling). A negative number, or any other type, is no wait. Discord's 429 body.
     pub retry_after: bool,
     /// `global`: `true` says the limit met holds every request of the client
     /// ([`Scope::Global`](crate::dialect::Scope::Global)). Discord's 429 body.
@@ -52,13 +50,17 @@ impl BodyWait {
 }
 
 /// A JSON number of seconds, fed byte by byte as the grammar checks it elsewhere, read into
-/// whole milliseconds rounded up: the first 18 significant digits exactly, any digit after
-/// them that is not 0 rounding up at the 18th. No floats, no overflow.
+/// whole milliseconds rounded up: the first 16 significant digits exactly, any digit after
+/// them that is not 0 rounding up at the 16th. No floats, no overflow, and no division (the
+/// digits are kept four bits each, and only multiplied into the result): on a Cortex-M0 a
+/// 64-bit division alone would cost about a kilobyte of flash.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub(crate) struct Seconds {
-    /// The significant digits kept.
+    /// The significant digits kept, one per four bits, the last in the lowest.
     digits: u64,
+    /// How many are kept.
+    kept: u8,
     /// The power of ten the kept digits are multiplied by (integer digits dropped count up,
     /// fraction digits kept count down).
     shift: i32,
@@ -80,13 +82,14 @@ enum Part {
     Exponent,
 }
 
-/// More digits than this are not kept: one more still fits in 64 bits.
-const KEPT: u64 = 100_000_000_000_000_000;
+/// How many significant digits are kept: four bits each in 64.
+const KEPT: u8 = 16;
 
 impl Seconds {
     pub(crate) const fn new() -> Self {
         Self {
             digits: 0,
+            kept: 0,
             shift: 0,
             sticky: false,
             negative: false,
@@ -108,9 +111,16 @@ impl Seconds {
                 self.exponent = (self.exponent.saturating_mul(10) + u32::from(b - b'0')).min(1_000_000);
             }
             (part, b'0'..=b'9') => {
-                let d = u64::from(b - b'0');
-                if self.digits < KEPT {
-                    self.digits = self.digits * 10 + d;
+                let d = b - b'0';
+                // Leading zeros are not significant: they only move the point.
+                if self.kept < KEPT && (self.kept > 0 || d != 0) {
+                    self.digits = (self.digits << 4) | u64::from(d);
+                    self.kept += 1;
+                    if part == Part::Fraction {
+                        self.shift = self.shift.saturating_sub(1);
+                    }
+                } else if self.kept == 0 {
+                    // A leading zero.
                     if part == Part::Fraction {
                         self.shift = self.shift.saturating_sub(1);
                     }
@@ -129,23 +139,31 @@ impl Seconds {
     pub(crate) fn ms(&self) -> Option<u64> {
         let exponent = i64::from(self.exponent);
         let power = i64::from(self.shift) + if self.exponent_negative { -exponent } else { exponent } + 3;
-        let ms = if self.digits == 0 {
-            0
-        } else if power >= 0 {
-            let scale = u32::try_from(power).ok().and_then(|p| 10u64.checked_pow(p)).unwrap_or(u64::MAX);
-            // A dropped digit rounds up at the last one kept.
-            self.digits.saturating_add(u64::from(self.sticky)).saturating_mul(scale)
-        } else {
-            // (A divisor the compiler knows is not 0: no panic is linked.)
-            match u32::try_from(-power).ok().and_then(|p| 10u64.checked_pow(p)).and_then(NonZeroU64::new) {
-                Some(scale) => {
-                    let whole = self.digits / scale;
-                    whole + u64::from(self.digits % scale != 0 || self.sticky)
-                }
-                // Less than a millisecond, and not 0.
-                None => 1,
+        // The kept digits above the millisecond are the whole milliseconds; one that is not 0
+        // below it (or a dropped one) rounds up.
+        let below = u8::try_from(power.saturating_neg().clamp(0, i64::from(KEPT))).unwrap_or(KEPT);
+        let mut ms: u64 = 0;
+        let mut round_up = self.sticky;
+        for i in (0..self.kept).rev() {
+            let d = (self.digits >> (4 * u32::from(i))) & 0xF;
+            if i < below {
+                round_up |= d != 0;
+            } else {
+                ms = ms * 10 + d;
             }
-        };
+        }
+        // Kept digits all below the millisecond, and then some: they are not 0.
+        round_up |= power < -i64::from(KEPT) && self.kept > 0;
+        if power >= 0 {
+            // A dropped digit rounds up at the last one kept.
+            ms = ms.saturating_add(u64::from(round_up));
+            round_up = false;
+            // 10^20 is past 64 bits: any more saturates as well.
+            for _ in 0..power.min(20) {
+                ms = ms.saturating_mul(10);
+            }
+        }
+        let ms = ms.saturating_add(u64::from(round_up));
         (!self.negative || ms == 0).then_some(ms)
     }
 }
@@ -225,13 +243,16 @@ mod tests {
             ("1e400", Some(u64::MAX)),
             ("18446744073709551615", Some(u64::MAX)),
             ("18446744073709551.615", Some(u64::MAX)),
-            ("18446744073709551", Some(18_446_744_073_709_551_000)),
-            ("18446744073709.551", Some(18_446_744_073_709_551)),
+            ("18446744073709551", Some(u64::MAX)),
+            ("1844674407370955", Some(1_844_674_407_370_955_000)),
+            ("18446744073709.551", Some(18_446_744_073_709_560)),
             ("0.00000000000000000000000000000000001", Some(1)),
-            // 19 significant digits: the 19th, not 0, rounds up at the 18th.
-            ("0.1234567890123456781", Some(124)),
-            ("100000000000000000.1e-14", Some(1_000_001)),
-            ("100000000000000000.0e-14", Some(1_000_000)),
+            // 17 significant digits: the 17th, not 0, rounds up at the 16th.
+            ("0.12345678901234561", Some(124)),
+            ("1000000000000000.1e-12", Some(1_000_001)),
+            ("1000000000000000.0e-12", Some(1_000_000)),
+            ("10000000000000001e-13", Some(1_000_001)),
+            ("12345678901234567890e-14", Some(123_456_790)),
             ("-1", None),
             ("-0.0001", None),
         ] {

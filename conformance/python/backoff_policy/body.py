@@ -90,15 +90,15 @@ SECONDARY = "secondary rate limit"
 
 def seconds_ms(text):
     """Milliseconds of a JSON number of seconds (its text), rounded up, saturating at 64 bits;
-    None if negative (but zero). Its first 18 significant digits count, plus one unit of the
-    18th if any digit after them is not 0; an exponent's magnitude saturates at 1 000 000."""
+    None if negative (but zero). Its first 16 significant digits count, plus one unit of the
+    16th if any digit after them is not 0; an exponent's magnitude saturates at 1 000 000."""
     negative = text.startswith("-")
     mantissa, _, exponent = text.lstrip("-").replace("E", "e").partition("e")
     whole, _, fraction = mantissa.partition(".")
     magnitude = exponent.lstrip("+-").lstrip("0") or "0"
     magnitude = 1_000_000 if len(magnitude) > 7 else min(int(magnitude), 1_000_000)
     digits = (whole + fraction).lstrip("0")
-    kept, rest = digits[:18], digits[18:]
+    kept, rest = digits[:16], digits[16:]
     power = (-magnitude if exponent.startswith("-") else magnitude) + 3 - len(fraction) + len(rest)
     if not kept:
         ms = 0
