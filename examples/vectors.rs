@@ -601,6 +601,113 @@ fn request_cases(g: &mut Gen) -> Vec<Value> {
     for i in 0..60 {
         cases.push(random_lifecycle(g, &format!("random lifecycle {i}"), None));
     }
+    // Waits told in the body, in the fields a dialect reads (`seen.body`), where the headers
+    // tell none: Discord's `retry_after` and GitHub's secondary-limit message.
+    let discord = json!({ "retry_after": true, "global": true, "secondary_limit": false });
+    let secondary = json!({ "retry_after": false, "global": false, "secondary_limit": true });
+    let rate_limited = r#"{"message": "You are being rate limited.", "retry_after": 64.57, "global": false}"#;
+    let gh_body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest"}"#;
+    let body_cases: &[(&str, u16, Value, &str)] = &[
+        (
+            "Discord's 429 body: 64.57 s",
+            429,
+            json!({ "pushback": [429, 503], "body": discord }),
+            rate_limited,
+        ),
+        (
+            "Discord's 429 body under a Retry-After: the header's",
+            429,
+            json!({ "retry_after_ms": 65_000, "pushback": [429, 503], "body": discord }),
+            rate_limited,
+        ),
+        (
+            "Discord's 429 body under a spent quota's reset: the reset's",
+            429,
+            json!({ "remaining": 0, "reset_ms": 3_000, "pushback": [429, 503], "body": discord }),
+            rate_limited,
+        ),
+        (
+            "a fraction rounded up",
+            429,
+            json!({ "pushback": [429], "body": discord }),
+            r#"{"retry_after":0.0001}"#,
+        ),
+        ("an exponent", 429, json!({ "pushback": [429], "body": discord }), r#"{"retry_after":2.5E+1}"#),
+        (
+            "past the ceiling",
+            429,
+            json!({ "pushback": [429], "body": discord }),
+            r#"{"retry_after":1336.57,"global":false}"#,
+        ),
+        ("past 64 bits", 429, json!({ "pushback": [429], "body": discord }), r#"{"retry_after":1e400}"#),
+        ("negative: no wait", 429, json!({ "pushback": [429], "body": discord }), r#"{"retry_after":-5}"#),
+        ("a string: no wait", 429, json!({ "pushback": [429], "body": discord }), r#"{"retry_after":"5"}"#),
+        (
+            "the last counts",
+            429,
+            json!({ "pushback": [429], "body": discord }),
+            r#"{"retry_after":5,"retry_after":7}"#,
+        ),
+        ("nested: no wait", 429, json!({ "pushback": [429], "body": discord }), r#"{"d":{"retry_after":5}}"#),
+        ("a cut body: no wait", 429, json!({ "pushback": [429], "body": discord }), r#"{"retry_after":5"#),
+        (
+            "not a pushback status: not read",
+            400,
+            json!({ "pushback": [429], "body": discord }),
+            r#"{"retry_after":5}"#,
+        ),
+        ("not read where the dialect does not", 429, json!({ "pushback": [429] }), r#"{"retry_after":5}"#),
+        (
+            "GitHub's secondary-limit 403: a minute",
+            403,
+            json!({ "pushback": [403, 429, 503], "body": secondary }),
+            gh_body,
+        ),
+        (
+            "GitHub's secondary-limit 429: a minute",
+            429,
+            json!({ "pushback": [403, 429, 503], "body": secondary }),
+            gh_body,
+        ),
+        (
+            "GitHub's secondary-limit 403 with a retry-after: the header's",
+            403,
+            json!({ "retry_after_ms": 30_000, "pushback": [403, 429, 503], "body": secondary }),
+            gh_body,
+        ),
+        (
+            "GitHub's 403 that is not a secondary limit: forbidden",
+            403,
+            json!({ "pushback": [403, 429, 503], "body": secondary }),
+            r#"{"message":"Must have admin rights to Repository."}"#,
+        ),
+        (
+            "escaped, any case",
+            403,
+            json!({ "pushback": [403, 429, 503], "body": secondary }),
+            r#"{"message":"SECONDARY rate LIMIT"}"#,
+        ),
+    ];
+    for (i, (label, status, seen, body)) in body_cases.iter().enumerate() {
+        for idem in if i < 2 || label.contains("403") { &IDEMPOTENCY[..] } else { &IDEMPOTENCY[..1] } {
+            let idem = *idem;
+            let mut e = event(g, 20, response(*status, &[], body));
+            e["response"]["seen"] = seen.clone();
+            if i == 0 {
+                let mut pieces = vec![7; body.len() / 7];
+                pieces.push(body.len() % 7);
+                e["response"]["chunks"] = json!(pieces);
+            }
+            cases.push(one_request(
+                &format!("a wait in the body: {label}, {idem}"),
+                &PRESET,
+                64,
+                idem,
+                0,
+                vec![e],
+            ));
+        }
+    }
     cases
 }
 

@@ -6,6 +6,10 @@ use crate::utf8::{Step, Utf8};
 
 #[cfg(feature = "fast-body")]
 mod fast;
+mod wait;
+
+pub use wait::{BodyFields, BodyWait, SECONDARY_LIMIT_WAIT_MS};
+use wait::{Secondary, Seconds};
 
 /// The deepest nesting of arrays and objects a body may have, counting the top-level object
 /// as 1. `serde_json` refuses the 128th level; so does this parser.
@@ -232,6 +236,10 @@ enum Role {
     TopKey,
     /// The message: unescaped into the caller's buffer.
     Capture,
+    /// A top-level `message` read for a secondary limit: matched, not kept.
+    Scan,
+    /// A top-level `retry_after` number, read into milliseconds.
+    Seconds,
 }
 
 /// Which key of the top-level object was just read.
@@ -241,6 +249,10 @@ enum Target {
     Other,
     ErrorMessage,
     Error,
+    /// The pushback fields, where the parser reads them ([`BodyFields`]).
+    RetryAfter,
+    Global,
+    Message,
 }
 
 /// What the top-level object said so far for one of the two keys.
@@ -329,6 +341,9 @@ pub struct BodyParser<const N: usize> {
     raw_space: bool,
     /// The answer being built: the text goes straight where the caller will read it.
     out: Body<N>,
+    /// The pushback fields read, and what they said so far.
+    fields: BodyFields,
+    told: Told,
     /// Rounds of `feed`'s reading loop (unit tests only): they show how much of a body the
     /// fast path leaves to the byte-by-byte machine, and that nothing is read once decided.
     #[cfg(test)]
@@ -341,10 +356,27 @@ impl<const N: usize> Default for BodyParser<N> {
     }
 }
 
+/// What the top-level pushback fields said so far (the last of each key counts).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+struct Told {
+    retry_after_ms: Option<u64>,
+    global: bool,
+    seconds: Seconds,
+    secondary: Secondary,
+}
+
 impl<const N: usize> BodyParser<N> {
     /// A parser at the start of a body.
     #[must_use]
     pub const fn new() -> Self {
+        Self::reading(BodyFields::NONE)
+    }
+
+    /// A parser at the start of a body that also reads the top-level `fields` that carry
+    /// pushback in an API's dialect ([`pushback`](Self::pushback)).
+    #[must_use]
+    pub const fn reading(fields: BodyFields) -> Self {
         Self {
             state: State::Start,
             role: Role::Skip,
@@ -361,6 +393,13 @@ impl<const N: usize> BodyParser<N> {
             error: Slot::Absent,
             raw_space: false,
             out: Body::not_read(),
+            fields,
+            told: Told {
+                retry_after_ms: None,
+                global: false,
+                seconds: Seconds::new(),
+                secondary: Secondary::new(),
+            },
             #[cfg(test)]
             rounds: 0,
         }
@@ -536,15 +575,27 @@ impl<const N: usize> BodyParser<N> {
                 State::Num(n) => match number(n, b) {
                     Some(next) => {
                         st = State::Num(next);
+                        let seconds = self.role == Role::Seconds;
+                        if seconds {
+                            self.told.seconds.push(b);
+                        }
                         if matches!(next, Number::Int | Number::Frac | Number::ExpInt) {
                             // The rest of a run of digits needs no decision.
                             let rest = chunk.get(i + 1..).unwrap_or_default();
-                            i += rest.iter().take_while(|d| d.is_ascii_digit()).count();
+                            let run = rest.iter().take_while(|d| d.is_ascii_digit()).count();
+                            if seconds {
+                                rest.iter().take(run).for_each(|&d| self.told.seconds.push(d));
+                            }
+                            i += run;
                         }
                         true
                     }
                     None if matches!(n, Number::Zero | Number::Int | Number::Frac | Number::ExpInt) => {
                         // The number ended; this byte belongs to what follows it.
+                        if self.role == Role::Seconds {
+                            self.told.retry_after_ms = self.told.seconds.ms();
+                            self.role = Role::Skip;
+                        }
                         st = State::CommaOrClose;
                         false
                     }
@@ -578,6 +629,23 @@ impl<const N: usize> BodyParser<N> {
             State::Invalid | State::RawDone => Progress::Decided,
             _ => Progress::Reading,
         }
+    }
+
+    /// What the body said about waiting, in the fields it is [`reading`](Self::reading): only
+    /// once it has been read whole and is valid JSON (a body cut, broken, or not yet ended
+    /// says nothing). Ask before [`finish`](Self::finish).
+    #[must_use]
+    pub fn pushback(&self) -> BodyWait {
+        if self.state != State::End {
+            return BodyWait::NONE;
+        }
+        let told = self.told;
+        let secondary = told.secondary.found().then_some(SECONDARY_LIMIT_WAIT_MS);
+        let wait_ms = match (told.retry_after_ms, secondary) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        BodyWait { wait_ms, global: told.global }
     }
 
     /// Ends the body and says what it was.
@@ -622,11 +690,14 @@ impl<const N: usize> BodyParser<N> {
     fn value(&mut self, b: u8) -> State {
         let at_top = self.depth == 1;
         if b == b'"' {
-            self.role = if at_top { self.begin_top_value(true) } else { Role::Skip };
+            self.role = if at_top { self.begin_top_value(b) } else { Role::Skip };
             return State::Str;
         }
         if at_top {
-            self.begin_top_value(false);
+            self.role = self.begin_top_value(b);
+            if self.role == Role::Seconds {
+                self.told.seconds.push(b);
+            }
         }
         match b {
             b'{' => self.open(true),
@@ -641,10 +712,14 @@ impl<const N: usize> BodyParser<N> {
         }
     }
 
-    /// A value of the top-level object begins: records what it means for the message.
-    fn begin_top_value(&mut self, is_string: bool) -> Role {
+    /// A value of the top-level object begins with `first`: records what it means for the
+    /// message and the pushback fields, and returns the role of what is read next.
+    fn begin_top_value(&mut self, first: u8) -> Role {
+        let is_string = first == b'"';
         let slot = if is_string { Slot::Text } else { Slot::NotText };
-        let capture = match self.target {
+        let target = self.target;
+        self.target = Target::Other;
+        let capture = match target {
             Target::Other => false,
             Target::ErrorMessage => {
                 self.error_message = slot;
@@ -654,8 +729,24 @@ impl<const N: usize> BodyParser<N> {
                 self.error = slot;
                 is_string && self.error_message == Slot::Absent
             }
+            // The last of each key counts: a later one that is not what it should be says no.
+            Target::RetryAfter => {
+                self.told.retry_after_ms = None;
+                if matches!(first, b'-' | b'0'..=b'9') {
+                    self.told.seconds = Seconds::new();
+                    return Role::Seconds;
+                }
+                return Role::Skip;
+            }
+            Target::Global => {
+                self.told.global = first == b't';
+                return Role::Skip;
+            }
+            Target::Message => {
+                self.told.secondary = Secondary::new();
+                return if is_string { Role::Scan } else { Role::Skip };
+            }
         };
-        self.target = Target::Other;
         if capture {
             self.out.text.clear();
             self.out.truncated = false;
@@ -739,7 +830,8 @@ impl<const N: usize> BodyParser<N> {
             }
             _ => {
                 match self.role {
-                    Role::Skip | Role::NestedKey => {}
+                    Role::Skip | Role::NestedKey | Role::Seconds => {}
+                    Role::Scan => self.told.secondary.push(b),
                     Role::TopKey => self.key_len = KEY_OVERFLOW,
                     Role::Capture => match self.utf8.push(b) {
                         Step::Pending => {}
@@ -759,11 +851,12 @@ impl<const N: usize> BodyParser<N> {
     fn end_string(&mut self) -> State {
         let next = match self.role {
             Role::TopKey => {
-                self.target = target_of(self.key.get(..usize::from(self.key_len)).unwrap_or_default());
+                let key = self.key.get(..usize::from(self.key_len)).unwrap_or_default();
+                self.target = target_of(key, self.fields);
                 State::Colon
             }
             Role::NestedKey => State::Colon,
-            Role::Skip | Role::Capture => State::CommaOrClose,
+            Role::Skip | Role::Capture | Role::Scan | Role::Seconds => State::CommaOrClose,
         };
         self.role = Role::Skip;
         next
@@ -816,7 +909,8 @@ impl<const N: usize> BodyParser<N> {
 
     fn emit(&mut self, c: char) {
         match self.role {
-            Role::Skip | Role::NestedKey => {}
+            Role::Skip | Role::NestedKey | Role::Seconds => {}
+            Role::Scan => self.told.secondary.push_char(c),
             Role::TopKey => {
                 let mut buf = [0; 4];
                 for &b in c.encode_utf8(&mut buf).as_bytes() {
@@ -898,11 +992,15 @@ fn simple_escape(b: u8) -> Option<char> {
     })
 }
 
-/// Which key of the top-level object `key` (unescaped) is.
-fn target_of(key: &[u8]) -> Target {
+/// Which key of the top-level object `key` (unescaped) is, of those read: the message's, and
+/// the pushback `fields`.
+fn target_of(key: &[u8], fields: BodyFields) -> Target {
     match key {
         b"errorMessage" => Target::ErrorMessage,
         b"error" => Target::Error,
+        b"retry_after" if fields.retry_after => Target::RetryAfter,
+        b"global" if fields.global => Target::Global,
+        b"message" if fields.secondary_limit => Target::Message,
         _ => Target::Other,
     }
 }

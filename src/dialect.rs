@@ -2,6 +2,7 @@
 //! context, in which unit, and whether the IETF `RateLimit` / `RateLimit-Policy` fields are
 //! read. Plain `const` data: a preset per API is one `const`.
 
+pub use crate::body::BodyFields;
 use crate::headers::{self, Headers};
 use crate::http_date;
 pub use crate::pushback::Scope;
@@ -66,6 +67,10 @@ pub struct Dialect {
     /// A header naming the limit's scope (Discord's `X-RateLimit-Scope`): `global` is
     /// [`Scope::Global`], `shared` is [`Scope::Resource`], anything else (`user`) the context.
     pub scope: Option<&'static str>,
+    /// The top-level fields of a pushback status's JSON error body that carry a wait where
+    /// the headers carry none (Discord's `retry_after` and `global`, GitHub's secondary-limit
+    /// `message`); [`BodyFields::NONE`] for an API whose bodies carry none.
+    pub body: BodyFields,
 }
 
 impl Dialect {
@@ -85,13 +90,17 @@ impl Dialect {
         pushback: Self::HTTP_PUSHBACK,
         global: None,
         scope: None,
+        body: BodyFields::NONE,
     };
 
     /// GitHub's REST API: `x-ratelimit-limit`, `-remaining`, `-reset` in Unix seconds,
     /// `-resource` naming the limit (`core`, `search`, …)
     /// (<https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api>).
     /// "If you exceed your primary rate limit, you will receive a `403` or `429` response":
-    /// both carry pushback, as does 503.
+    /// both carry pushback, as does 503. A secondary limit's 403 or 429 says so in its body's
+    /// `message` ("You have exceeded a secondary rate limit"); where its headers carry no
+    /// wait ("Otherwise, wait for at least one minute before retrying") it waits
+    /// [`SECONDARY_LIMIT_WAIT_MS`](crate::SECONDARY_LIMIT_WAIT_MS).
     pub const GITHUB: Self = Self {
         limit: Some("x-ratelimit-limit"),
         remaining: Some("x-ratelimit-remaining"),
@@ -102,11 +111,15 @@ impl Dialect {
         pushback: &[403, 429, 503],
         global: None,
         scope: None,
+        body: BodyFields { retry_after: false, global: false, secondary_limit: true },
     };
 
     /// Discord's HTTP API: `X-RateLimit-Limit`, `-Remaining`, `-Reset-After` in seconds with a
     /// fraction, `-Bucket` naming the limit, `-Global` and `-Scope` saying what a 429 holds
-    /// (<https://discord.com/developers/docs/topics/rate-limits>).
+    /// (<https://discord.com/developers/docs/topics/rate-limits>). A 429's JSON body carries
+    /// `retry_after` ("the number of seconds to wait before submitting another request", a
+    /// float) and `global` ("if you are being globally rate limited"): the wait where the
+    /// headers carry none, and a global limit whatever they say.
     pub const DISCORD: Self = Self {
         limit: Some("x-ratelimit-limit"),
         remaining: Some("x-ratelimit-remaining"),
@@ -117,6 +130,7 @@ impl Dialect {
         pushback: Self::HTTP_PUSHBACK,
         global: Some("x-ratelimit-global"),
         scope: Some("x-ratelimit-scope"),
+        body: BodyFields { retry_after: true, global: true, secondary_limit: false },
     };
 
     /// The IETF httpapi working group's `RateLimit` and `RateLimit-Policy` fields, as in
@@ -142,6 +156,7 @@ impl Dialect {
         pushback: Self::HTTP_PUSHBACK,
         global: None,
         scope: None,
+        body: BodyFields::NONE,
     };
 
     /// Reads what a response says about its rate limit, in this dialect.
@@ -150,6 +165,7 @@ impl Dialect {
         let mut out = RateLimitHeaders {
             retry_after_ms: headers::retry_after_ms(headers),
             pushback: self.pushback,
+            body: self.body,
             ..RateLimitHeaders::default()
         };
         let is = |wanted: Option<&str>, name: &[u8]| {

@@ -291,7 +291,10 @@ where
                 // Read once, in the API's dialect: the request and the shared state decide on
                 // the same value.
                 let seen = dialect.read(&response);
-                if let Some(shared) = shared {
+                // Where only the body may tell the wait (Discord's 429), the shared state
+                // learns once it is read; otherwise at once.
+                let in_body = seen.may_tell_in_body(status);
+                if let (Some(shared), false) = (shared, in_body) {
                     shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
                 }
                 let mut reply = request.response_parsed::<N>(policy, status, &seen);
@@ -312,6 +315,10 @@ where
                             }
                         }
                     }
+                }
+                if let (Some(shared), true) = (shared, in_body) {
+                    let seen = seen.with_body(status, reply.body_wait());
+                    shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
                 }
                 let now = timer.now_ms();
                 let action = if transport_error.is_some() {

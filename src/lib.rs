@@ -134,7 +134,9 @@ pub mod shared;
 mod utf8;
 
 pub use backoff::JitterSource;
-pub use body::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+pub use body::{
+    Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress, MAX_DEPTH, SECONDARY_LIMIT_WAIT_MS,
+};
 pub use breaker::{Breaker, BreakerPolicy, BreakerState, Health};
 pub use budget::RetryBudget;
 pub use dialect::{Dialect, ResetUnit};

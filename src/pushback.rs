@@ -3,7 +3,9 @@
 //! request ([`Request::response_parsed`](crate::Request::response_parsed)) and the rate limits
 //! ([`RateLimits::observe_parsed`](crate::RateLimits::observe_parsed)) both take.
 
+use crate::body::{BodyFields, BodyWait};
 use crate::encoding::{DecodeError, Reader, Writer};
+use crate::error::ErrorKind;
 use crate::headers::{self, Headers};
 
 /// The statuses whose `Retry-After` HTTP itself defines as pushback: 429 and 503.
@@ -50,6 +52,9 @@ pub struct RateLimitHeaders {
     pub pushback: &'static [u16],
     /// What the response's pushback holds besides its own request (see [`Scope`]).
     pub scope: Scope,
+    /// The body fields that carry pushback in the dialect read
+    /// ([`Dialect::body`](crate::Dialect::body)): none unless it says otherwise.
+    pub body: BodyFields,
 }
 
 impl Default for RateLimitHeaders {
@@ -64,6 +69,7 @@ impl Default for RateLimitHeaders {
             reset_ms: None,
             pushback: HTTP_PUSHBACK,
             scope: Scope::Named,
+            body: BodyFields::NONE,
         }
     }
 }
@@ -79,6 +85,61 @@ impl RateLimitHeaders {
         }
         self.retry_after_ms.or(self.reset_ms.filter(|_| self.remaining == Some(0)))
     }
+
+    /// The body fields to read in a response of `status`: the dialect's, on the statuses that
+    /// carry pushback in it; none on the others.
+    #[must_use]
+    pub fn body_fields(&self, status: u16) -> BodyFields {
+        if self.pushback.contains(&status) {
+            self.body
+        } else {
+            BodyFields::NONE
+        }
+    }
+
+    /// Whether a response of `status` may tell its wait in its body alone: the dialect reads
+    /// body fields on this status and the headers tell no wait. A client that shares what it
+    /// learns can then learn it once the body is read, having missed nothing before.
+    #[must_use]
+    pub fn may_tell_in_body(&self, status: u16) -> bool {
+        self.body_fields(status) != BodyFields::NONE && self.told_wait_ms(status).is_none()
+    }
+
+    /// This reading with what the body of the same response of `status` said
+    /// ([`BodyParser::pushback`](crate::BodyParser::pushback)), for the rate limits to learn
+    /// from it: the body's wait where the headers told none (it holds as a `Retry-After`
+    /// would), and a global limit if the body says so. On a status that carries no pushback,
+    /// unchanged.
+    #[must_use]
+    pub fn with_body(mut self, status: u16, body: BodyWait) -> Self {
+        if !self.pushback.contains(&status) {
+            return self;
+        }
+        if body.global {
+            self.scope = Scope::Global;
+        }
+        if self.told_wait_ms(status).is_none() {
+            self.retry_after_ms = body.wait_ms;
+        }
+        self
+    }
+}
+
+/// The wait a request is told and what its failure is, once its body has been read: the wait
+/// its headers told (`told_ms`) or else the one its body told; and a client error that carries
+/// such a wait is the API saying "rate limited" (see
+/// [`Request::response_parsed`](crate::Request::response_parsed)).
+pub(crate) fn with_body_wait(
+    kind: ErrorKind,
+    told_ms: Option<u64>,
+    body: BodyWait,
+) -> (ErrorKind, Option<u64>) {
+    let told = told_ms.or(body.wait_ms);
+    let kind = match kind {
+        ErrorKind::Forbidden | ErrorKind::ClientError if told.is_some() => ErrorKind::RateLimited,
+        kind => kind,
+    };
+    (kind, told)
 }
 
 impl RateLimitHeaders {

@@ -245,7 +245,14 @@ impl Request {
         status: u16,
         headers: &H,
     ) -> Reply<N> {
-        Reply::new(self, policy, status, ErrorKind::from_status(status), told_wait_ms(status, headers))
+        Reply::new(
+            self,
+            policy,
+            status,
+            ErrorKind::from_status(status),
+            told_wait_ms(status, headers),
+            BodyParser::new(),
+        )
     }
 
     /// [`response`](Self::response) for a response already read in an API's dialect
@@ -256,7 +263,9 @@ impl Request {
     /// or a `retry-after` — is the API saying "rate limited": kind
     /// [`ErrorKind::RateLimited`], not processed, retried after the wait (or failed at once if
     /// the wait is past the ceiling or the deadline). One that carries none stays what its
-    /// status says (a 403 without them is forbidden).
+    /// status says (a 403 without them is forbidden) — unless its body carries the wait, in
+    /// the fields the dialect reads ([`RateLimitHeaders::body_fields`]: Discord's
+    /// `retry_after`, GitHub's secondary-limit message), which [`Reply::finish`] reads.
     pub fn response_parsed<const N: usize>(
         self,
         policy: &Policy,
@@ -268,7 +277,7 @@ impl Request {
         if retry_after_ms.is_some() && matches!(kind, Some(ErrorKind::Forbidden | ErrorKind::ClientError)) {
             kind = Some(ErrorKind::RateLimited);
         }
-        Reply::new(self, policy, status, kind, retry_after_ms)
+        Reply::new(self, policy, status, kind, retry_after_ms, BodyParser::reading(seen.body_fields(status)))
     }
 
     /// A response arrived whole: [`response`](Self::response), one
@@ -462,15 +471,24 @@ impl<const N: usize> Reply<N> {
         status: u16,
         kind: Option<ErrorKind>,
         retry_after_ms: Option<u64>,
+        parser: BodyParser<N>,
     ) -> Self {
         let left = policy.max_error_body_bytes;
-        Self { request, status, kind, retry_after_ms, left, parser: BodyParser::new() }
+        Self { request, status, kind, retry_after_ms, left, parser }
     }
 
     /// The response's status code.
     #[must_use]
     pub const fn status(&self) -> u16 {
         self.status
+    }
+
+    /// What the body fed so far said about waiting, in the fields its dialect reads (see
+    /// [`BodyParser::pushback`]): for the rate limits to learn
+    /// ([`RateLimitHeaders::with_body`]) once the body has ended.
+    #[must_use]
+    pub fn body_wait(&self) -> crate::BodyWait {
+        self.parser.pushback()
     }
 
     /// Feeds the next chunk of the body (any size, down to one byte).
@@ -501,9 +519,10 @@ impl<const N: usize> Reply<N> {
         let Some(kind) = self.kind else {
             return Action::Succeed { attempts: self.request.attempt() };
         };
+        let (kind, told) = crate::pushback::with_body_wait(kind, self.retry_after_ms, self.parser.pushback());
         let cause = Cause { kind, status: Some(self.status), body: self.parser.finish() };
-        let processed = Processed::of(self.status, self.kind);
-        self.request.decide(policy, now_ms, cause, processed, self.retry_after_ms, rng)
+        let processed = Processed::of(self.status, Some(kind));
+        self.request.decide(policy, now_ms, cause, processed, told, rng)
     }
 
     /// The body could not be read to its end at `now_ms` (the connection was cut, a read timed

@@ -1,6 +1,8 @@
 //! The error-body parser, byte by byte and split by split, and against `serde_json`.
 
-use backoff_core::{Body, BodyKind, BodyParser, Progress, MAX_DEPTH};
+use backoff_core::{
+    Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress, MAX_DEPTH, SECONDARY_LIMIT_WAIT_MS,
+};
 use proptest::prelude::*;
 
 fn parse<const N: usize>(body: &[u8]) -> Body<N> {
@@ -321,6 +323,9 @@ fn json_leaf() -> impl Strategy<Value = serde_json::Value> {
         (-1e6f64..1e6).prop_map(serde_json::Value::from),
         "[ -~]{0,12}".prop_map(serde_json::Value::from),
         any::<String>().prop_map(serde_json::Value::from),
+        Just(serde_json::Value::from("You have exceeded a Secondary Rate Limit.")),
+        (0u64..100_000, 0u32..4)
+            .prop_map(|(n, scale)| serde_json::Value::from(n as f64 / 10f64.powi(scale as i32))),
     ]
 }
 
@@ -339,6 +344,9 @@ fn key() -> impl Strategy<Value = String> {
         Just("errorMessage".to_owned()),
         Just("error".to_owned()),
         Just("data".to_owned()),
+        Just("retry_after".to_owned()),
+        Just("global".to_owned()),
+        Just("message".to_owned()),
         "[a-zA-Z]{0,6}"
     ]
 }
@@ -539,4 +547,158 @@ fn characters_of_every_utf8_lead_byte_come_through_whole() {
     let raw = format!("<p>{text}</p>");
     let printable = raw.replace('\u{80}', "\u{FFFD}");
     assert_eq!(parse_every_split::<256>(raw.as_bytes()).raw_text(), Some(printable.as_str()));
+}
+
+// ---- the pushback fields (a dialect's `BodyFields`) ----
+
+const EVERY_FIELD: BodyFields = BodyFields { retry_after: true, global: true, secondary_limit: true };
+
+/// What a parser reading every pushback field says of `body`, checked to be the same cut at
+/// every position into two chunks and fed one byte at a time.
+fn pushback_every_split(body: &[u8]) -> BodyWait {
+    let read = |pieces: &[&[u8]]| {
+        let mut p = BodyParser::<16>::reading(EVERY_FIELD);
+        for piece in pieces {
+            p.feed(piece);
+        }
+        p.pushback()
+    };
+    let whole = read(&[body]);
+    for cut in 0..=body.len() {
+        assert_eq!(
+            read(&[&body[..cut], &body[cut..]]),
+            whole,
+            "split at {cut} of {:?}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    let bytes: Vec<&[u8]> = body.iter().map(core::slice::from_ref).collect();
+    assert_eq!(read(&bytes), whole, "one byte at a time");
+    whole
+}
+
+/// Milliseconds of a JSON number's text, rounded up, saturating, `None` if negative (but 0),
+/// by the documented rule (its first 16 significant digits, plus one unit of the 16th if a
+/// later digit is not 0): from its digits in 128 bits, independently of the crate.
+fn seconds_text_ms(text: &str) -> Option<u64> {
+    let (negative, text) = text.strip_prefix('-').map_or((false, text), |t| (true, t));
+    let (mantissa, exponent) = text.split_once(['e', 'E']).unwrap_or((text, "0"));
+    let exponent: i64 = exponent.trim_start_matches('+').parse().ok()?;
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+    let all = format!("{int}{frac}");
+    let significant = all.trim_start_matches('0');
+    let (kept, rest) = significant.split_at(significant.len().min(16));
+    let digits: u128 = kept.parse::<u128>().unwrap_or(0) + u128::from(rest.bytes().any(|d| d != b'0'));
+    let power = exponent + 3 - frac.len() as i64 + rest.len() as i64;
+    let ms = if digits == 0 {
+        0
+    } else if power >= 0 {
+        u32::try_from(power)
+            .ok()
+            .and_then(|p| 10u128.checked_pow(p))
+            .and_then(|p| digits.checked_mul(p))
+            .unwrap_or(u128::MAX)
+    } else {
+        match u32::try_from(-power).ok().and_then(|p| 10u128.checked_pow(p)) {
+            Some(scale) => digits / scale + u128::from(!digits.is_multiple_of(scale)),
+            None => 1,
+        }
+    };
+    (!negative || ms == 0).then(|| u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// The pushback serde_json's reading of the body gives, under the documented rules: the
+/// top-level object's last `retry_after` if it is a number (in milliseconds, rounded up), its
+/// last `global` if `true`, and a minute if its last `message` says `secondary rate limit`.
+fn pushback_reference(body: &[u8]) -> Option<BodyWait> {
+    let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object()?;
+    let retry_after =
+        object.get("retry_after").and_then(|v| v.as_number()).and_then(|n| seconds_text_ms(&n.to_string()));
+    let secondary = object
+        .get("message")
+        .and_then(serde_json::Value::as_str)
+        .is_some_and(|m| m.to_ascii_lowercase().contains("secondary rate limit"))
+        .then_some(SECONDARY_LIMIT_WAIT_MS);
+    let wait_ms = match (retry_after, secondary) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    Some(BodyWait { wait_ms, global: object.get("global") == Some(&serde_json::Value::Bool(true)) })
+}
+
+#[test]
+fn the_pushback_fields_are_read_at_the_top_level_of_a_whole_valid_body() {
+    let wait = |ms, global| BodyWait { wait_ms: Some(ms), global };
+    for (body, want) in [
+        (&b"{\n  \"message\": \"You are being rate limited.\",\n  \"retry_after\": 64.57,\n  \"global\": false\n}"[..], wait(64_570, false)),
+        (br#"{"retry_after":64.57,"global":true}"#, wait(64_570, true)),
+        (br#"{"retry_after":0.0001}"#, wait(1, false)),
+        (br#"{"retry_after":1e400}"#, wait(u64::MAX, false)),
+        (br#"{"retry_after":99999999999999999999999}"#, wait(u64::MAX, false)),
+        (br#"{"retry_after":2,"message":"secondary rate limit"}"#, wait(60_000, false)),
+        (br#"{"retry_after":61,"message":"secondary rate limit"}"#, wait(61_000, false)),
+        (br#"{"message":"You have exceeded a secondary rate limit."}"#, wait(60_000, false)),
+        (br#"{"m\u0065ssage":"secondary rate \u006cimit"}"#, wait(60_000, false)),
+        (br#"{"retry_\u0061fter":3}"#, wait(3_000, false)),
+        (br#"{"message":"secondary rate limit","message":"other"}"#, BodyWait::NONE),
+        (br#"{"retry_after":3,"retry_after":null}"#, BodyWait::NONE),
+        (br#"{"retry_after":-3}"#, BodyWait::NONE),
+        (br#"{"retry_after":-0}"#, wait(0, false)),
+        (br#"{"retry_after":"3"}"#, BodyWait::NONE),
+        (br#"{"global":"true"}"#, BodyWait::NONE),
+        (br#"{"d":{"retry_after":3,"global":true,"message":"secondary rate limit"}}"#, BodyWait::NONE),
+        (br#"[{"retry_after":3}]"#, BodyWait::NONE),
+        (br#"{"retry_after":3"#, BodyWait::NONE),
+        (br#"{"retry_after":3}x"#, BodyWait::NONE),
+        (br#"{"retry_after":03}"#, BodyWait::NONE),
+        (br#"{"retry_after":3.}"#, BodyWait::NONE),
+    ] {
+        assert_eq!(pushback_every_split(body), want, "{}", String::from_utf8_lossy(body));
+    }
+    // Read only as asked: a parser for no field (Follow Up Boss's) sees none; each one alone.
+    let body = br#"{"retry_after":3,"global":true,"message":"secondary rate limit","errorMessage":"m"}"#;
+    let read = |fields| {
+        let mut p = BodyParser::<16>::reading(fields);
+        p.feed(body);
+        let told = p.pushback();
+        assert_eq!(p.finish().message(), Some("m"), "the message is read as ever");
+        told
+    };
+    assert_eq!(read(BodyFields::NONE), BodyWait::NONE);
+    let only = |f: fn(&mut BodyFields)| {
+        let mut fields = BodyFields::NONE;
+        f(&mut fields);
+        read(fields)
+    };
+    assert_eq!(only(|f| f.retry_after = true), wait(3_000, false));
+    assert_eq!(only(|f| f.global = true), BodyWait { wait_ms: None, global: true });
+    assert_eq!(only(|f| f.secondary_limit = true), wait(60_000, false));
+    // Not before the body has ended.
+    let mut p = BodyParser::<16>::reading(EVERY_FIELD);
+    p.feed(br#"{"retry_after":3,"global":true"#);
+    assert_eq!(p.pushback(), BodyWait::NONE);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+    /// The pushback fields of any object serde_json reads (numbers of every shape, strings with
+    /// any escaping, the keys repeated, nested) are what its reading says, in every split.
+    #[test]
+    fn the_pushback_fields_agree_with_serde_json_in_every_split(body in json_object_text()) {
+        let reference = pushback_reference(&body);
+        prop_assert!(reference.is_some(), "serde_json refused {:?}", String::from_utf8_lossy(&body));
+        prop_assert_eq!(Some(pushback_every_split(&body)), reference, "{}", String::from_utf8_lossy(&body));
+    }
+
+    /// A wait is read only from a body that is whole: any cut of a valid one says none (but
+    /// at its end, or in whitespace after it).
+    #[test]
+    fn a_cut_body_tells_no_wait(body in json_object_text(), cut in any::<prop::sample::Index>()) {
+        let at = cut.index(body.len());
+        let mut p = BodyParser::<16>::reading(EVERY_FIELD);
+        p.feed(&body[..at]);
+        prop_assert_eq!(p.pushback(), BodyWait::NONE);
+    }
 }

@@ -744,16 +744,23 @@ fn a_403_is_retried_as_rate_limited_only_where_the_dialect_says_and_it_carries_a
     let reply = Request::new(0, Idempotency::Idempotent).response_parsed::<64>(&patient, 403, &primary);
     let Action::Retry(retry) = reply.finish(&patient, 10, &mut rng) else { panic!("not retried") };
     assert!(retry.delay_ms >= 3_025_000);
-    // No wait carried: forbidden. Nor in Follow Up Boss's dialect, whatever it carries.
+    // No wait carried in the headers: the body's secondary limit waits a minute (see
+    // `githubs_secondary_limit_without_a_wait_in_its_headers_waits_a_minute`); a 403 whose body
+    // says something else is forbidden. Nor in Follow Up Boss's dialect, whatever it carries.
     let plain =
         Dialect::GITHUB.read(&[("x-ratelimit-remaining", "4999"), ("x-ratelimit-reset", "1377013266")]);
+    let Action::Retry(retry) = finish(403, &plain, Idempotency::NotIdempotent, &mut rng) else {
+        panic!("a secondary limit's 403 was not retried")
+    };
+    assert!((60_000..=61_000).contains(&retry.delay_ms), "{}", retry.delay_ms);
+    assert_eq!(retry.cause.kind, ErrorKind::RateLimited);
+    let mut reply = Request::new(0, Idempotency::Idempotent).response_parsed::<64>(&policy, 403, &plain);
+    let _ = reply.feed(br#"{"message":"Must have admin rights to Repository."}"#);
+    let Action::Fail(error) = reply.finish(&policy, 10, &mut rng) else { panic!("retried") };
+    assert_eq!((error.stop, error.cause.kind), (Stop::Permanent, ErrorKind::Forbidden));
     let fub = RateLimitHeaders::read(&[("Retry-After", "60")]);
-    for seen in [plain, fub] {
-        let Action::Fail(error) = finish(403, &seen, Idempotency::Idempotent, &mut rng) else {
-            panic!("retried")
-        };
-        assert_eq!((error.stop, error.cause.kind), (Stop::Permanent, ErrorKind::Forbidden));
-    }
+    let Action::Fail(error) = finish(403, &fub, Idempotency::Idempotent, &mut rng) else { panic!("retried") };
+    assert_eq!((error.stop, error.cause.kind), (Stop::Permanent, ErrorKind::Forbidden));
     // A 429 without `Retry-After` waits for the reset of its spent quota (the draft's B.2.3).
     let spent = Dialect::IETF_DRAFT_11.read(&[("RateLimit", "\"dynamic\";r=0;t=20")]);
     let Action::Retry(retry) = finish(429, &spent, Idempotency::NotIdempotent, &mut rng) else { panic!() };
@@ -982,4 +989,330 @@ fn structured_field_cases() {
     );
     assert!(cases.len() > 500, "{}", cases.len());
     assert!(mismatches.is_empty(), "{mismatches:#?}");
+}
+
+// ---- waits carried in the body ----
+
+/// A response's decision as the request machine takes it: read in `dialect`, its body fed in
+/// pieces of `piece` bytes; and what the rate limits learn from it (`seen` with the body's
+/// wait), observed at 0. The request is not idempotent, but after a 503 (which may follow
+/// processing): a retry shows the status said "not processed".
+fn decide_with_body(
+    dialect: &Dialect,
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    piece: usize,
+    policy: &backoff_core::Policy,
+) -> (backoff_core::Action<64>, RateLimits<4>) {
+    use backoff_core::{Idempotency, Request};
+    let seen = dialect.read(headers);
+    let idempotency = if status == 503 { Idempotency::Idempotent } else { Idempotency::NotIdempotent };
+    let mut reply = Request::new(0, idempotency).response_parsed::<64>(policy, status, &seen);
+    for chunk in body.chunks(piece.max(1)) {
+        let _ = reply.feed(chunk);
+    }
+    let mut limits = RateLimits::<4>::new(Pacing::Burst);
+    limits.observe_parsed(0, status, &seen.with_body(status, reply.body_wait()));
+    (reply.finish(policy, 0, &mut common::SplitMix(3)), limits)
+}
+
+/// The retry's delay, or a panic naming what came instead.
+fn delay_of(action: &backoff_core::Action<64>) -> u32 {
+    match action {
+        backoff_core::Action::Retry(retry) => {
+            let kind = if retry.cause.status == Some(503) {
+                backoff_core::ErrorKind::ServerError
+            } else {
+                backoff_core::ErrorKind::RateLimited
+            };
+            assert_eq!(retry.cause.kind, kind);
+            assert!(matches!(retry.wait, backoff_core::Wait::RetryAfter(_)), "{:?}", retry.wait);
+            retry.delay_ms
+        }
+        other => panic!("not retried: {other:?}"),
+    }
+}
+
+/// Discord, "Rate Limits", Exceeding A Rate Limit: "Your application should rely on the
+/// `Retry-After` header or `retry_after` field to determine when to retry the request"; the
+/// field is "the number of seconds to wait before submitting another request" (a float) and
+/// `global` says "if you are being globally rate limited". Each example 429 as printed (its
+/// `Retry-After` outranks the body and is never shortened by it), then with the headers that
+/// tell a wait taken off, as a proxy may: the body's `retry_after` is the wait, rounded up to
+/// the millisecond; its `global: true` holds every request, and `false` the bucket.
+#[test]
+fn discords_429_body_tells_the_wait_where_its_headers_do_not() {
+    const USER_BODY: &[u8] =
+        b"{\n  \"message\": \"You are being rate limited.\",\n  \"retry_after\": 64.57,\n  \"global\": false\n}";
+    const RESOURCE_BODY: &[u8] =
+        b"{\n  \"message\": \"The resource is being rate limited.\",\n  \"retry_after\": 1336.57,\n  \"global\": false\n}";
+    const GLOBAL_BODY: &[u8] =
+        b"{\n  \"message\": \"You are being rate limited.\",\n  \"retry_after\": 64.57,\n  \"global\": true\n}";
+    let user = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", "65"),
+        ("X-RateLimit-Limit", "10"),
+        ("X-RateLimit-Remaining", "0"),
+        ("X-RateLimit-Reset", "1470173023.123"),
+        ("X-RateLimit-Reset-After", "64.57"),
+        ("X-RateLimit-Bucket", "abcd1234"),
+        ("X-RateLimit-Scope", "user"),
+    ];
+    let resource = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", "1337"),
+        ("X-RateLimit-Limit", "10"),
+        ("X-RateLimit-Remaining", "9"),
+        ("X-RateLimit-Reset", "1470173023.123"),
+        ("X-RateLimit-Reset-After", "64.57"),
+        ("X-RateLimit-Bucket", "abcd1234"),
+        ("X-RateLimit-Scope", "shared"),
+    ];
+    let global = [
+        ("Content-Type", "application/json"),
+        ("Retry-After", "65"),
+        ("X-RateLimit-Global", "true"),
+        ("X-RateLimit-Scope", "global"),
+    ];
+    let policy = backoff_core::Policy::FOLLOW_UP_BOSS;
+    let jitter = policy.retry_after_jitter_ms;
+    let within = |delay: u32, told: u32| (told..=told + jitter).contains(&delay);
+    // As printed: the header's 65 s.
+    for (headers, body) in [(&user[..], USER_BODY), (&global, GLOBAL_BODY)] {
+        let (action, _) = decide_with_body(&Dialect::DISCORD, 429, headers, body, 7, &policy);
+        assert!(within(delay_of(&action), 65_000), "{action:?}");
+    }
+    // Without the headers that tell a wait: the body's 64.57 s, to the millisecond.
+    let user_bare: Vec<_> = user.iter().copied().filter(|(n, _)| !n.contains("After")).collect();
+    let global_bare = &global[2..];
+    for piece in [1, 5, 64, 500] {
+        let (action, limits) =
+            decide_with_body(&Dialect::DISCORD, 429, &user_bare, USER_BODY, piece, &policy);
+        assert!(within(delay_of(&action), 64_570), "{piece}: {action:?}");
+        let mut limits = limits;
+        assert_eq!(limits.acquire(1, Some(b"abcd1234")), Permit::Wait { until_ms: 64_570 });
+        assert_eq!(limits.acquire(1, Some(b"other")), Permit::Go, "global: false holds the bucket only");
+        assert_eq!(limits.acquire(64_570, Some(b"abcd1234")), Permit::Go);
+
+        let (action, mut limits) =
+            decide_with_body(&Dialect::DISCORD, 429, global_bare, GLOBAL_BODY, piece, &policy);
+        assert!(within(delay_of(&action), 64_570), "{piece}: {action:?}");
+        for context in [None, Some(&b"abcd1234"[..]), Some(b"other")] {
+            assert_eq!(limits.acquire(1, context), Permit::Wait { until_ms: 64_570 }, "{context:?}");
+        }
+        // `global: true` with a bucket named, and no header saying so: still every request.
+        let named = [("X-RateLimit-Bucket", "abcd1234")];
+        let (_, mut limits) = decide_with_body(&Dialect::DISCORD, 429, &named, GLOBAL_BODY, piece, &policy);
+        assert_eq!(limits.acquire(1, Some(b"other")), Permit::Wait { until_ms: 64_570 });
+    }
+    // The resource limit's 1 336.57 s, in the header or the body alone, is past the
+    // 10-minute ceiling: the request fails at once rather than wait.
+    let resource_bare: Vec<_> = resource.iter().copied().filter(|(n, _)| *n != "Retry-After").collect();
+    for headers in [&resource[..], &resource_bare] {
+        let (action, _) = decide_with_body(&Dialect::DISCORD, 429, headers, RESOURCE_BODY, 9, &policy);
+        let backoff_core::Action::Fail(error) = action else { panic!("{action:?}") };
+        assert_eq!(error.stop, backoff_core::Stop::RetryAfterTooLong);
+    }
+    // Under a half-hour ceiling it waits 1 336.57 s, and holds nothing shared
+    // (`X-RateLimit-Scope: shared`).
+    let patient = policy.with_retry_after_ceiling_ms(1_800_000);
+    let (action, mut limits) =
+        decide_with_body(&Dialect::DISCORD, 429, &resource_bare, RESOURCE_BODY, 9, &patient);
+    assert!(within(delay_of(&action), 1_336_570), "{action:?}");
+    assert_eq!(limits.acquire(1, Some(b"abcd1234")), Permit::Go);
+}
+
+/// Only where the dialect reads the body, on a status that carries pushback in it, from a
+/// body that is valid JSON in full, at its top level: anything else tells no wait.
+#[test]
+fn a_body_tells_a_wait_only_where_its_dialect_reads_it() {
+    let policy = backoff_core::Policy::FOLLOW_UP_BOSS;
+    let told = br#"{"retry_after": 5, "message": "You have exceeded a secondary rate limit."}"#;
+    let wait = |dialect: &Dialect, status: u16, body: &[u8]| {
+        let (action, _) = decide_with_body(dialect, status, &[], body, 3, &policy);
+        match action {
+            backoff_core::Action::Retry(retry) => Some(retry.delay_ms),
+            _ => None,
+        }
+    };
+    // Discord reads `retry_after` on 429 and 503; GitHub reads the message on 403, 429, 503.
+    assert!(wait(&Dialect::DISCORD, 429, told).is_some_and(|d| (5_000..=6_000).contains(&d)));
+    assert!(wait(&Dialect::DISCORD, 503, told).is_some_and(|d| (5_000..=6_000).contains(&d)));
+    assert_eq!(wait(&Dialect::DISCORD, 403, told), None);
+    for status in [403, 429, 503] {
+        assert!(
+            wait(&Dialect::GITHUB, status, told).is_some_and(|d| (60_000..=61_000).contains(&d)),
+            "{status}"
+        );
+    }
+    assert_eq!(wait(&Dialect::GITHUB, 404, told), None);
+    // Follow Up Boss's and the draft's bodies carry no wait: a 429 backs off (1–2 s).
+    for dialect in [Dialect::FOLLOW_UP_BOSS, Dialect::IETF_DRAFT_11] {
+        assert!(wait(&dialect, 429, told).is_some_and(|d| d <= 2_000));
+    }
+    // A body cut, broken, nested, or whose last `retry_after` is not a number: no wait.
+    for body in [
+        &br#"{"retry_after": 5"#[..],
+        br#"{"retry_after": 5,}"#,
+        br#"{"error": {"retry_after": 5}}"#,
+        br#"{"retry_after": 5, "retry_after": "5"}"#,
+        br#"{"retry_after": -5}"#,
+        br#"{"retry_after": [5]}"#,
+        b"retry_after: 5",
+    ] {
+        let d = wait(&Dialect::DISCORD, 429, body);
+        assert!(d.is_some_and(|d| d <= 2_000), "{}: {d:?}", String::from_utf8_lossy(body));
+    }
+    // The last of each key counts; whitespace and exponents are JSON's.
+    let d = wait(&Dialect::DISCORD, 429, br#"{"retry_after": "x", "retry_after" : 2.5e1 }"#);
+    assert!(d.is_some_and(|d| (25_000..=26_000).contains(&d)), "{d:?}");
+    let (_, mut limits) = decide_with_body(
+        &Dialect::DISCORD,
+        429,
+        &[],
+        br#"{"global":true,"global":false,"retry_after":1}"#,
+        2,
+        &policy,
+    );
+    assert_eq!(limits.acquire(1, Some(b"a")), Permit::Wait { until_ms: 1_000 }, "no context named: all");
+    let (_, mut limits) = decide_with_body(
+        &Dialect::DISCORD,
+        429,
+        &[("X-RateLimit-Bucket", "b")],
+        br#"{"global":true,"global":false,"retry_after":1}"#,
+        2,
+        &policy,
+    );
+    assert_eq!(limits.acquire(1, Some(b"a")), Permit::Go, "the last `global` said false");
+}
+
+/// GitHub, "Rate limits for the REST API", Exceeding the rate limit: "If you exceed a
+/// secondary rate limit, you will receive a `403` or `429` response and an error message that
+/// indicates that you exceeded a secondary rate limit. If the `retry-after` response header is
+/// present, you should not retry your request until after that many seconds has elapsed. If
+/// the `x-ratelimit-remaining` header is `0`, you should not retry your request until after
+/// the time [...] specified by the `x-ratelimit-reset` header. Otherwise, wait for at least one
+/// minute before retrying." The page prints no body; this is the one GitHub sends (`message`,
+/// `documentation_url`). The primary quota is not spent (`x-ratelimit-remaining: 4999`).
+#[test]
+fn githubs_secondary_limit_without_a_wait_in_its_headers_waits_a_minute() {
+    const BODY: &[u8] = br#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID E198:4063:33BD6:375FF:652AAB04.","documentation_url":"https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits","status":"403"}"#;
+    let policy = backoff_core::Policy::FOLLOW_UP_BOSS;
+    let date = ("Date", "Tue, 20 Aug 2013 14:50:41 GMT");
+    let quota = [
+        date,
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "4999"),
+        ("x-ratelimit-reset", "1377013266"),
+        ("x-ratelimit-resource", "core"),
+    ];
+    for status in [403, 429] {
+        // No header tells a wait: at least a minute, and the resource is held as long.
+        let (action, mut limits) = decide_with_body(&Dialect::GITHUB, status, &quota, BODY, 16, &policy);
+        let delay = delay_of(&action);
+        assert!((60_000..=60_000 + policy.retry_after_jitter_ms).contains(&delay), "{status}: {delay}");
+        assert_eq!(limits.acquire(1, Some(b"core")), Permit::Wait { until_ms: 60_000 });
+        assert_eq!(limits.acquire(60_000, Some(b"core")), Permit::Go);
+        // Naming no resource, it holds every request.
+        let (_, mut limits) = decide_with_body(&Dialect::GITHUB, status, &[date], BODY, 16, &policy);
+        assert_eq!(limits.acquire(1, Some(b"search")), Permit::Wait { until_ms: 60_000 });
+        // `retry-after` present: its seconds, not the minute.
+        let mut told = quota.to_vec();
+        told.push(("retry-after", "30"));
+        let (action, mut limits) = decide_with_body(&Dialect::GITHUB, status, &told, BODY, 16, &policy);
+        assert!((30_000..=31_000).contains(&delay_of(&action)));
+        assert_eq!(limits.acquire(1, Some(b"core")), Permit::Wait { until_ms: 30_000 });
+        // `x-ratelimit-remaining: 0`: until the reset (3 025 s, past the 10-minute ceiling).
+        let mut spent = quota.to_vec();
+        spent[2] = ("x-ratelimit-remaining", "0");
+        let (action, _) = decide_with_body(&Dialect::GITHUB, status, &spent, BODY, 16, &policy);
+        let backoff_core::Action::Fail(error) = action else { panic!("{action:?}") };
+        assert_eq!(error.stop, backoff_core::Stop::RetryAfterTooLong);
+    }
+    // Any case, and escaped; not a message that says something else, nor one cut short.
+    for (body, waits) in [
+        (&br#"{"message":"SECONDARY RATE LIMIT exceeded"}"#[..], true),
+        (br#"{"message":"secondary\u0020rate limit"}"#, true),
+        (br#"{"message":"API rate limit exceeded for 203.0.113.7."}"#, false),
+        (br#"{"message":"Must have admin rights to Repository."}"#, false),
+        (br#"{"errors":[{"message":"secondary rate limit"}]}"#, false),
+        (br#"{"message":"You have exceeded a secondary rate limit.""#, false),
+    ] {
+        let (action, _) = decide_with_body(&Dialect::GITHUB, 403, &quota, body, 4, &policy);
+        let retried = matches!(action, backoff_core::Action::Retry(_));
+        assert_eq!(retried, waits, "{}: {action:?}", String::from_utf8_lossy(body));
+    }
+}
+
+/// Milliseconds of `whole.fraction e exponent` seconds, rounded up, saturating: computed
+/// from the digits in 128 bits, independently of the crate.
+fn seconds_ms_model(whole: &str, fraction: &str, exponent: i32) -> u64 {
+    let digits: u128 = format!("{whole}{fraction}").parse().unwrap_or(0);
+    let power = exponent + 3 - fraction.len() as i32;
+    let ms = if power >= 0 {
+        10u128.checked_pow(power as u32).and_then(|p| digits.checked_mul(p)).unwrap_or(u128::MAX)
+    } else {
+        let scale = 10u128.checked_pow((-power) as u32).unwrap_or(u128::MAX);
+        digits / scale + u128::from(!digits.is_multiple_of(scale))
+    };
+    u64::try_from(ms).unwrap_or(u64::MAX)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// In every dialect that reads a wait from the body — Discord's `retry_after` (any
+    /// number: a fraction, an exponent, past the ceiling), GitHub's secondary limit — whose
+    /// headers tell none, on every status that carries pushback, the body fed in any pieces:
+    /// the request never retries earlier than told (nor the floor) and never later than told
+    /// plus the jitter, or fails at once past the ceiling; and the rate limits let no request
+    /// go before the told instant (as far as it is believed) and hold none past it, holding
+    /// every context when the body says `global: true` or no context is named.
+    #[test]
+    fn never_early_never_longer_than_a_body_told_in_every_dialect(
+        discord in any::<bool>(), whole in "0|[1-9][0-9]{0,3}", fraction in "[0-9]{0,5}", exponent in -4i32..4,
+        with_exponent in any::<bool>(), global in any::<bool>(), named in any::<bool>(),
+        piece in 1usize..40, ask in 0u64..4_000_000, status_pick in 0usize..3,
+        floor in prop::sample::select(vec![0u32, 1_000, 90_000]),
+    ) {
+        let exponent = if with_exponent { exponent } else { 0 };
+        let number = match (fraction.is_empty(), with_exponent) {
+            (true, false) => whole.clone(),
+            (false, false) => format!("{whole}.{fraction}"),
+            (true, true) => format!("{whole}e{exponent}"),
+            (false, true) => format!("{whole}.{fraction}E{exponent:+}"),
+        };
+        let (dialect, body, told, statuses): (Dialect, String, u64, &[u16]) = if discord {
+            let body = format!(r#"{{"message": "You are being rate limited.", "retry_after": {number}, "global": {global}}}"#);
+            (Dialect::DISCORD, body, seconds_ms_model(&whole, &fraction, exponent), &[429, 503, 429])
+        } else {
+            let body = r#"{"message":"You have exceeded a secondary rate limit.","documentation_url":"x"}"#.to_owned();
+            (Dialect::GITHUB, body, 60_000, &[403, 429, 503])
+        };
+        let status = statuses[status_pick];
+        let headers: &[(&str, &str)] =
+            if named { &[("X-RateLimit-Bucket", "b"), ("x-ratelimit-resource", "b")] } else { &[] };
+        let policy = backoff_core::Policy::FOLLOW_UP_BOSS.with_retry_after_floor_ms(floor);
+        let (action, mut limits) = decide_with_body(&dialect, status, headers, body.as_bytes(), piece, &policy);
+        let ceiling = u64::from(policy.retry_after_ceiling_ms);
+        if told > ceiling {
+            let backoff_core::Action::Fail(error) = action else { panic!("{action:?}") };
+            prop_assert_eq!(error.stop, backoff_core::Stop::RetryAfterTooLong);
+        } else {
+            let at_least = told.max(u64::from(floor));
+            let delay = u64::from(delay_of(&action));
+            prop_assert!(delay >= at_least && delay <= at_least + u64::from(policy.retry_after_jitter_ms),
+                "{} ms for {} ms told: {}", delay, told, body);
+        }
+        let believed = told.min(u64::from(limits.max_hold_ms()));
+        let all = (discord && global) || !named;
+        for context in [&b"b"[..], b"other"] {
+            match limits.acquire(ask, Some(context)) {
+                Permit::Go => prop_assert!(ask >= believed || (context == b"other" && !all),
+                    "early: {} < {} for {:?}", ask, believed, context),
+                Permit::Wait { until_ms } => prop_assert!(until_ms <= told && until_ms > ask && (context == b"b" || all)),
+            }
+        }
+    }
 }

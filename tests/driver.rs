@@ -356,6 +356,59 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
     assert!(clock.advances.get() <= 4, "{} wake-ups", clock.advances.get());
 }
 
+/// Discord's 429 whose wait is in its body alone ("retry_after": 2.5, "global": true, the
+/// headers that tell a wait taken off), read in pieces: the request retries no earlier, and a
+/// concurrent request of another bucket, started just after, is held exactly until then if the
+/// limit is global (and goes at once if not): the shared state learnt the body's wait once it
+/// was read, as of the response.
+#[test]
+fn a_wait_told_in_the_body_holds_the_retry_and_a_concurrent_request() {
+    for global in [true, false] {
+        let clock = Clock::default();
+        let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+        let body = format!(
+            r#"{{"message": "You are being rate limited.", "retry_after": 2.5, "global": {global}}}"#
+        );
+        let limited = Step::Respond {
+            status: 429,
+            headers: vec![("X-RateLimit-Bucket".into(), "abcd1234".into())],
+            chunks: body.as_bytes().chunks(7).map(<[u8]>::to_vec).collect(),
+            cut: false,
+        };
+        let mut first = Scripted::new(&clock, vec![limited, respond(201, b"")]);
+        let mut second = Scripted::new(&clock, vec![respond(201, b"")]);
+        let options = |context: &'static [u8]| Options {
+            policy: &PRESET,
+            idempotency: Idempotency::NotIdempotent,
+            context: Some(context),
+            shared: Some(&shared),
+            dialect: &backoff_core::Dialect::DISCORD,
+            on_event: None,
+        };
+        let (mut rng1, mut rng2) = (SplitMix(5), SplitMix(6));
+        let results = {
+            let a = Box::pin(driver::retry::<64, _, _, _, _>(
+                options(b"abcd1234"),
+                &mut first,
+                &clock,
+                &mut rng1,
+            ));
+            let b = Box::pin(async {
+                clock.sleep_until(10).await;
+                driver::retry::<64, _, _, _, _>(options(b"other"), &mut second, &clock, &mut rng2).await
+            });
+            let futures: Vec<std::pin::Pin<Box<dyn Future<Output = _>>>> = vec![a, b];
+            run_all(&clock, futures)
+        };
+        assert!(results.iter().all(|r| matches!(r, Ok(Success { .. }))), "{results:?}");
+        assert_eq!(first.sent_at.len(), 2);
+        let retry = first.sent_at[1];
+        assert!((2_500..=3_500).contains(&retry), "{global}: the retry went at {retry}");
+        let expected: &[u64] = if global { &[2_500] } else { &[10] };
+        assert_eq!(second.sent_at, expected, "global: {global}");
+    }
+}
+
 #[test]
 fn an_empty_budget_stops_retries_with_budget_exhausted() {
     let clock = Clock::default();

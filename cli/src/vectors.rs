@@ -17,9 +17,9 @@ use core::fmt;
 use backoff_core::dialect::{parse_lines, parse_list, QuotaUnit, Scope};
 use backoff_core::http_date::{self, DateError};
 use backoff_core::{
-    retry_after_ms, Action, Body, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState, Dialect, Error,
-    ErrorKind, Health, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress, RateLimitHeaders,
-    RateLimits, Request, ResetUnit, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
+    retry_after_ms, Action, Body, BodyFields, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState,
+    Dialect, Error, ErrorKind, Health, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress,
+    RateLimitHeaders, RateLimits, Request, ResetUnit, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use serde_json::{json, Map, Value};
 
@@ -524,7 +524,25 @@ pub fn dialect_json(d: &Dialect) -> Value {
         "pushback": d.pushback,
         "global": d.global,
         "scope": d.scope,
+        "body": body_fields_json(d.body),
     })
+}
+
+/// [`BodyFields`] as a case writes them: every field.
+pub fn body_fields_json(f: BodyFields) -> Value {
+    json!({ "retry_after": f.retry_after, "global": f.global, "secondary_limit": f.secondary_limit })
+}
+
+/// The [`BodyFields`] a case writes (none when it writes none).
+fn body_fields_from(v: &Value) -> R<BodyFields> {
+    match v.get("body") {
+        None | Some(Value::Null) => Ok(BodyFields::NONE),
+        Some(body) => Ok(BodyFields {
+            retry_after: flag(body, "retry_after")?,
+            global: flag(body, "global")?,
+            secondary_limit: flag(body, "secondary_limit")?,
+        }),
+    }
 }
 
 /// The [`Dialect`] a case writes. Its names must live as long as the program (the core's
@@ -559,6 +577,7 @@ pub fn dialect_from(v: &Value) -> R<Dialect> {
         pushback: Box::leak(pushback.into_boxed_slice()),
         global: name("global")?,
         scope: name("scope")?,
+        body: body_fields_from(v)?,
     })
 }
 
@@ -878,7 +897,8 @@ fn respond<const N: usize>(
 }
 
 /// `seen`: what a dialect read from the response, as [`Request::response_parsed`] takes it —
-/// the fields it uses (`retry_after_ms`, `reset_ms`, `remaining`, `pushback`).
+/// the fields it uses (`retry_after_ms`, `reset_ms`, `remaining`, `pushback`, and `body`: the
+/// body fields that carry pushback, none when absent).
 fn seen_from(v: &Value) -> R<RateLimitHeaders> {
     let pushback: Vec<u16> = array(v, "pushback")?
         .iter()
@@ -889,6 +909,7 @@ fn seen_from(v: &Value) -> R<RateLimitHeaders> {
         reset_ms: opt_u64(v, "reset_ms")?,
         remaining: opt_u32(v, "remaining")?,
         pushback: Box::leak(pushback.into_boxed_slice()),
+        body: body_fields_from(v)?,
         ..RateLimitHeaders::default()
     })
 }

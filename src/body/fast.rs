@@ -6,7 +6,8 @@
 //! Cortex-M firmware is ~5 KiB smaller and bodies are read 2.5–7× slower.
 
 use super::{
-    is_whitespace, simple_escape, target_of, BodyParser, Role, State, Target, KEY_OVERFLOW, MAX_DEPTH,
+    is_whitespace, simple_escape, target_of, BodyFields, BodyParser, Role, State, Target, KEY_OVERFLOW,
+    MAX_DEPTH,
 };
 
 /// The bytes of a machine word: 8 on 64-bit targets, 4 on 32-bit ones.
@@ -64,7 +65,7 @@ impl<const N: usize> BodyParser<N> {
                         i += 1;
                         true
                     }
-                    (State::KeyOrClose | State::Key, Some(b'"')) => match top_key(chunk, i) {
+                    (State::KeyOrClose | State::Key, Some(b'"')) => match top_key(chunk, i, self.fields) {
                         Some((next, target)) => {
                             self.target = target;
                             i = next;
@@ -82,7 +83,10 @@ impl<const N: usize> BodyParser<N> {
                 let Some(b) = next_token(chunk, &mut i) else { return (i, State::Value, false) };
                 let rest = chunk.get(i..).unwrap_or_default();
                 let body = rest.get(1..).unwrap_or_default();
-                let len = if self.target != Target::Other {
+                let len = if matches!(self.target, Target::RetryAfter | Target::Global | Target::Message) {
+                    // A pushback field's value: read byte by byte, which reads it.
+                    return (i, State::Value, false);
+                } else if self.target != Target::Other {
                     // A value that may be the message. A string with no escapes that is valid
                     // UTF-8 is taken here; anything else is left to the byte-by-byte path,
                     // which unescapes and repairs.
@@ -98,7 +102,7 @@ impl<const N: usize> BodyParser<N> {
                     let ascii = text.is_ascii();
                     let utf8 = if ascii { Some("") } else { core::str::from_utf8(text).ok() };
                     let Some(utf8) = utf8 else { return (i, State::Value, false) };
-                    if self.begin_top_value(true) == Role::Capture {
+                    if self.begin_top_value(b'"') == Role::Capture {
                         if ascii {
                             self.capture_ascii(text);
                         } else {
@@ -127,7 +131,9 @@ impl<const N: usize> BodyParser<N> {
                     if next_token(chunk, &mut i) != Some(b'"') {
                         return (i, State::Key, false);
                     }
-                    let Some((next, target)) = top_key(chunk, i) else { return (i, State::Key, false) };
+                    let Some((next, target)) = top_key(chunk, i, self.fields) else {
+                        return (i, State::Key, false);
+                    };
                     self.target = target;
                     i = next;
                     at_value = true;
@@ -324,7 +330,8 @@ impl<const N: usize> BodyParser<N> {
             let run = plain_run(rest);
             let plain = rest.get(..run).unwrap_or_default();
             match self.role {
-                Role::Skip | Role::NestedKey => {}
+                Role::Skip | Role::NestedKey | Role::Seconds => {}
+                Role::Scan => plain.iter().for_each(|&b| self.told.secondary.push(b)),
                 Role::TopKey => self.key_bytes(plain),
                 Role::Capture if plain.is_ascii() => self.capture_ascii(plain),
                 Role::Capture => {
@@ -369,12 +376,12 @@ fn closed_plain_string(bytes: &[u8]) -> Option<usize> {
 /// A key of the top-level object at `chunk[i]` (its opening quote), as [`key`] reads it: the
 /// index after the colon, and which key it is. `"errorMessage":` itself is matched whole.
 #[cfg_attr(target_pointer_width = "64", inline(always))]
-fn top_key(chunk: &[u8], i: usize) -> Option<(usize, Target)> {
+fn top_key(chunk: &[u8], i: usize, fields: BodyFields) -> Option<(usize, Target)> {
     if let Some(next) = error_message_key(chunk, i) {
         return Some((next, Target::ErrorMessage));
     }
     let (next, key) = key(chunk, i)?;
-    Some((next, target_of(key)))
+    Some((next, target_of(key, fields)))
 }
 
 /// `"errorMessage":` whole at `chunk[i]`: the index after it.

@@ -83,11 +83,52 @@ def number_step(n, b):
     return None
 
 
-class BodyParser:
-    """Feed chunks with feed(); finish() says what the body was: (kind, text, truncated)."""
+U64_MAX = (1 << 64) - 1
+SECONDARY_LIMIT_WAIT_MS = 60_000
+SECONDARY = "secondary rate limit"
 
-    def __init__(self, capacity):
+
+def seconds_ms(text):
+    """Milliseconds of a JSON number of seconds (its text), rounded up, saturating at 64 bits;
+    None if negative (but zero). Its first 16 significant digits count, plus one unit of the
+    16th if any digit after them is not 0; an exponent's magnitude saturates at 1 000 000."""
+    negative = text.startswith("-")
+    mantissa, _, exponent = text.lstrip("-").replace("E", "e").partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    magnitude = exponent.lstrip("+-").lstrip("0") or "0"
+    magnitude = 1_000_000 if len(magnitude) > 7 else min(int(magnitude), 1_000_000)
+    digits = (whole + fraction).lstrip("0")
+    kept, rest = digits[:16], digits[16:]
+    power = (-magnitude if exponent.startswith("-") else magnitude) + 3 - len(fraction) + len(rest)
+    if not kept:
+        ms = 0
+    else:
+        m = int(kept) + (1 if rest.strip("0") else 0)
+        if power > 40:
+            ms = U64_MAX
+        elif power >= 0:
+            ms = min(m * 10 ** power, U64_MAX)
+        elif power < -60:
+            ms = 1
+        else:
+            ms = min(-(-m // 10 ** -power), U64_MAX)
+    if negative and ms > 0:
+        return None
+    return ms
+
+
+class BodyParser:
+    """Feed chunks with feed(); finish() says what the body was: (kind, text, truncated).
+    `fields` (a dialect's body fields: retry_after, global, secondary_limit) are read too,
+    and pushback() says what they told."""
+
+    def __init__(self, capacity, fields=None):
         self.capacity = capacity
+        self.fields = fields or {}
+        self.retry_after = None
+        self.global_ = False
+        self.number = bytearray()
+        self.message = []
         self.state = "start"  # or a tuple: ("hex", n), ("num", kind), ("lit", which, at)
         self.role = "skip"
         self.depth = 0
@@ -116,7 +157,9 @@ class BodyParser:
         return True
 
     def emit(self, c):
-        if self.role == "top_key":
+        if self.role == "scan":
+            self.message.append(c)
+        elif self.role == "top_key":
             for byte in c.encode("utf-8"):
                 if not self.key_overflow and len(self.key) < KEY_CAP:
                     self.key.append(byte)
@@ -168,9 +211,26 @@ class BodyParser:
         self.in_object = self.stack[self.depth - 1] if self.depth >= 1 else False
         return "end" if self.depth == 0 else "comma_or_close"
 
-    def begin_top_value(self, is_string):
+    def begin_top_value(self, is_string, first=0x22):
         slot = "text" if is_string else "not_text"
         capture = False
+        target = self.target
+        if target in ("retry_after", "global", "message"):
+            self.target = "other"
+            # The last of each key counts.
+            if target == "retry_after":
+                self.retry_after = None
+                if first == 0x2D or 0x30 <= first <= 0x39:
+                    self.number = bytearray([first])
+                    return "seconds"
+            elif target == "global":
+                self.global_ = first == 0x74
+            else:
+                self.message = None
+                if is_string:
+                    self.message = []
+                    return "scan"
+            return "skip"
         if self.target == "error_message":
             self.error_message = slot
             capture = is_string
@@ -190,7 +250,7 @@ class BodyParser:
             self.role = self.begin_top_value(True) if at_top else "skip"
             return "str"
         if at_top:
-            self.begin_top_value(False)
+            self.role = self.begin_top_value(False, b)
         if b == 0x7B:
             return self.open(True)
         if b == 0x5B:
@@ -220,6 +280,11 @@ class BodyParser:
         if self.role == "top_key":
             key = b"" if self.key_overflow else bytes(self.key)
             self.target = {b"errorMessage": "error_message", b"error": "error"}.get(key, "other")
+            for name, target in ((b"retry_after", "retry_after"), (b"global", "global"),
+                                 (b"message", "message")):
+                field = "secondary_limit" if target == "message" else target
+                if key == name and self.fields.get(field):
+                    self.target = target
             nxt = "colon"
         elif self.role == "nested_key":
             nxt = "colon"
@@ -247,6 +312,8 @@ class BodyParser:
             return "str", True
         if self.role == "top_key":
             self.key_overflow = True
+        elif self.role == "scan":
+            self.message.append("\x80")  # a byte of a character that is not ASCII
         elif self.role == "capture":
             step, c = self.utf8.push(b)
             if step == "char":
@@ -350,8 +417,13 @@ class BodyParser:
         if kind == "num":
             nxt = number_step(st[1], b)
             if nxt is not None:
+                if self.role == "seconds":
+                    self.number.append(b)
                 return ("num", nxt), True
             if st[1] in ("zero", "int", "frac", "exp_int"):
+                if self.role == "seconds":
+                    self.retry_after = seconds_ms(self.number.decode("ascii"))
+                    self.role = "skip"
                 return "comma_or_close", False  # the number ended: b belongs to what follows
             return "invalid", True
         # ("lit", which, at)
@@ -373,6 +445,16 @@ class BodyParser:
             if consumed:
                 i += 1
         return "decided" if self.state in ("invalid", "raw_done") else "reading"
+
+    def pushback(self):
+        """What the body fields told: {"wait_ms", "global"}, only from a whole valid body."""
+        if self.state != "end":
+            return {"wait_ms": None, "global": False}
+        text = "".join(c if c.isascii() else "\x80" for c in (self.message or []))
+        waits = [w for w in (self.retry_after,
+                             SECONDARY_LIMIT_WAIT_MS if SECONDARY in text.lower() else None)
+                 if w is not None]
+        return {"wait_ms": max(waits) if waits else None, "global": self.global_}
 
     def finish(self):
         """(kind, text or None, truncated)."""

@@ -215,17 +215,18 @@ class Request:
                 told = seen.get("reset_ms")
         if told is not None and kind in ("forbidden", "client_error"):
             kind = "rate_limited"
-        return Reply(self, status, kind, told, capacity)
+        fields = seen.get("body") if status in seen.get("pushback", []) else None
+        return Reply(self, status, kind, told, capacity, fields)
 
 
 class Reply:
-    def __init__(self, request, status, kind, told, capacity):
+    def __init__(self, request, status, kind, told, capacity, fields=None):
         self.request = request
         self.status = status
         self.kind = kind
         self.told = told
         self.read = 0
-        self.parser = BodyParser(capacity)
+        self.parser = BodyParser(capacity, fields)
 
     def processed_maybe(self):
         return not (self.status in (408, 429) or self.kind == "rate_limited")
@@ -247,6 +248,12 @@ class Reply:
             if budget is not None:
                 budget.deposit()
             return {"action": "succeed", "attempts": self.request.attempt()}, False
+        # Where the headers told no wait, the body's (in its dialect's fields); a client
+        # error that carries one is a rate limit.
+        if self.told is None:
+            self.told = self.parser.pushback()["wait_ms"]
+            if self.told is not None and self.kind in ("forbidden", "client_error"):
+                self.kind = "rate_limited"
         body = body_json(*self.parser.finish())
         cause = cause_json(self.kind, self.status, body)
         return self.request.decide(now, cause, self.processed_maybe(), self.told, rng, budget)
