@@ -15,8 +15,8 @@
 
 use arbitrary::Arbitrary;
 use backoff_core::{
-    Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders,
-    RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
+    Action, ErrorKind, Idempotency, Jitter, Pacing, Permit, Policy, RateLimitHeaders, RateLimits, Request,
+    RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use libfuzzer_sys::fuzz_target;
 

@@ -1,0 +1,34 @@
+//! The fuzz target `ffi_storage` replayed from its corpus: arbitrary request and shared storage
+//! contents × arbitrary call sequences, with the target's checks (every status documented,
+//! nothing written on failure, every decision's fields consistent). Under Miri (`ffi/run`,
+//! with `-Zmiri-disable-isolation` to read the files) this checks every pointer the library
+//! turns into a reference and every byte it reads as a value, on the corpus the fuzzer grew.
+//!
+//! The cases: the committed seeds (`fuzz/seeds/ffi_storage`) and, where the fuzzer ran before
+//! (CI runs it first), its corpus (`fuzz/corpus/ffi_storage`); `FFI_CORPUS_LIMIT` replays only
+//! the first so many (Miri runs about a thousand times slower).
+
+#[path = "../../fuzz/support/ffi_storage.rs"]
+mod ffi_storage;
+
+use std::path::Path;
+
+#[test]
+fn the_fuzz_corpus_replays_with_every_check() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+    let mut files = Vec::new();
+    for dir in ["seeds/ffi_storage", "corpus/ffi_storage"] {
+        let Ok(entries) = std::fs::read_dir(root.join(dir)) else { continue };
+        files.extend(entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.is_file()));
+    }
+    files.sort();
+    let limit = std::env::var("FFI_CORPUS_LIMIT").ok().and_then(|v| v.parse().ok()).unwrap_or(usize::MAX);
+    let mut replayed = 0;
+    for file in files.iter().take(limit) {
+        let data = std::fs::read(file).expect("a corpus file");
+        ffi_storage::run_bytes(&data);
+        replayed += 1;
+    }
+    eprintln!("{replayed} of {} corpus cases replayed", files.len());
+    assert!(replayed > 0, "no case: the seeds in fuzz/seeds/ffi_storage are missing");
+}
