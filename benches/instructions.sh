@@ -76,32 +76,40 @@ row() { # name n
 
 # Instructions per parse of each body of `cargo bench --bench body`, for each contender: the
 # bench binary parses one case N times with one contender (`--count`); 100 parses minus none.
-body=$(cargo bench --bench body --no-run --message-format=json 2>/dev/null |
-  python3 -c 'import sys,json
+# `ours` is the default (fast) parser; `compact` is ours from the same bench built without the
+# `fast-body` feature.
+body_bench() { # cargo flags -> the bench binary
+  cargo bench --bench body --no-run --message-format=json "$@" 2>/dev/null |
+    python3 -c 'import sys,json
 for l in sys.stdin:
     m=json.loads(l)
-    if m.get("reason")=="compiler-artifact" and m.get("target",{}).get("name")=="body" and m.get("executable"): print(m["executable"])')
+    if m.get("reason")=="compiler-artifact" and m.get("target",{}).get("name")=="body" and m.get("executable"): print(m["executable"])'
+}
+body=$(body_bench)
+body_compact=$(body_bench --no-default-features)
 count_body() { # contender case n -> instructions
-  local out=/tmp/callgrind.backoff-core-body.$$
-  valgrind --tool=callgrind --callgrind-out-file="$out" "$body" --count "$1" "$2" "$3" >/dev/null 2>&1
-  python3 benches/own_instructions.py "$out" "$(basename "$body")"
+  local out=/tmp/callgrind.backoff-core-body.$$ bin=$body who=$1
+  if [ "$who" = compact ]; then bin=$body_compact who=ours; fi
+  valgrind --tool=callgrind --callgrind-out-file="$out" "$bin" --count "$who" "$2" "$3" >/dev/null 2>&1
+  python3 benches/own_instructions.py "$out" "$(basename "$bin")"
   rm -f "$out"
 }
 names=("\`{\"errorMessage\":\"Invalid fields in the request body: emails.\"}\`" "1 KiB, other fields first, escapes and a surrogate pair" "16 KiB, big \`data\` array before the key" "600-byte HTML 502 page" "truncated JSON")
 sizes=(62 958 16371 619 40)
 declare -A parse
 for case in 0 1 2 3 4; do
-  for who in ours serde_json serde-json-core; do
+  for who in ours compact serde_json serde-json-core; do
     base=$(count_body "$who" "$case" 0)
     many=$(count_body "$who" "$case" 100)
     parse[$who $case]=$(( (many - base) / 100 ))
   done
 done
 {
-  echo "| body | bytes | backoff-core |"
-  echo "|---|---|---|"
+  echo "| body | bytes | backoff-core | compact parser (no \`fast-body\`) | compact / fast |"
+  echo "|---|---|---|---|---|"
   for case in 0 1 2 3 4; do
-    echo "| ${names[$case]} | $(num "${sizes[$case]}") | $(num "${parse[ours $case]}") |"
+    o=${parse[ours $case]} c=${parse[compact $case]}
+    echo "| ${names[$case]} | $(num "${sizes[$case]}") | $(num "$o") | $(num "$c") | $(ratio "$c" "$o") |"
   done
 } >"$tables/parsers.md"
 {
