@@ -307,7 +307,7 @@ fn request_cases(g: &mut Gen) -> Vec<Value> {
         ("retry only 429", RetryOn::RATE_LIMITED),
         ("retry only 408", RetryOn::REQUEST_TIMEOUT),
         ("retry only 5xx", RetryOn::SERVER_ERROR),
-        ("retry 5xx and 429", RetryOn::SERVER_ERROR.and(RetryOn::RATE_LIMITED)),
+        ("retry 5xx and 429", RetryOn::SERVER_ERROR.union(RetryOn::RATE_LIMITED)),
     ] {
         let policy = PRESET.with_retry_on(on);
         for (status, what) in
@@ -720,7 +720,7 @@ fn random_policy(g: &mut Gen) -> Policy {
         PRESET.with_jitter(Jitter::Full).with_base_ms(100).with_max_backoff_ms(5_000),
         PRESET.with_jitter(Jitter::Equal).with_max_backoff_ms(64_000),
         PRESET.with_max_retries(3).with_retry_after_ceiling_ms(5_000),
-        PRESET.with_retry_on(RetryOn::RATE_LIMITED.and(RetryOn::TRANSPORT)),
+        PRESET.with_retry_on(RetryOn::RATE_LIMITED.union(RetryOn::TRANSPORT)),
         PRESET.with_max_error_body_bytes(24),
         PRESET.with_retry_after_floor_ms(0).with_retry_after_jitter_ms(250),
     ]);

@@ -275,7 +275,7 @@ where
                     shared.step(now, Step::Failed { context }, entropy(rng, now)).await;
                 }
                 let action = request.transport_failure::<N, R>(policy, now, failure, rng);
-                match settle(shared, now, action).await {
+                match pay_or_refund(shared, now, action).await {
                     Action::Retry(next) => next,
                     Action::Fail(last) => {
                         return Err(Failure { error: last, response: None, transport: Some(error) })
@@ -331,7 +331,7 @@ where
                 } else {
                     reply.finish(policy, now, rng)
                 };
-                match settle(shared, now, action).await {
+                match pay_or_refund(shared, now, action).await {
                     Action::Succeed { attempts } => return Ok(Success { response, attempts }),
                     Action::Fail(error) => {
                         return Err(Failure { error, response: Some(response), transport: transport_error })
@@ -361,7 +361,7 @@ fn entropy<R: TryRng + ?Sized>(rng: &mut R, now_ms: u64) -> u64 {
 /// [`Action::settle`] with the budget of the shared state: a retry asks it to pay (and fails
 /// with `BudgetExhausted` if it cannot), a success refunds. Without a shared state, or with
 /// one that cannot be had now, the action stands as the policy decided it.
-async fn settle<const N: usize, S: SharedState + ?Sized>(
+async fn pay_or_refund<const N: usize, S: SharedState + ?Sized>(
     shared: Option<&S>,
     now_ms: u64,
     action: Action<N>,

@@ -50,9 +50,10 @@ impl RetryOn {
     /// Every retryable class: the preset.
     pub const ALL: Self = Self(0b1111);
 
-    /// The union of two sets, usable in `const` items.
+    /// The classes of both sets (`self | other`, usable in `const` items): retry on 5xx and on
+    /// 429 is `RetryOn::SERVER_ERROR.union(RetryOn::RATE_LIMITED)`.
     #[must_use]
-    pub const fn and(self, other: Self) -> Self {
+    pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
     }
 
@@ -60,6 +61,14 @@ impl RetryOn {
     #[must_use]
     pub const fn contains(self, other: Self) -> bool {
         self.0 & other.0 == other.0
+    }
+}
+
+/// The classes of both sets, as [`RetryOn::union`].
+impl core::ops::BitOr for RetryOn {
+    type Output = Self;
+    fn bitor(self, other: Self) -> Self {
+        self.union(other)
     }
 }
 

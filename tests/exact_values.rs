@@ -226,13 +226,17 @@ fn retry_classes_are_distinct_bits_and_combine_as_a_set() {
     for (i, a) in classes.iter().enumerate() {
         assert!(RetryOn::ALL.contains(*a));
         assert!(!RetryOn::NOTHING.contains(*a));
-        assert_eq!(a.and(*a), *a);
+        assert_eq!(a.union(*a), *a);
         for (j, b) in classes.iter().enumerate() {
             assert_eq!(a.contains(*b), i == j, "{i} {j}");
-            assert!(a.and(*b).contains(*a) && a.and(*b).contains(*b));
+            assert!(a.union(*b).contains(*a) && a.union(*b).contains(*b));
+            assert_eq!(*a | *b, a.union(*b));
+            // Only the two: no third class slips in.
+            let others = classes.iter().filter(|c| *c != a && *c != b);
+            assert!(others.clone().all(|c| !a.union(*b).contains(*c)), "{i} {j}");
         }
     }
-    let union = classes.iter().fold(RetryOn::NOTHING, |set, c| set.and(*c));
+    let union = classes.iter().fold(RetryOn::NOTHING, |set, c| set.union(*c));
     assert_eq!(union, RetryOn::ALL);
     assert!(RetryOn::NOTHING.contains(RetryOn::NOTHING));
 }

@@ -63,7 +63,7 @@ fn policy() -> impl Strategy<Value = Policy> {
                     .into_iter()
                     .enumerate()
                     .filter(|(i, _)| classes & (1 << i) != 0)
-                    .fold(RetryOn::NOTHING, |set, (_, c)| set.and(c)),
+                    .fold(RetryOn::NOTHING, |set, (_, c)| set.union(c)),
                     max_error_body_bytes: Policy::FOLLOW_UP_BOSS.max_error_body_bytes,
                 }
             },

@@ -474,7 +474,7 @@ pub fn policy_from(v: &Value) -> R<Policy> {
         let name = text(name)?;
         let class =
             RETRY_ON.iter().find(|(n, _)| *n == name).ok_or_else(|| Bad(format!("retry_on {name:?}")))?;
-        retry_on = retry_on.and(class.1);
+        retry_on = retry_on.union(class.1);
     }
     Ok(Policy {
         base_ms: u32_of(v, "base_ms")?,

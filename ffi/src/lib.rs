@@ -294,7 +294,7 @@ impl backoff_policy {
         let retry_on = RETRY_CLASSES
             .iter()
             .filter(|(b, _)| self.retry_on & b != 0)
-            .fold(RetryOn::NOTHING, |set, (_, c)| set.and(*c));
+            .fold(RetryOn::NOTHING, |set, (_, c)| set.union(*c));
         Ok(Policy {
             base_ms: self.base_ms,
             max_backoff_ms: self.max_backoff_ms,

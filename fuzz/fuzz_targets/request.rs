@@ -64,7 +64,7 @@ fuzz_target!(|input: Input| {
         .iter()
         .enumerate()
         .filter(|(i, _)| input.retry_on & (1 << i) != 0)
-        .fold(RetryOn::NOTHING, |set, (_, &c)| set.and(c));
+        .fold(RetryOn::NOTHING, |set, (_, &c)| set.union(c));
     let policy = Policy {
         base_ms: input.base_ms,
         max_backoff_ms: input.max_backoff_ms,

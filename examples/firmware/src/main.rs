@@ -335,7 +335,7 @@ mod all_api {
             .with_retry_after_ceiling_ms(black_box(1_000))
             .with_retry_after_floor_ms(black_box(1_000))
             .with_retry_after_jitter_ms(black_box(u32::MAX))
-            .with_retry_on(RetryOn::SERVER_ERROR.and(black_box(RetryOn::TRANSPORT)));
+            .with_retry_on(RetryOn::SERVER_ERROR.union(black_box(RetryOn::TRANSPORT)));
         black_box(RetryOn::ALL.contains(black_box(RetryOn::RATE_LIMITED)));
         black_box(policy.delay_bounds(black_box(u32::MAX)));
         black_box(policy.backoff(black_box(40), black_box(u64::MAX), &mut rng));
