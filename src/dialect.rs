@@ -2,7 +2,7 @@
 //! context, in which unit, and whether the IETF `RateLimit` / `RateLimit-Policy` fields are
 //! read. Plain `const` data: a preset per API is one `const`.
 
-pub use crate::body::BodyFields;
+use crate::body::BodyFields;
 use crate::headers::{self, Headers};
 use crate::http_date;
 pub use crate::pushback::Scope;
