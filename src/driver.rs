@@ -212,7 +212,11 @@ const CHUNK: usize = 64;
 /// Before every send it asks the shared state (when given) — its rate limits, then its
 /// breaker — and sleeps until they allow it, unless that wait is longer than the policy's
 /// ceiling or ends past the request's deadline: then the request fails at once, unsent
-/// ([`Request::may_wait_until`]). Every response teaches the shared state; a failing
+/// ([`Request::may_wait_until`]). Every response teaches the shared state — at once, or, where
+/// its body may tell the wait or a global limit in the dialect's body fields
+/// ([`RateLimitHeaders::may_tell_in_body`](crate::RateLimitHeaders::may_tell_in_body)), once
+/// the body is read (a future dropped while it reads such a body leaves its send counted in
+/// flight until the rate limits forget it); a failing
 /// response's body is read in pieces and parsed, up to the policy's
 /// [`max_error_body_bytes`](Policy::max_error_body_bytes) (a success's is not touched); a body
 /// that breaks off is a

@@ -97,12 +97,16 @@ impl RateLimitHeaders {
         }
     }
 
-    /// Whether a response of `status` may tell its wait in its body alone: the dialect reads
-    /// body fields on this status and the headers tell no wait. A client that shares what it
-    /// learns can then learn it once the body is read, having missed nothing before.
+    /// Whether the body of a response of `status` may change what the rate limits learn from
+    /// it ([`with_body`](Self::with_body)): the dialect reads body fields on this status, and
+    /// either the headers tell no wait (the body may), or the body may say the limit is
+    /// global where the headers do not (Discord's `"global": true`). A client that shares what
+    /// it learns then learns it once the body is read, having missed nothing before.
     #[must_use]
     pub fn may_tell_in_body(&self, status: u16) -> bool {
-        self.body_fields(status) != BodyFields::NONE && self.told_wait_ms(status).is_none()
+        let fields = self.body_fields(status);
+        fields != BodyFields::NONE
+            && (self.told_wait_ms(status).is_none() || (fields.global && self.scope != Scope::Global))
     }
 
     /// This reading with what the body of the same response of `status` said

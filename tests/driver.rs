@@ -363,7 +363,10 @@ fn a_429_holds_a_concurrent_request_of_the_same_context_until_its_retry_after() 
 /// was read, as of the response.
 #[test]
 fn a_wait_told_in_the_body_holds_the_retry_and_a_concurrent_request() {
-    for global in [true, false] {
+    // With a `Retry-After` in the headers too, its wait counts, and the body's `global` still
+    // holds every request: what the body says about the scope is learnt whatever the headers
+    // say about the wait.
+    for (global, header) in [(true, false), (false, false), (true, true), (false, true)] {
         let clock = Clock::default();
         let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
         let body = format!(
@@ -371,7 +374,11 @@ fn a_wait_told_in_the_body_holds_the_retry_and_a_concurrent_request() {
         );
         let limited = Step::Respond {
             status: 429,
-            headers: vec![("X-RateLimit-Bucket".into(), "abcd1234".into())],
+            headers: if header {
+                vec![("X-RateLimit-Bucket".into(), "abcd1234".into()), ("Retry-After".into(), "3".into())]
+            } else {
+                vec![("X-RateLimit-Bucket".into(), "abcd1234".into())]
+            },
             chunks: body.as_bytes().chunks(7).map(<[u8]>::to_vec).collect(),
             cut: false,
         };
@@ -402,10 +409,11 @@ fn a_wait_told_in_the_body_holds_the_retry_and_a_concurrent_request() {
         };
         assert!(results.iter().all(|r| matches!(r, Ok(Success { .. }))), "{results:?}");
         assert_eq!(first.sent_at.len(), 2);
+        let told = if header { 3_000 } else { 2_500 };
         let retry = first.sent_at[1];
-        assert!((2_500..=3_500).contains(&retry), "{global}: the retry went at {retry}");
-        let expected: &[u64] = if global { &[2_500] } else { &[10] };
-        assert_eq!(second.sent_at, expected, "global: {global}");
+        assert!((told..=told + 1_000).contains(&retry), "{global} {header}: the retry went at {retry}");
+        let expected: &[u64] = if global { &[told] } else { &[10] };
+        assert_eq!(second.sent_at, expected, "global: {global}, header: {header}");
     }
 }
 
