@@ -25,7 +25,8 @@ int main(void) {
         exit(1);
     }
     puts("all decisions as expected");
-    printf("stack high-water mark: %lu bytes (the whole run: main, the scenario, semihosting)\n",
-           (unsigned long)stack_high_water_mark());
+    /* Taken before the line that reports it: that printf's own frames are not counted. */
+    unsigned long mark = (unsigned long)stack_high_water_mark();
+    printf("stack high-water mark: %lu bytes (main, the scenario and its output so far)\n", mark);
     exit(0);
 }
