@@ -268,8 +268,11 @@ mod scenario {
         let now: u64 = black_box(1_000);
         let headers: [(&[u8], &[u8]); 2] =
             [(b"Date", black_box(b"Fri, 27 Nov 2026 10:00:00 GMT")), (b"Retry-After", black_box(b"2"))];
-        let mut reply = Request::new(now, Idempotency::Idempotent)
-            .response::<128, _>(&POLICY, black_box(503), &headers[..]);
+        let mut reply = Request::new(now, Idempotency::Idempotent).response::<128, _>(
+            &POLICY,
+            black_box(503),
+            &headers[..],
+        );
         let _ = reply.feed(black_box(b"<html><body>503 Service Unavailable</body></html>"));
         let request = match reply.finish(&POLICY, now, &mut rng) {
             Action::Retry(retry) if retry.delay_ms == 2000 => retry.request,
@@ -310,9 +313,9 @@ mod all_api {
     use super::XorShift;
     use backoff_core::Reply;
     use backoff_core::{
-        http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind,
-        Idempotency, Jitter, NoHeaders, Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget,
-        RetryOn, TransportFailure,
+        http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind, Idempotency, Jitter,
+        NoHeaders, Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn,
+        TransportFailure,
     };
     use core::hint::black_box;
 
@@ -378,10 +381,12 @@ mod all_api {
         black_box(cut.feed(black_box(b"{\"id\":")));
         let cut: Action<16> = cut.body_failed(&policy, black_box(1), &mut rng).settle(Some(&mut budget));
         black_box(matches!(cut, Action::Retry(_)));
-        let cut: Action<16> =
-            request.response::<16, _>(&policy, black_box(429), &headers[..]).body_failed(&policy, 1, &mut rng);
+        let cut: Action<16> = request
+            .response::<16, _>(&policy, black_box(429), &headers[..])
+            .body_failed(&policy, 1, &mut rng);
         black_box(matches!(cut, Action::Retry(_)));
-        let action: Action<16> = request.complete(&policy, black_box(1), black_box(502), &NoHeaders, body, &mut rng);
+        let action: Action<16> =
+            request.complete(&policy, black_box(1), black_box(502), &NoHeaders, body, &mut rng);
         if let Action::Retry(retry) = action {
             let next: Action<16> = retry
                 .request
@@ -401,7 +406,8 @@ mod all_api {
                 black_box(count.0);
             }
             black_box(matches!(next, Action::Fail(_)));
-            let again: Action<16> = retry.request.transport_failure(&policy, 3, TransportFailure::AfterSend, &mut rng);
+            let again: Action<16> =
+                retry.request.transport_failure(&policy, 3, TransportFailure::AfterSend, &mut rng);
             black_box(matches!(again, Action::Succeed { .. }));
         }
         black_box(budget.tokens());
@@ -514,6 +520,21 @@ mod all_api {
         let request = black_box(Request::new(black_box(0), Idempotency::Idempotent));
         let reply = black_box(request.response::<16, _>(&policy, black_box(500), &NoHeaders));
         black_box(reply.status());
+        // A dialect that reads the body: the fields a 429 may carry its wait in.
+        let discord = black_box(&Dialect::DISCORD);
+        let told: [(&[u8], &[u8]); 1] = [(b"X-RateLimit-Bucket", black_box(b"abcd"))];
+        let seen = discord.read(&told[..]);
+        let status = black_box(429);
+        black_box((seen.may_tell_in_body(status), seen.body_fields(status)));
+        let mut reply = request.response_parsed::<16>(&policy, status, &seen);
+        black_box(reply.feed(black_box(br#"{"retry_after": 6.4e1, "global": true}"#)));
+        let wait = reply.body_wait();
+        let mut limits = backoff_core::RateLimits::<2>::new(Pacing::Burst);
+        limits.observe_parsed(black_box(4), status, &seen.clone().with_body(status, wait));
+        black_box(reply.finish(&policy, black_box(5), &mut rng));
+        let mut parser = BodyParser::<16>::reading(seen.body_fields(black_box(403)));
+        black_box(parser.feed(black_box(br#"{"message":"You have exceeded a secondary rate limit"}"#)));
+        black_box(parser.pushback().wait_ms);
     }
 }
 
