@@ -339,6 +339,8 @@ fn try_decide(args: &[String]) -> Result<u8, Exit> {
         request.response_parsed::<CAPACITY>(&policy, response.status, &seen)
     };
     let _ = reply.feed(&response.body);
+    // What the rate limits learn: the headers, and what the body told where the dialect reads it.
+    let seen = seen.with_body(response.status, reply.body_wait());
     let action =
         if cut { reply.body_failed(&policy, 0, &mut rng) } else { reply.finish(&policy, 0, &mut rng) };
     Ok(report(&policy, Some(&response), Some(&seen), action, post, retries, as_json))
@@ -359,7 +361,7 @@ fn report(
         Action::Retry(_) => 10,
         Action::Fail(_) => 11,
     };
-    let why = why(policy, response, &action, post, retries);
+    let why = why(policy, response, seen, &action, post, retries);
     let words = action.to_string();
     let (decision, _) = vectors::action_json(action);
     if as_json {
@@ -455,6 +457,7 @@ fn seconds(ms: u64) -> String {
 fn why(
     policy: &Policy,
     response: Option<&http::Response>,
+    seen: Option<&RateLimitHeaders>,
     action: &Action<CAPACITY>,
     post: bool,
     retries: u32,
@@ -479,7 +482,9 @@ fn why(
             out.push(class);
             match retry.wait {
                 Wait::Backoff(_) => {
-                    let told = response.filter(|r| matches!(r.status, 429 | 503)).and_then(|r| r.header("retry-after"));
+                    // A Retry-After on a status that carries pushback in the dialect, not read.
+                    let pushback = |r: &&http::Response| seen.is_some_and(|s| s.pushback.contains(&r.status));
+                    let told = response.filter(pushback).and_then(|r| r.header("retry-after"));
                     if let Some(value) = told {
                         out.push(format!(
                             "Retry-After {value:?} ignored: not delay-seconds, nor an HTTP-date after this response's Date"
@@ -494,10 +499,19 @@ fn why(
                         policy.max_backoff_ms
                     ));
                 }
-                Wait::RetryAfter(_) => out.push(format!(
-                    "the server said when (Retry-After): never earlier than told, at least {} ms, plus up to {} ms of spread so a fleet does not return at once",
-                    policy.retry_after_floor_ms, policy.retry_after_jitter_ms
-                )),
+                Wait::RetryAfter(_) => {
+                    let header = response.and_then(|r| r.header("retry-after")).is_some()
+                        && seen.is_some_and(|s| s.retry_after_ms.is_some());
+                    let source = if header {
+                        "Retry-After"
+                    } else {
+                        "a spent quota's reset, or a wait its body carries in the dialect's fields"
+                    };
+                    out.push(format!(
+                        "the server said when ({source}): never earlier than told, at least {} ms, plus up to {} ms of spread so a fleet does not return at once",
+                        policy.retry_after_floor_ms, policy.retry_after_jitter_ms
+                    ));
+                }
             }
             if post {
                 out.push(
