@@ -51,15 +51,18 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
 ) -> Delay {
     let cap = u64::from(policy.max_backoff_ms);
     let d = exponential(policy.base_ms, n);
-    let capped = narrow(d.min(cap));
+    // One comparison decides the truncation and whether there is room for jitter (below the
+    // cap, `d` fits in a `u32`, as the cap does).
+    let below_cap = d < cap;
+    let capped = if below_cap { d as u32 } else { policy.max_backoff_ms };
     let (floor, spread) = match policy.jitter {
         Jitter::None => (capped, 0),
         Jitter::Additive { max_ms } => {
-            if d >= cap {
+            if below_cap {
+                (capped, max_ms)
+            } else {
                 // Already at the cap: adding r could only be truncated away again.
                 (capped, 0)
-            } else {
-                (capped, max_ms)
             }
         }
         Jitter::Full => (0, capped),
@@ -76,7 +79,8 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
     }
     let (r, source) = draw(rng, spread, n, now_ms);
     let total = u64::from(floor) + u64::from(r);
-    Delay { ms: narrow(total.min(cap)), source }
+    // Truncated at the cap, a `u32`, so the cast is exact.
+    Delay { ms: total.min(cap) as u32, source }
 }
 
 /// A random value in `0..=max` for retry number `n`: from the RNG, or, if it fails, from a

@@ -59,6 +59,11 @@ pub trait Timer {
     /// The monotonic clock, in milliseconds.
     fn now_ms(&self) -> u64;
     /// Sleeps until `at_ms` on the same clock (at once if it has passed).
+    ///
+    /// A clock that reads whole milliseconds rounded down reads `k` up to 1 ms after the real
+    /// instant `k`, so a wait decided at `k` and slept to the real instant `at_ms` may end up to
+    /// 1 ms earlier than told; waking at the real instant `at_ms + 1` (as the reqwest door's
+    /// timer does) keeps "never earlier than told" exact in real time.
     fn sleep_until(&self, at_ms: u64) -> impl Future<Output = ()>;
 }
 

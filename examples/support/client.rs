@@ -71,10 +71,14 @@ impl<'p> Client<'p> {
         self.start.elapsed().as_millis() as u64
     }
 
+    /// Sleeps until the real instant `at_ms` has passed whole. The clock reads whole ms,
+    /// rounded down, so a decision made at reading `k` was made up to 1 ms after `k`: waking at
+    /// `at_ms + 1` keeps "never earlier than told" true in real time, not only on the clock.
     fn sleep_until(&self, at_ms: u64) {
-        let now = self.now_ms();
-        if at_ms > now {
-            std::thread::sleep(Duration::from_millis(at_ms - now));
+        let wake = self.start + Duration::from_millis(at_ms.saturating_add(1));
+        let now = std::time::Instant::now();
+        if wake > now {
+            std::thread::sleep(wake - now);
         }
     }
 

@@ -553,7 +553,10 @@ impl Timer for Clock {
     }
 
     async fn sleep_until(&self, at_ms: u64) {
-        tokio::time::sleep_until(self.epoch + Duration::from_millis(at_ms)).await;
+        // The clock reads whole ms, rounded down: a decision made at reading `k` was made up to
+        // 1 ms after `k`. Waking once `at_ms` has passed whole keeps "never earlier than told"
+        // true in real time, not only on the clock.
+        tokio::time::sleep_until(self.epoch + Duration::from_millis(at_ms.saturating_add(1))).await;
     }
 }
 
