@@ -2853,6 +2853,13 @@ fn parser_cases(name: &str, g: &mut Gen) -> Vec<Value> {
         e["response"]["seen"] = secondary;
         let name = "a wait in the body: a secondary-limit message with an escaped space";
         cases.push(one_request(name, &exact, 64, "idempotent", 0, vec![e]));
+        // A dialect that does not read the secondary-limit message (Discord's) is told nothing by
+        // one.
+        let body = r#"{"message":"You have exceeded a secondary rate limit."}"#;
+        let mut e = event(g, 20, response(429, &[], body));
+        e["response"]["seen"] = discord;
+        let name = "a wait in the body: a secondary-limit message where the dialect reads none";
+        cases.push(one_request(name, &exact, 64, "idempotent", 0, vec![e]));
     }
     cases
 }
