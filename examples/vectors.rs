@@ -2821,6 +2821,37 @@ fn parser_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             64,
             None,
         ));
+        // The pushback fields a dialect reads in the body (`fields`), and what they told
+        // (`pushback`): the only place a vector records `global`.
+        let discord = json!({ "retry_after": true, "global": true, "secondary_limit": false });
+        let retry_after_only = json!({ "retry_after": true, "global": false, "secondary_limit": false });
+        let secondary = json!({ "retry_after": false, "global": false, "secondary_limit": true });
+        let global = r#"{"message": "You are being rate limited.", "retry_after": 64.57, "global": true}"#;
+        let fielded: [(&str, &Value, &str, Option<Vec<usize>>); 8] = [
+            ("fields: Discord's global 429", &discord, global, None),
+            ("fields: Discord's global 429, byte by byte", &discord, global, Some(vec![1; global.len()])),
+            ("fields: global where the dialect does not read it", &retry_after_only, global, None),
+            (
+                "fields: global as a string is not true",
+                &discord,
+                r#"{"global":"true","retry_after":1}"#,
+                None,
+            ),
+            ("fields: the last global counts", &discord, r#"{"global":true,"global":false}"#, None),
+            ("fields: a nested global is not read", &discord, r#"{"d":{"global":true}}"#, None),
+            ("fields: a cut body tells nothing", &discord, r#"{"retry_after":5,"global":true"#, None),
+            (
+                "fields: GitHub's secondary limit",
+                &secondary,
+                r#"{"message":"You have exceeded a secondary rate limit."}"#,
+                None,
+            ),
+        ];
+        for (label, fields, body, chunks) in fielded {
+            let mut case = body_case(label, body.as_bytes(), 64, chunks);
+            case["fields"] = fields.clone();
+            cases.push(case);
+        }
     }
     if name == "request" {
         // Discord's `retry_after` read to the millisecond: no floor, no spread, a ceiling far
