@@ -2852,6 +2852,20 @@ fn parser_cases(name: &str, g: &mut Gen) -> Vec<Value> {
             case["fields"] = fields.clone();
             cases.push(case);
         }
+        // A high surrogate whose low half is not introduced by `\u`: U+FFFD, then the text; and a
+        // pair of a lowest high half with a low half that is not the lowest.
+        cases.push(body_case(
+            "a high surrogate, then hex digits without their escape",
+            br#"{"errorMessage":"\ud800abdc00"}"#,
+            64,
+            None,
+        ));
+        cases.push(body_case(
+            "the surrogate pair of U+10348",
+            br#"{"errorMessage":"\ud800\udf48"}"#,
+            64,
+            None,
+        ));
     }
     if name == "request" {
         // Discord's `retry_after` read to the millisecond: no floor, no spread, a ceiling far
