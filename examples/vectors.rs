@@ -2766,10 +2766,155 @@ fn targeted_cases(name: &str, g: &mut Gen) -> Vec<Value> {
     cases
 }
 
+/// Cases added after the body parser's mutation run (the fast path's readers and scanners, the
+/// compact parser's shortcut, and the body fields that carry a wait), each for a mutant the
+/// vectors missed: after every other case of their section, with their own random stream.
+fn parser_cases(name: &str, g: &mut Gen) -> Vec<Value> {
+    let mut cases = Vec::new();
+    if name == "body" {
+        let bodies: [(&str, &[u8]); 15] = [
+            // A key after a comma must open with a quote: `x"` is not one, at the top or nested.
+            ("a key after a comma without its opening quote", br#"{"a":1,xerrorMessage":"hi"}"#),
+            (
+                "a nested key after a comma without its opening quote",
+                br#"{"e":{"a":1,xerrorMessage":"hi"},"errorMessage":"m"}"#,
+            ),
+            // An object nested two deep whose first member is not a key.
+            ("an object in an array opening with a number", br#"{"a":[{1}],"errorMessage":"m"}"#),
+            // Keys the one-word key reader must read whole, or leave to the byte-by-byte path.
+            ("a key that starts with a colon", br#"{":x":1,"errorMessage":"m"}"#),
+            ("a key cut by an invalid escape before a colon", br#"{"a\:1,"errorMessage":"m"}"#),
+            ("a key holding a colon and a comma, then no colon", br#"{"x:1,"errorMessage":"m"}"#),
+            // Only `\u` takes four hex digits: after another escape they are plain text.
+            ("an escape followed by four hex digits", br#"{"errorMessage":"tab\tface"}"#),
+            ("an invalid escape followed by four hex digits", br#"{"a":"\x0041","errorMessage":"m"}"#),
+            // The first supplementary character: a surrogate pair whose halves are both at their
+            // lowest.
+            ("the surrogate pair of U+10000", br#"{"errorMessage":"\ud800\udc00"}"#),
+            // Literals read whole: neither four letters and an `e`, nor `fals` and another letter.
+            ("four letters and an e that are not false", br#"{"a":fakee,"errorMessage":"m"}"#),
+            ("fals and a letter that is not e", br#"{"a":falsy,"errorMessage":"m"}"#),
+            // A number does not go on past a comma.
+            ("a number, a comma and a digit where a key must be", br#"{"errorMessage":"m","a":1,2}"#),
+            // Two spaces in a row in a page become one, wherever they fall in the words the raw
+            // prefix is scanned in (8 bytes at a time on 64-bit hosts): the first ending a word
+            // with the second in the last few bytes, both in the last few bytes, the first ending
+            // a word with the second opening the next.
+            ("a page with two spaces across the end of a word", b"abcdefg  xyz"),
+            ("a page with two spaces after a whole word", b"abcdefgh  xyz"),
+            ("a page with two spaces across two whole words", b"abcdefg  hijklmnop"),
+        ];
+        for (label, body) in bodies {
+            cases.push(body_case(label, body, 64, None));
+        }
+        // A control byte is invalid in every string, kept or not (the compact parser's shortcut
+        // skips the strings it does not keep up to the next byte that matters).
+        cases.push(body_case(
+            "a control byte in a skipped value",
+            b"{\"a\":\"x\x01y\",\"errorMessage\":\"m\"}",
+            64,
+            None,
+        ));
+        cases.push(body_case(
+            "a control byte in a nested key",
+            b"{\"a\":{\"k\x1f\":1},\"errorMessage\":\"m\"}",
+            64,
+            None,
+        ));
+        // The pushback fields a dialect reads in the body (`fields`), and what they told
+        // (`pushback`): the only place a vector records `global`.
+        let discord = json!({ "retry_after": true, "global": true, "secondary_limit": false });
+        let retry_after_only = json!({ "retry_after": true, "global": false, "secondary_limit": false });
+        let secondary = json!({ "retry_after": false, "global": false, "secondary_limit": true });
+        let global = r#"{"message": "You are being rate limited.", "retry_after": 64.57, "global": true}"#;
+        let fielded: [(&str, &Value, &str, Option<Vec<usize>>); 8] = [
+            ("fields: Discord's global 429", &discord, global, None),
+            ("fields: Discord's global 429, byte by byte", &discord, global, Some(vec![1; global.len()])),
+            ("fields: global where the dialect does not read it", &retry_after_only, global, None),
+            (
+                "fields: global as a string is not true",
+                &discord,
+                r#"{"global":"true","retry_after":1}"#,
+                None,
+            ),
+            ("fields: the last global counts", &discord, r#"{"global":true,"global":false}"#, None),
+            ("fields: a nested global is not read", &discord, r#"{"d":{"global":true}}"#, None),
+            ("fields: a cut body tells nothing", &discord, r#"{"retry_after":5,"global":true"#, None),
+            (
+                "fields: GitHub's secondary limit",
+                &secondary,
+                r#"{"message":"You have exceeded a secondary rate limit."}"#,
+                None,
+            ),
+        ];
+        for (label, fields, body, chunks) in fielded {
+            let mut case = body_case(label, body.as_bytes(), 64, chunks);
+            case["fields"] = fields.clone();
+            cases.push(case);
+        }
+        // A high surrogate whose low half is not introduced by `\u`: U+FFFD, then the text; and a
+        // pair of a lowest high half with a low half that is not the lowest.
+        cases.push(body_case(
+            "a high surrogate, then hex digits without their escape",
+            br#"{"errorMessage":"\ud800abdc00"}"#,
+            64,
+            None,
+        ));
+        cases.push(body_case(
+            "the surrogate pair of U+10348",
+            br#"{"errorMessage":"\ud800\udf48"}"#,
+            64,
+            None,
+        ));
+    }
+    if name == "request" {
+        // Discord's `retry_after` read to the millisecond: no floor, no spread, a ceiling far
+        // away, so every millisecond of what the body told shows in the delay.
+        let exact = PRESET
+            .with_retry_after_floor_ms(0)
+            .with_retry_after_jitter_ms(0)
+            .with_retry_after_ceiling_ms(u32::MAX);
+        let discord = json!({ "pushback": [429], "body": { "retry_after": true, "global": true, "secondary_limit": false } });
+        for (label, seconds) in [
+            ("a leading zero", "0.5"),
+            ("a tenth of a millisecond, rounded up", "0.0001"),
+            ("a zero inside the digits", "1.05"),
+            ("17 significant digits, the last not 0: rounded up", "1.0000000000000001"),
+            ("18 significant digits, the last two 0: exact", "1.00000000000000000"),
+            ("a negative exponent", "5e-1"),
+            ("an exponent digit other than 1", "1.5e2"),
+            ("20 leading zeros, then an exponent", "0.000000000000000000012345e20"),
+            ("zero with a large negative exponent", "0e-20"),
+        ] {
+            let mut e = event(g, 20, response(429, &[], &format!(r#"{{"retry_after":{seconds}}}"#)));
+            e["response"]["seen"] = discord.clone();
+            let name = format!("a wait in the body to the millisecond: {label} ({seconds})");
+            cases.push(one_request(&name, &exact, 64, "idempotent", 0, vec![e]));
+        }
+        // GitHub's secondary-limit message with its space escaped: escapes are matched too.
+        let secondary = json!({ "pushback": [403, 429, 503], "body": { "retry_after": false, "global": false, "secondary_limit": true } });
+        let body = r#"{"message":"You have exceeded a secondary\u0020rate limit."}"#;
+        let mut e = event(g, 20, response(403, &[], body));
+        e["response"]["seen"] = secondary;
+        let name = "a wait in the body: a secondary-limit message with an escaped space";
+        cases.push(one_request(name, &exact, 64, "idempotent", 0, vec![e]));
+        // A dialect that does not read the secondary-limit message (Discord's) is told nothing by
+        // one.
+        let body = r#"{"message":"You have exceeded a secondary rate limit."}"#;
+        let mut e = event(g, 20, response(429, &[], body));
+        e["response"]["seen"] = discord;
+        let name = "a wait in the body: a secondary-limit message where the dialect reads none";
+        cases.push(one_request(name, &exact, 64, "idempotent", 0, vec![e]));
+    }
+    cases
+}
+
 fn section(name: &str) -> (&'static str, Vec<Value>) {
     let (description, mut cases) = first_cases(name);
     let mut g = Gen(name.bytes().fold(0x7A26E7ED_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
     cases.extend(targeted_cases(name, &mut g));
+    let mut g = Gen(name.bytes().fold(0xB0D1E5_u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))));
+    cases.extend(parser_cases(name, &mut g));
     (description, cases)
 }
 

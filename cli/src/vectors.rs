@@ -941,15 +941,29 @@ fn bounds(case: &mut Value) -> R<()> {
 
 fn body_case<const N: usize>(case: &Value) -> R<Value> {
     let body = body_bytes(case)?;
-    let mut parser = BodyParser::<N>::new();
+    // The pushback fields a case reads (`fields`, as a dialect's `body`): what they told is part
+    // of the answer only where the case names them.
+    let fields = match case.get("fields") {
+        None => None,
+        Some(f) => Some(BodyFields {
+            retry_after: flag(f, "retry_after")?,
+            global: flag(f, "global")?,
+            secondary_limit: flag(f, "secondary_limit")?,
+        }),
+    };
+    let mut parser = BodyParser::<N>::reading(fields.unwrap_or(BodyFields::NONE));
     let progress: Vec<&str> =
         chunks(case, &body)?.iter().map(|chunk| progress_name(parser.feed(chunk))).collect();
+    let told = parser.pushback();
     let parsed = parser.finish();
     if Body::<N>::parse(&body) != parsed {
         return bad("Body::parse and BodyParser disagree");
     }
     let mut answer = body_json(&parsed);
     answer["progress"] = json!(progress);
+    if fields.is_some() {
+        answer["pushback"] = json!({ "wait_ms": told.wait_ms, "global": told.global });
+    }
     Ok(answer)
 }
 
@@ -1091,6 +1105,7 @@ const INPUT_ORDER: &[&str] = &[
     "body",
     "body_hex",
     "chunks",
+    "fields",
     "cut",
     "value",
     "pivot_year",
@@ -1197,6 +1212,7 @@ const ANSWER_ORDER: &[&str] = &[
     "retry_after_ms",
     "reset_ms",
     "pushback",
+    "wait_ms",
     "scope",
     "told_wait_ms",
 ];

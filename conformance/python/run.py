@@ -166,11 +166,15 @@ def run_retry_after(case):
 
 
 def run_body(case):
-    parser = BodyParser(case["capacity"])
+    fields = case.get("fields")
+    parser = BodyParser(case["capacity"], fields)
     body = body_bytes(case)
     progress = [parser.feed(chunk) for chunk in chunks_of(case, body)]
+    told = parser.pushback()
     answer = body_json(*parser.finish())
     answer["progress"] = progress
+    if fields is not None:
+        answer["pushback"] = told
     return answer, case["expect"]
 
 
