@@ -25,10 +25,10 @@
 //! corrupted byte is always caught). What C cannot be protected from is C's own undefined
 //! behaviour: a pointer to less memory than the size it claims, or storage freed while in use.
 //!
-//! The door decides nothing itself: a request is the core's [`Request`] and [`Reply`], and the
-//! shared state is the driver's [`Shared`], changed only by [`Shared::apply`] with the same
-//! [`Step`]s the async driver takes (a retry is paid for with [`Action::settle`], which is
-//! what the driver's `Step::Pay` does).
+//! The door decides nothing itself: a request is the core's [`Request`] and
+//! [`Reply`](backoff_core::Reply), and the shared state is the driver's [`Shared`], changed only
+//! by [`Shared::apply`] with the same [`Step`]s the async driver takes (a retry is paid for with
+//! [`Action::settle`], which is what the driver's `Step::Pay` does).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(non_camel_case_types)]
