@@ -4,6 +4,7 @@ use heapless::Vec;
 
 use crate::utf8::{Step, Utf8};
 
+mod encoding;
 #[cfg(feature = "fast-body")]
 mod fast;
 mod wait;

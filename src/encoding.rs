@@ -9,6 +9,11 @@
 //! so a store can compare values byte for byte. Decoding bytes this version did not write is a
 //! typed [`DecodeError`], never a panic and never a guess.
 //!
+//! A request between attempts and a reply being read have encodings of their own (kinds 5
+//! and 6, the reply's body parser whole), for the C library, which keeps them in storage its
+//! caller owns and must check on every call. They are hidden from the documented API: a reply's
+//! bytes are the body parser's private state, which changes whenever the parser does.
+//!
 //! ```
 //! use backoff_core::{Pacing, RateLimits};
 //!
@@ -47,6 +52,11 @@ pub enum Kind {
     /// A client's whole [`Shared`] state: rate limits, and the budget and breaker if it has
     /// them.
     Shared = 4,
+    /// One request between attempts ([`Request`](crate::Request)).
+    Request = 5,
+    /// One response being read ([`Reply`](crate::Reply)), its body parser's whole state
+    /// included.
+    Reply = 6,
 }
 
 /// Why bytes could not be decoded.
@@ -133,6 +143,14 @@ impl Writer<'_> {
         self.u8(u8::from(v.is_some()));
         self.u64(v.unwrap_or(0));
     }
+    pub(crate) fn flag(&mut self, v: bool) {
+        self.u8(u8::from(v));
+    }
+    pub(crate) fn zeros(&mut self, len: usize) {
+        for _ in 0..len {
+            self.u8(0);
+        }
+    }
 }
 
 pub(crate) struct Reader<'a> {
@@ -140,7 +158,7 @@ pub(crate) struct Reader<'a> {
     at: usize,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
         let mut out = [0u8; N];
         let src = self.bytes.get(self.at..self.at + N).ok_or(DecodeError::WrongLength)?;
@@ -161,6 +179,12 @@ impl Reader<'_> {
     }
     pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
         Ok(u64::from_le_bytes(self.take()?))
+    }
+    /// The next `len` bytes.
+    pub(crate) fn bytes(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+        let src = slice(self.bytes, self.at, len)?;
+        self.at += len;
+        Ok(src)
     }
     pub(crate) fn flag(&mut self) -> Result<bool, DecodeError> {
         match self.u8()? {

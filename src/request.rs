@@ -5,6 +5,9 @@ use rand_core::TryRng;
 use crate::backoff::{self, JitterSource};
 use crate::body::{Body, BodyParser, Progress};
 use crate::budget::RetryBudget;
+use crate::encoding::{
+    check_header, finish, header, BufferTooSmall, DecodeError, Kind, Reader, Writer, HEADER_LEN,
+};
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
 use crate::policy::{Policy, RetryOn};
@@ -535,5 +538,133 @@ impl<const N: usize> Reply<N> {
         let cause = Cause { kind: ErrorKind::Transport, status: Some(self.status), body: Body::cut() };
         let processed = Processed::of(self.status, self.kind);
         self.request.decide(policy, now_ms, cause, processed, self.retry_after_ms, rng)
+    }
+}
+
+// As bytes (the format: `crate::encoding`). Not part of the documented API: the C door keeps
+// requests in its caller's storage this way, and the reply's bytes are the body parser's
+// private state, which changes whenever the parser does.
+
+const IDEMPOTENCY: [Idempotency; 2] = [Idempotency::Idempotent, Idempotency::NotIdempotent];
+const KINDS: [ErrorKind; 11] = [
+    ErrorKind::BadRequest,
+    ErrorKind::Unauthorized,
+    ErrorKind::Forbidden,
+    ErrorKind::NotFound,
+    ErrorKind::RequestTimeout,
+    ErrorKind::RateLimited,
+    ErrorKind::ClientError,
+    ErrorKind::ServerError,
+    ErrorKind::UnexpectedStatus,
+    ErrorKind::InvalidStatus,
+    ErrorKind::Transport,
+];
+
+impl Request {
+    /// The bytes of the fields alone, without a header.
+    const FIELDS_LEN: usize = 8 + 8 + 4 + 4 + 1;
+
+    /// The bytes [`encode`](Self::encode) writes.
+    #[doc(hidden)]
+    pub const ENCODED_LEN: usize = HEADER_LEN + Self::FIELDS_LEN;
+
+    fn write(&self, w: &mut Writer<'_>) {
+        w.u64(self.started_ms);
+        w.u64(self.latest_ms);
+        w.u32(self.retries);
+        w.u32(self.last_backoff_ms);
+        w.u8(u8::from(self.idempotency == Idempotency::NotIdempotent));
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        Ok(Self {
+            started_ms: r.u64()?,
+            latest_ms: r.u64()?,
+            retries: r.u32()?,
+            last_backoff_ms: r.u32()?,
+            idempotency: *IDEMPOTENCY.get(usize::from(r.u8()?)).ok_or(DecodeError::Invalid)?,
+        })
+    }
+
+    /// Writes the request into `out[..ENCODED_LEN]` (the canonical encoding of
+    /// [`encoding`](crate::encoding), kind 5); the length written. For a door that keeps
+    /// requests in storage it does not own (the C library); not part of the documented API.
+    #[doc(hidden)]
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        if out.len() < Self::ENCODED_LEN {
+            return Err(BufferTooSmall);
+        }
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::Request, 0);
+        self.write(&mut w);
+        finish(&w, Self::ENCODED_LEN)
+    }
+
+    /// The request [`encode`](Self::encode) wrote, or why these bytes are not one.
+    #[doc(hidden)]
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = check_header(bytes, Kind::Request, 0, Self::ENCODED_LEN)?;
+        Self::read(&mut r)
+    }
+}
+
+impl<const N: usize> Reply<N> {
+    /// The bytes [`encode`](Self::encode) writes: 137 bytes and the message's `N`.
+    #[doc(hidden)]
+    pub const ENCODED_LEN: usize =
+        HEADER_LEN + Request::FIELDS_LEN + 2 + 1 + 9 + 4 + BodyParser::<N>::ENCODED_LEN;
+
+    /// The capacity as the header gives it (an `N` past `u16::MAX` is told apart by the
+    /// length).
+    const CAPACITY: u16 = if N > u16::MAX as usize { u16::MAX } else { N as u16 };
+
+    /// Writes the reply — the request it continues, the status and what its headers said, and
+    /// the body parser's whole state — into `out[..ENCODED_LEN]` (kind 6); the length
+    /// written. For a door that keeps a reply between two chunks in storage it does not own
+    /// (the C library); not part of the documented API.
+    #[doc(hidden)]
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+        if out.len() < Self::ENCODED_LEN {
+            return Err(BufferTooSmall);
+        }
+        let mut w = Writer { out, at: 0 };
+        header(&mut w, Kind::Reply, Self::CAPACITY);
+        self.request.write(&mut w);
+        w.u16(self.status);
+        w.u8(self
+            .kind
+            .map_or(0, |kind| KINDS.iter().position(|k| *k == kind).map_or(u8::MAX, |i| i as u8 + 1)));
+        w.opt_u64(self.retry_after_ms);
+        w.u32(self.left);
+        self.parser.write(&mut w);
+        finish(&w, Self::ENCODED_LEN)
+    }
+
+    /// The reply [`encode`](Self::encode) wrote, or why these bytes are not one: besides every
+    /// field's range, its kind is the one its status gives (or rate limited, for a client
+    /// error that carried a wait), and a success carries no wait.
+    #[doc(hidden)]
+    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let mut r = check_header(bytes, Kind::Reply, Self::CAPACITY, Self::ENCODED_LEN)?;
+        let request = Request::read(&mut r)?;
+        let status = r.u16()?;
+        let kind = match r.u8()? {
+            0 => None,
+            tag => Some(*KINDS.get(usize::from(tag - 1)).ok_or(DecodeError::Invalid)?),
+        };
+        let retry_after_ms = r.opt_u64()?;
+        let left = r.u32()?;
+        let parser = BodyParser::read(&mut r)?;
+        let kind_fits = match (ErrorKind::from_status(status), kind) {
+            (None, None) => retry_after_ms.is_none(),
+            (Some(ErrorKind::Forbidden | ErrorKind::ClientError), Some(ErrorKind::RateLimited)) => {
+                retry_after_ms.is_some()
+            }
+            (of_status, kind) => of_status == kind,
+        };
+        if !kind_fits {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Self { request, status, kind, retry_after_ms, left, parser })
     }
 }

@@ -4,6 +4,8 @@
 //! decoder: an ill-formed sequence becomes one U+FFFD and the byte that broke it is decoded
 //! afresh, so the same bytes give the same text however they were split into chunks.
 
+use crate::encoding::{DecodeError, Reader, Writer};
+
 /// What one byte produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Step {
@@ -77,6 +79,39 @@ impl Utf8 {
     fn open(&mut self, code: u32, need: u8, lower: u8, upper: u8) -> Step {
         *self = Self { code, need, lower, upper };
         Step::Pending
+    }
+
+    /// The decoder as 7 bytes (`crate::encoding`): the code so far, then `need`, `lower`,
+    /// `upper`.
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
+        w.u32(self.code);
+        w.u8(self.need);
+        w.u8(self.lower);
+        w.u8(self.upper);
+    }
+
+    /// A decoder [`write`](Self::write) could have written: no sequence open and the bounds
+    /// at rest, or one to three bytes still needed, bounds that one of the lead bytes sets (or
+    /// the plain ones), and no more bits of code than the bytes read so far carry.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let state = Self { code: r.u32()?, need: r.u8()?, lower: r.u8()?, upper: r.u8()? };
+        let valid = match state.need {
+            0 => state == Self::new(),
+            1..=3 => {
+                let bounds = matches!(
+                    (state.lower, state.upper),
+                    (0x80, 0xBF) | (0xA0, 0xBF) | (0x80, 0x9F) | (0x90, 0xBF) | (0x80, 0x8F)
+                );
+                // A 4-byte sequence has 21 bits, and each byte still needed brings 6.
+                bounds && state.code >> (21 - 6 * u32::from(state.need)) == 0
+            }
+            _ => false,
+        };
+        if valid {
+            Ok(state)
+        } else {
+            Err(DecodeError::Invalid)
+        }
     }
 }
 

@@ -262,3 +262,276 @@ proptest! {
         }
     }
 }
+
+// Requests and replies as bytes: the C door keeps them so in its caller's storage.
+
+mod requests {
+    use backoff_core::encoding::{BufferTooSmall, DecodeError};
+    use backoff_core::{
+        Action, Dialect, Idempotency, NoHeaders, Policy, RateLimitHeaders, Reply, Request, TransportFailure,
+    };
+    use proptest::prelude::*;
+
+    use super::common::SplitMix;
+
+    #[test]
+    fn a_request_is_31_bytes_and_a_reply_137_plus_its_message() {
+        assert_eq!(Request::ENCODED_LEN, 31);
+        assert_eq!(Reply::<255>::ENCODED_LEN, 392);
+        assert_eq!(Reply::<0>::ENCODED_LEN, 137);
+        let reply = Request::new(0, Idempotency::Idempotent).response::<16, _>(
+            &Policy::FOLLOW_UP_BOSS,
+            400,
+            &NoHeaders,
+        );
+        let mut buf = [0xAAu8; Reply::<16>::ENCODED_LEN + 1];
+        assert_eq!(reply.encode(&mut buf), Ok(Reply::<16>::ENCODED_LEN));
+        assert_eq!(buf[Reply::<16>::ENCODED_LEN], 0xAA, "nothing written past the encoding");
+        assert_eq!(reply.encode(&mut buf[..Reply::<16>::ENCODED_LEN - 1]), Err(BufferTooSmall));
+        let request = Request::new(0, Idempotency::Idempotent);
+        assert_eq!(request.encode(&mut buf[..30]), Err(BufferTooSmall));
+        // One kind is not the other, and a reply of another capacity is refused.
+        request.encode(&mut buf).unwrap();
+        assert_eq!(
+            Reply::<16>::decode(&buf[..Request::ENCODED_LEN]).map(|_| ()),
+            Err(DecodeError::OtherKind)
+        );
+        reply.encode(&mut buf).unwrap();
+        assert_eq!(Request::decode(&buf[..Reply::<16>::ENCODED_LEN]), Err(DecodeError::OtherKind));
+        assert_eq!(
+            Reply::<17>::decode(&buf[..Reply::<16>::ENCODED_LEN]).map(|_| ()),
+            Err(DecodeError::OtherCapacity)
+        );
+    }
+
+    #[test]
+    fn a_request_between_retries_round_trips_whole() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut rng = SplitMix(3);
+        let mut request = Request::new(1_000, Idempotency::NotIdempotent);
+        for now in [2_000, 9_000, 40_000] {
+            let mut bytes = [0u8; Request::ENCODED_LEN];
+            request.encode(&mut bytes).unwrap();
+            let back = Request::decode(&bytes).unwrap();
+            assert_eq!(back, request);
+            let Action::Retry(retry) =
+                back.transport_failure::<8, _>(&policy, now, TransportFailure::BeforeSend, &mut rng)
+            else {
+                panic!("a failure before sending is retried")
+            };
+            request = retry.request;
+        }
+        assert_eq!(request.retries(), 3);
+        let mut bytes = [0u8; Request::ENCODED_LEN];
+        request.encode(&mut bytes).unwrap();
+        let mut v = bytes;
+        v[Request::ENCODED_LEN - 1] = 2; // the idempotency: 0 or 1
+        assert_eq!(Request::decode(&v), Err(DecodeError::Invalid));
+    }
+
+    /// Bodies that take the parser through every kind of state: messages plain, escaped and
+    /// cut, surrogates whole and lone, invalid UTF-8, nesting, numbers, literals, the
+    /// pushback fields of Discord and GitHub, a BOM, text that is not JSON, broken JSON.
+    const BODIES: [&[u8]; 16] = [
+        br#"{"errorMessage":"Invalid email","note":"plain","status":400,"ok":true,"n":null,"f":false,"x":-1.5e3,"meta":{"a":[1,"s",true,{"b":[]},{}],"c":{"d":-0,"e":"f"}},"arr":[[],[1,[2]],"y"],"error":"fallback"}"#,
+        br#"{ "error" : { "errorMessage" : "nested, not the message" } , "errorMessage" : "caf\u00e9 \"ok\" \ud83d\ude00 \ud800 x" }"#,
+        b"{\"errorMessage\":\"bad \xC3\x28 utf8 \xF0\x9F\x98 cut \xE2\x82\xAC ok\"}",
+        br#"{"error\u004dessage":"escaped key, a long message that does not fit in a small buffer at all"}"#,
+        br#"{"retry_after": 64.57, "global": true, "message": "You are being rate limited."}"#,
+        br#"{"retry_after": 1.5e-2, "global": false, "code": 0}"#,
+        br#"{"message": "You have exceeded a secondary rate limit. Please wait.", "documentation_url": "x"}"#,
+        b"\xEF\xBB\xBF{\"errorMessage\":\"after a BOM\"}",
+        b"<html>\r\n<head><title>502 Bad Gateway</title></head>\r\n<body>\xC3\xA9 \x01 \xFF</body></html>",
+        b"\xEF\xBBnot a BOM",
+        br#"{"errorMessage":"x",}"#,
+        br#"{"a":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[{"b":1}]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+        br#"{"errorMessage":"\b\f\n\r\t\/\\\u0041\uD834\uDD1E"} "#,
+        b"   \t\n ",
+        br#"{"retry_after": -3, "retry_after": 12345678901234567890e-14, "errorMessage": "two"}"#,
+        br#"{"errorMessage": "cut in the mid"#,
+    ];
+
+    /// The replies bodies are read into: each dialect's error statuses, so the pushback fields
+    /// are read where they carry a wait.
+    fn replies<const N: usize>(policy: &Policy) -> Vec<Reply<N>> {
+        let request = Request::new(50, Idempotency::Idempotent);
+        let mut out = Vec::new();
+        for (dialect, status, headers) in [
+            (Dialect::FOLLOW_UP_BOSS, 400, &[][..]),
+            (Dialect::FOLLOW_UP_BOSS, 503, &[("Retry-After", "3")][..]),
+            (Dialect::DISCORD, 429, &[][..]),
+            (Dialect::GITHUB, 403, &[][..]),
+            (Dialect::GITHUB, 403, &[("x-ratelimit-remaining", "0"), ("retry-after", "7")][..]),
+            (Dialect::FOLLOW_UP_BOSS, 201, &[][..]),
+        ] {
+            let seen: RateLimitHeaders = dialect.read(headers);
+            out.push(request.response_parsed::<N>(policy, status, &seen));
+        }
+        out
+    }
+
+    /// Encodes `reply`, checks the bytes decode to the very same reply (its `Debug`, every
+    /// field of the parser included) and encode back to the same bytes, and returns the
+    /// decoded one.
+    fn through_bytes<const N: usize>(reply: &Reply<N>) -> Reply<N> {
+        let mut bytes = vec![0u8; Reply::<N>::ENCODED_LEN];
+        assert_eq!(reply.encode(&mut bytes), Ok(bytes.len()));
+        let back = Reply::<N>::decode(&bytes).unwrap_or_else(|e| panic!("{e:?} for {reply:#?}"));
+        assert_eq!(format!("{back:?}"), format!("{reply:?}"));
+        let mut again = vec![0u8; Reply::<N>::ENCODED_LEN];
+        back.encode(&mut again).unwrap();
+        assert_eq!(again, bytes);
+        back
+    }
+
+    /// Feeds `body` in chunks of the given sizes (the last repeated) to a reply and to its
+    /// copy that goes through bytes at every chunk's end: the same progress at every step,
+    /// the same state, and the same decision at the end.
+    fn same_through_bytes<const N: usize>(original: Reply<N>, body: &[u8], sizes: &[usize], seed: u64) {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut kept = through_bytes(&original);
+        let mut original = original;
+        let mut at = 0;
+        let mut sizes = sizes.iter().copied().chain(core::iter::repeat(*sizes.last().unwrap_or(&1)));
+        while at < body.len() {
+            let size = sizes.next().unwrap_or(1).max(1);
+            let chunk = &body[at..body.len().min(at + size)];
+            at += chunk.len();
+            assert_eq!(kept.feed(chunk), original.feed(chunk));
+            kept = through_bytes(&kept);
+            assert_eq!(format!("{kept:?}"), format!("{original:?}"));
+        }
+        assert_eq!(kept.body_wait(), original.body_wait());
+        let (a, b) = (kept.clone(), original.clone());
+        assert_eq!(
+            format!("{:?}", kept.finish(&policy, 9_000, &mut SplitMix(seed))),
+            format!("{:?}", original.finish(&policy, 9_000, &mut SplitMix(seed)))
+        );
+        assert_eq!(
+            format!("{:?}", a.body_failed(&policy, 9_000, &mut SplitMix(seed))),
+            format!("{:?}", b.body_failed(&policy, 9_000, &mut SplitMix(seed)))
+        );
+    }
+
+    #[test]
+    fn every_state_of_real_bodies_round_trips_and_decides_as_the_original() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        for body in BODIES {
+            for sizes in [&[1][..], &[2], &[3, 1], &[5], &[7, 2, 11], &[1000]] {
+                for reply in replies::<8>(&policy) {
+                    same_through_bytes(reply, body, sizes, 1);
+                }
+                for reply in replies::<64>(&policy) {
+                    same_through_bytes(reply, body, sizes, 2);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn each_field_out_of_range_is_refused() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &NoHeaders);
+        let _ = reply.feed(br#"{"errorMessage":"ab"#);
+        let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+        reply.encode(&mut ok).unwrap();
+        assert!(Reply::<8>::decode(&ok).is_ok());
+        // Offsets: header 6, request 25, status 2, kind 1, Retry-After 9, left 4; then the parser.
+        let parser = 47;
+        let text_len = parser + 3 + 1 + 1 + 16 + 1 + 7 + 4 + 12 + 1 + 4 + 1;
+        for (at, value, what) in [
+            (6 + 24, 2, "idempotency 2"),
+            (6 + 25, 0x91, "status 401 with the kind of 400"),
+            (6 + 27, 12, "an error kind past the last"),
+            (6 + 28, 2, "an option's tag of 2"),
+            (6 + 29, 1, "an absent Retry-After with bytes"),
+            (parser, 19, "a state tag past the last"),
+            (parser + 1, 1, "a state that carries nothing, with a byte"),
+            (parser + 3, 6, "a role past the last"),
+            (parser + 4, 0, "inside an object at depth 0"),
+            (parser + 4, 128, "deeper than the deepest"),
+            (parser + 21, 2, "a flag of 2"),
+            (parser + 21, 0, "the innermost container is an object, not what the stack says"),
+            (parser + 26, 4, "a UTF-8 decoder needing 4 bytes"),
+            (parser + 29, 0xD7, "a high surrogate that is not one"),
+            (parser + 45, 13, "a key length past the key buffer"),
+            (parser + 46, 6, "a target past the last"),
+            (parser + 47, 3, "a slot past the last"),
+            (text_len, 9, "a message longer than N"),
+            (text_len + 4, 0xFF, "a message that is not UTF-8"),
+            (text_len + 4 + 7, 1, "bytes after the message"),
+            (text_len + 4 + 8 + 3 + 9 + 1 + 8, 17, "more digits kept than 16"),
+            (text_len + 4 + 8 + 3 + 9 + 1 + 8 + 1 + 4 + 2 + 3, 0x10, "an exponent past its saturation"),
+            (Reply::<8>::ENCODED_LEN - 2, 3, "a number part past the last"),
+            (Reply::<8>::ENCODED_LEN - 1, 21, "more of the secondary limit matched than it has"),
+        ] {
+            let mut v = ok;
+            v[at] = value;
+            assert_eq!(Reply::<8>::decode(&v).map(|_| ()), Err(DecodeError::Invalid), "{what}");
+        }
+    }
+
+    /// A reachable reply of each kind, to start from.
+    fn seeds() -> Vec<Reply<16>> {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut out = Vec::new();
+        for body in BODIES {
+            for (i, mut reply) in replies::<16>(&policy).into_iter().enumerate() {
+                let _ = reply.feed(&body[..body.len() * (i + 1) / 7]);
+                out.push(reply);
+            }
+        }
+        out
+    }
+
+    proptest! {
+        /// Replies read from any body cut into any chunks go through bytes at every chunk's
+        /// end and decide as the original.
+        #[test]
+        fn any_body_in_any_chunks_round_trips_and_decides_as_the_original(
+            body in prop::collection::vec(prop::sample::select(b"{}[]\":,\\u0189aeEfl.-+ \xC3\xA9\xED\xA0\xF0\x9Fr_tygbs".to_vec()), 0..80),
+            prefix in prop::sample::select(vec![&b""[..], b"{", br#"{"errorMessage":""#, br#"{"retry_after":"#, br#"{"message":""#, br#"{"a":["#]),
+            sizes in prop::collection::vec(1usize..9, 1..6),
+            which in 0usize..6,
+            seed in any::<u64>(),
+        ) {
+            let body = [prefix, &body[..]].concat();
+            let reply = replies::<6>(&Policy::FOLLOW_UP_BOSS).swap_remove(which);
+            same_through_bytes(reply, &body, &sizes, seed);
+        }
+
+        /// Any bytes, from a real encoding with a few changed or from nothing: a typed error,
+        /// or a reply that encodes back to these very bytes and can be fed and finished.
+        #[test]
+        fn any_bytes_decode_to_a_reply_that_reencodes_the_same_or_an_error(
+            flips in prop::collection::vec((0usize..Reply::<16>::ENCODED_LEN, any::<u8>()), 0..6),
+            pick in 0usize..96,
+            random in prop::collection::vec(any::<u8>(), Reply::<16>::ENCODED_LEN),
+            from_random in any::<bool>(),
+            rest in prop::collection::vec(any::<u8>(), 0..40),
+        ) {
+            let mut bytes = [0u8; Reply::<16>::ENCODED_LEN];
+            let seeds = seeds();
+            seeds[pick % seeds.len()].encode(&mut bytes).unwrap();
+            if from_random {
+                // Past the header: the rest of the bytes at random.
+                bytes[6..].copy_from_slice(&random[6..]);
+            }
+            for (at, value) in flips {
+                bytes[at] = value;
+            }
+            if let Ok(mut reply) = Reply::<16>::decode(&bytes) {
+                let mut again = [0u8; Reply::<16>::ENCODED_LEN];
+                reply.encode(&mut again).unwrap();
+                prop_assert_eq!(&again[..], &bytes[..]);
+                let _ = reply.feed(&rest);
+                let _ = reply.finish(&Policy::FOLLOW_UP_BOSS, 1, &mut SplitMix(1));
+            }
+            if let Ok(request) = Request::decode(&bytes[..Request::ENCODED_LEN]) {
+                let mut again = [0u8; Request::ENCODED_LEN];
+                request.encode(&mut again).unwrap();
+                prop_assert_eq!(&again[..], &bytes[..Request::ENCODED_LEN]);
+            }
+        }
+    }
+}

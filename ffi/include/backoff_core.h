@@ -32,13 +32,14 @@
  *
  * Any bytes in the storage give a documented code or a valid state, never undefined behaviour:
  * each call reads the storage into a local value, checking it, and writes it back at its end.
- * Shared storage is the core's canonical encoding, decoded with checks. Request storage holds a
- * header (magic, BACKOFF_LAYOUT_VERSION, kind, phase, length), the policy and the request's
- * context as checked integers, and the core's request state; the core has no byte encoding for
- * that state (the body parser is a state machine), so it is covered, with everything else the
- * library wrote, by a 64-bit check word, and read only when the word matches: any corrupted byte
- * is BACKOFF_ERR_CORRUPT. The check guards against accidents (stray writes, brown-outs, RAM kept
- * across a firmware update), not against bytes forged to match it on purpose.
+ * Both kinds of storage hold plain data only, checked field by field when read: shared storage
+ * is the core's canonical encoding of the shared state; request storage a header (magic,
+ * BACKOFF_LAYOUT_VERSION, kind, phase, length), the policy and the request's context as checked
+ * integers, and the core's canonical encoding of the request (or, mid-body, reply) state. Every
+ * tag, flag, length and unused byte is checked, so even bytes forged on purpose are a valid
+ * state or BACKOFF_ERR_CORRUPT. A 64-bit check word over the request's bytes also catches the
+ * accidents (stray writes, brown-outs, RAM kept across a firmware update) that would leave a
+ * valid but other state: any single corrupted byte is BACKOFF_ERR_CORRUPT.
  */
 
 #ifndef BACKOFF_CORE_H
@@ -70,7 +71,7 @@
 
 // The layout of the storage this library writes; storage written by a library with another
 // layout is refused with `BACKOFF_ERR_OTHER_LAYOUT`.
-#define BACKOFF_LAYOUT_VERSION 2
+#define BACKOFF_LAYOUT_VERSION 3
 
 // The longest rate-limit context name a request remembers (`backoff_shared_acquire`).
 #define BACKOFF_CONTEXT_MAX 64
@@ -314,10 +315,10 @@ typedef enum backoff_status {
   // code, a `has_deadline` other than 0 or 1, a `BACKOFF_RETRY_*` or `BACKOFF_SHARED_*`
   // bit that does not exist, a context longer than `BACKOFF_CONTEXT_MAX`.
   BACKOFF_ERR_INVALID_ARGUMENT = 8,
-  // The storage holds bytes this library did not write there: a field out of range, or a
-  // check word that does not match (a stray write, a brown-out, RAM kept across a firmware
-  // update). Nothing was read from it; set it up again (`backoff_request_begin`,
-  // `backoff_shared_init`).
+  // The storage holds bytes this library did not write there: a field out of range (an enum
+  // tag, a flag, a length, a byte that must be zero), or a check word that does not match (a
+  // stray write, a brown-out, RAM kept across a firmware update). Nothing was read from it;
+  // set it up again (`backoff_request_begin`, `backoff_shared_init`).
   BACKOFF_ERR_CORRUPT = 9,
   // The storage was set up by a version of this library with another layout (see
   // `BACKOFF_LAYOUT_VERSION`): set it up again.

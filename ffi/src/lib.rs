@@ -15,19 +15,20 @@
 //!
 //! The storage is the caller's, and anything may happen to it between calls. Each call reads
 //! it into a local value, checking every byte, and writes it back at its end (the layout and
-//! its checks are in `storage.rs`): the shared state is the core's canonical byte encoding,
-//! decoded with checks, so any byte pattern is a valid state or `BACKOFF_ERR_CORRUPT`; a
-//! request's plain fields are checked one by one, and the core's own request and reply state —
-//! which the core keeps private and has no byte encoding for — is covered by a 64-bit check
-//! word over every byte the library wrote, and read only when it matches (any single corrupted
-//! byte is always caught; a forged check word is not). What C cannot be protected from is C's
-//! own undefined behaviour: a pointer to less memory than the size it claims, or storage freed
-//! while in use.
+//! its checks are in `storage.rs`). Both kinds of storage hold plain data only: the shared
+//! state is the core's canonical byte encoding, and a request's storage holds its policy and
+//! context as checked integers and the core's canonical encoding of its request (or reply)
+//! state, the body parser's whole state included. Every tag, flag, length and range is checked
+//! when read, so any byte pattern — forged on purpose too — is a valid state or
+//! `BACKOFF_ERR_CORRUPT`, never undefined behaviour. A 64-bit check word over a request's
+//! bytes also catches the accidents that would leave a valid but other state (any single
+//! corrupted byte is always caught). What C cannot be protected from is C's own undefined
+//! behaviour: a pointer to less memory than the size it claims, or storage freed while in use.
 //!
-//! The door decides nothing itself: a request is the core's [`Request`] and [`Reply`], and the
-//! shared state is the driver's [`Shared`], changed only by [`Shared::apply`] with the same
-//! [`Step`]s the async driver takes (a retry is paid for with [`Action::settle`], which is
-//! what the driver's `Step::Pay` does).
+//! The door decides nothing itself: a request is the core's [`Request`] and
+//! [`Reply`](backoff_core::Reply), and the shared state is the driver's [`Shared`], changed only
+//! by [`Shared::apply`] with the same [`Step`]s the async driver takes (a retry is paid for with
+//! [`Action::settle`], which is what the driver's `Step::Pay` does).
 
 #![cfg_attr(not(feature = "std"), no_std)]
 #![allow(non_camel_case_types)]
@@ -88,10 +89,10 @@ pub enum backoff_status {
     /// code, a `has_deadline` other than 0 or 1, a `BACKOFF_RETRY_*` or `BACKOFF_SHARED_*`
     /// bit that does not exist, a context longer than `BACKOFF_CONTEXT_MAX`.
     BACKOFF_ERR_INVALID_ARGUMENT = 8,
-    /// The storage holds bytes this library did not write there: a field out of range, or a
-    /// check word that does not match (a stray write, a brown-out, RAM kept across a firmware
-    /// update). Nothing was read from it; set it up again (`backoff_request_begin`,
-    /// `backoff_shared_init`).
+    /// The storage holds bytes this library did not write there: a field out of range (an enum
+    /// tag, a flag, a length, a byte that must be zero), or a check word that does not match (a
+    /// stray write, a brown-out, RAM kept across a firmware update). Nothing was read from it;
+    /// set it up again (`backoff_request_begin`, `backoff_shared_init`).
     BACKOFF_ERR_CORRUPT = 9,
     /// The storage was set up by a version of this library with another layout (see
     /// `BACKOFF_LAYOUT_VERSION`): set it up again.
@@ -117,7 +118,7 @@ pub const BACKOFF_SHARED_SIZE: usize = 768;
 pub const BACKOFF_SHARED_ALIGN: usize = 1;
 /// The layout of the storage this library writes; storage written by a library with another
 /// layout is refused with `BACKOFF_ERR_OTHER_LAYOUT`.
-pub const BACKOFF_LAYOUT_VERSION: u32 = 2;
+pub const BACKOFF_LAYOUT_VERSION: u32 = 3;
 /// The longest rate-limit context name a request remembers (`backoff_shared_acquire`).
 pub const BACKOFF_CONTEXT_MAX: usize = 64;
 /// The rate-limit contexts a shared state keeps at once (the least recently used one makes

@@ -9,19 +9,21 @@
 //! after a 16-byte header: every byte is checked when read ([`Shared::decode`]), so any byte
 //! pattern is either a valid state or refused with a code.
 //!
-//! **Request storage** holds plain data the library checks field by field (the header, the
-//! policy as twelve integers, the context the request was sent for) and the core's own request
-//! state ([`Request`] or, while a body is read, [`Reply`]), which the core keeps
-//! private and has no byte encoding for: the body parser inside a reply is a state machine of
-//! enums. Those bytes are covered by a 64-bit check word over every byte the library wrote
-//! (header, plain data, core state), and read as Rust values only when the check matches. The
-//! check is a chain of bijections over 8-byte words, so a change confined to one aligned word
-//! (any single corrupted byte) is always caught, and any other accidental change is missed with
-//! probability 2^-64. It is a guard against accidents, not against someone who forges the check
-//! word on purpose: that would need a byte encoding of the core's reply state (see the crate
-//! docs). Nothing in the storage needs alignment: it is read and written byte-wise.
-
-use core::mem::size_of;
+//! **Request storage** holds, after the same header, plain data only: the policy as twelve
+//! integers, the context the request was sent for, and the core's canonical encoding of its
+//! request state ([`Request::encode`], or while a body is read [`Reply::encode`], the body
+//! parser's whole state included). Each is checked as it is read — every integer in range,
+//! every tag and flag one of its values, every unused byte zero — so any byte pattern is
+//! either a valid state or refused with a code, and nothing is ever read as a Rust value that
+//! could be invalid: forged bytes are as safe as accidental ones.
+//!
+//! A 64-bit check word over every byte the library wrote is kept as well, for what the
+//! checks above cannot see: a stray write that leaves a valid but *other* state (a changed
+//! start time, a letter of the message, an attempt count). It is a chain of bijections over
+//! 8-byte words, so a change confined to one aligned word (any single corrupted byte) is
+//! always caught, and any other accidental change is missed with probability 2^-64. Safety
+//! does not depend on it: bytes forged to match it are still decoded with every check.
+//! Nothing in the storage needs alignment: it is read and written byte-wise.
 
 use backoff_core::driver::Shared;
 use backoff_core::{Reply, Request};
@@ -101,22 +103,17 @@ const POLICY_AT: usize = CHECK_AT + 8;
 const POLICY_LEN: usize = 12 * 4;
 const SENT_AT: usize = POLICY_AT + POLICY_LEN;
 const SENT_LEN: usize = 2 + CONTEXT_MAX;
-/// The core's state, at a multiple of 8 (the check word reads 8-byte words).
+/// The core's state, at a multiple of 8 (the check word reads 8-byte words); the bytes between
+/// are zero.
 const CORE_AT: usize = (SENT_AT + SENT_LEN).next_multiple_of(8);
-const CORE_LEN: usize = {
-    let (a, b) = (size_of::<Request>(), size_of::<Reply<CAP>>());
-    (if a > b { a } else { b }).next_multiple_of(8)
-};
+const REQUEST_LEN: usize = Request::ENCODED_LEN;
+const REPLY_LEN: usize = Reply::<CAP>::ENCODED_LEN;
+/// Room for either encoding; the bytes after the one written are zero.
+const CORE_LEN: usize = (if REQUEST_LEN > REPLY_LEN { REQUEST_LEN } else { REPLY_LEN }).next_multiple_of(8);
 /// The bytes of request storage the library writes (and checks); the rest is never touched.
 pub(crate) const REQUEST_USED: usize = CORE_AT + CORE_LEN;
 const _: () = assert!(REQUEST_USED <= BACKOFF_REQUEST_SIZE);
-
-/// The bytes the check word covers. Under Miri, which cannot run the `asm!` that makes the
-/// core state's padding plain bytes ([`settle`]), only the plain data is covered.
-#[cfg(not(miri))]
-const CHECKED_END: usize = REQUEST_USED;
-#[cfg(miri)]
-const CHECKED_END: usize = CORE_AT;
+const _: () = assert!(REQUEST_USED.is_multiple_of(8));
 
 const SHARED_LEN: usize = Shared::<CONTEXTS>::ENCODED_LEN;
 /// The bytes of shared storage the library writes.
@@ -183,93 +180,20 @@ const fn mix(state: u64, word: u64) -> u64 {
     h ^ (h >> 32)
 }
 
-/// The check word of a request's storage: every 8-byte word up to [`CHECKED_END`] but the
-/// check word itself.
-///
-/// # Safety
-/// `base` points to at least [`REQUEST_USED`] readable bytes, the first [`CHECKED_END`] of
-/// them initialised.
-unsafe fn check_word(base: *const u8) -> u64 {
-    let mut h = mix(0x6261_636B_6F66_6632, CHECKED_END as u64);
-    let mut at = 0;
-    while at + 8 <= CHECKED_END {
-        if at != CHECK_AT {
-            // SAFETY: `at + 8 <= CHECKED_END`, initialised by the caller's promise.
-            h = mix(h, u64::from_le_bytes(unsafe { read_bytes::<8>(base, at) }));
+/// The check word of a request's storage: every 8-byte word the library writes but the check
+/// word itself.
+fn check_word(bytes: &[u8; REQUEST_USED]) -> u64 {
+    let mut h = mix(0x6261_636B_6F66_6632, REQUEST_USED as u64);
+    for (i, word) in bytes.chunks_exact(8).enumerate() {
+        if i * 8 != CHECK_AT {
+            let mut w = [0u8; 8];
+            for (d, s) in w.iter_mut().zip(word) {
+                *d = *s;
+            }
+            h = mix(h, u64::from_le_bytes(w));
         }
-        at += 8;
     }
     h
-}
-
-/// Makes every byte of the `len` bytes at `ptr` a plain, initialised byte holding what it
-/// holds now.
-///
-/// A Rust value's padding (and the unused part of the body parser's message buffer) is
-/// uninitialised in Rust's model of memory even after it is written to the storage, and
-/// reading it as a byte for the check word would be undefined behaviour. The `asm!` block
-/// below is given the pointer without `nomem` or `readonly`, so the compiler must assume it
-/// wrote those bytes with the values the machine holds there: after it, they are initialised,
-/// as the hardware always had them. (On targets without stable `asm!`, a `black_box` of the
-/// pointer does the same in practice, without the guarantee.) On x86-64 the block is also
-/// Valgrind's client request `VALGRIND_MAKE_MEM_DEFINED` — four rotations of `rdi` by 128 bits
-/// in all and `xchg rbx, rbx`, which do nothing outside Valgrind — so that memcheck, which
-/// tracks the bytes the machine never wrote, agrees.
-fn settle(ptr: *mut u8, len: usize) {
-    #[cfg(all(not(miri), target_arch = "x86_64"))]
-    {
-        /// `VG_USERREQ__MAKE_MEM_DEFINED` (valgrind/memcheck.h): `('M' << 24 | 'C' << 16) + 2`.
-        const MAKE_MEM_DEFINED: usize = 0x4D43_0002;
-        let request: [usize; 6] = [MAKE_MEM_DEFINED, ptr as usize, len, 0, 0, 0];
-        // SAFETY: outside Valgrind the instructions change nothing: `rdi` is rotated by 3 + 13
-        // + 61 + 51 = 128 bits, back to its value, `xchg rbx, rbx` swaps a register with
-        // itself, and `rdx` (declared as clobbered) keeps its input; only the flags change
-        // (not declared preserved). Under Valgrind they ask memcheck to mark the `len` bytes
-        // at `ptr` defined, reading the six words at `request` (alive, declared by passing
-        // its address without `nomem`). `ptr` is passed in `rcx` so that the compiler, too,
-        // must assume the bytes behind it were written. No stack is used.
-        unsafe {
-            core::arch::asm!(
-                "rol rdi, 3",
-                "rol rdi, 13",
-                "rol rdi, 61",
-                "rol rdi, 51",
-                "xchg rbx, rbx",
-                in("rax") request.as_ptr(),
-                inout("rdx") 0usize => _,
-                in("rcx") ptr,
-                options(nostack),
-            );
-        }
-    }
-    #[cfg(all(
-        not(miri),
-        any(
-            target_arch = "x86",
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "riscv32",
-            target_arch = "riscv64"
-        )
-    ))]
-    // SAFETY: the block is empty: it reads and writes nothing, uses no stack and leaves the
-    // flags alone (as its options say); `ptr` is only passed in a register.
-    unsafe {
-        let _ = len;
-        core::arch::asm!("/* {0} */", in(reg) ptr, options(nostack, preserves_flags));
-    }
-    #[cfg(not(all(
-        not(miri),
-        any(
-            target_arch = "x86",
-            target_arch = "x86_64",
-            target_arch = "arm",
-            target_arch = "aarch64",
-            target_arch = "riscv32",
-            target_arch = "riscv64"
-        )
-    )))]
-    let _ = (core::hint::black_box(ptr), len);
 }
 
 fn policy_bytes(p: &backoff_policy) -> [u8; POLICY_LEN] {
@@ -342,73 +266,88 @@ fn sent_from(bytes: &[u8; SENT_LEN]) -> Result<Sent, backoff_status> {
     }
 }
 
+/// Whether every byte is zero.
+fn zero(bytes: &[u8]) -> bool {
+    bytes.iter().all(|&b| b == 0)
+}
+
 /// Reads and checks a request's storage (`base` is not NULL: checked by the caller).
 ///
-/// Every byte the library wrote is covered by the check word, and checked before any is taken
-/// as a Rust value; the plain fields are checked one by one as well (a policy must be one
-/// `backoff_request_begin` accepts, written as it writes it).
+/// The storage is copied into a local array of plain bytes first; every field is then decoded
+/// from it with checks (the core's for its state), so no byte pattern is undefined behaviour,
+/// whatever the check word says.
 pub fn read_request(base: *const u8) -> Result<RequestImage, backoff_status> {
-    // SAFETY: the header's contract: the storage holds `BACKOFF_REQUEST_SIZE` bytes (at least
-    // `REQUEST_USED`), as C initialised them or this library wrote them.
-    let head = unsafe { read_bytes::<HEADER_LEN>(base, 0) };
+    // SAFETY: the header's contract: the storage holds `BACKOFF_REQUEST_SIZE` initialised
+    // bytes (at least `REQUEST_USED`), as C set them or this library wrote them; they are read
+    // as bytes, which every bit pattern is.
+    let bytes = unsafe { read_bytes::<REQUEST_USED>(base, 0) };
+    let head = part::<HEADER_LEN>(&bytes, 0);
     let phase = match check_header(&head, MAGIC_REQUEST, KIND_REQUEST, REQUEST_USED - HEADER_LEN)? {
         1 => Phase::Ready,
         2 => Phase::Reading,
         3 => Phase::Ended,
         _ => return Err(BACKOFF_ERR_CORRUPT),
     };
-    // SAFETY: as above; the bytes up to `CHECKED_END` were written by this library (and made
-    // plain bytes by `settle`) if the magic is right, or are C's if not, and C's bytes are
-    // initialised.
-    let found = u64::from_le_bytes(unsafe { read_bytes::<8>(base, CHECK_AT) });
-    // SAFETY: as above.
-    if found != unsafe { check_word(base) } {
+    if u64::from_le_bytes(part::<8>(&bytes, CHECK_AT)) != check_word(&bytes) {
         return Err(BACKOFF_ERR_CORRUPT);
     }
-    // SAFETY: as above.
-    let policy = policy_from(&unsafe { read_bytes::<POLICY_LEN>(base, POLICY_AT) });
+    let policy = policy_from(&part::<POLICY_LEN>(&bytes, POLICY_AT));
     let canonical = policy.to_core().map(|p| backoff_policy::from_core(&p));
     if canonical != Ok(policy) {
         return Err(BACKOFF_ERR_CORRUPT);
     }
-    // SAFETY: as above.
-    let sent = sent_from(&unsafe { read_bytes::<SENT_LEN>(base, SENT_AT) })?;
-    let core_at = base.wrapping_add(CORE_AT);
+    let sent = sent_from(&part::<SENT_LEN>(&bytes, SENT_AT))?;
+    let gap = bytes.get(SENT_AT + SENT_LEN..CORE_AT).unwrap_or_default();
+    let core_bytes = bytes.get(CORE_AT..).unwrap_or_default();
+    let len = match phase {
+        Phase::Ready | Phase::Ended => REQUEST_LEN,
+        Phase::Reading => REPLY_LEN,
+    };
+    let (state, rest) = core_bytes.split_at(len.min(core_bytes.len()));
+    if !zero(gap) || !zero(rest) {
+        return Err(BACKOFF_ERR_CORRUPT);
+    }
     let core = match phase {
-        // SAFETY: the check word matched, so these are the bytes of a `Request` (or a
-        // `Reply<CAP>` while reading) this library wrote at `CORE_AT`; `read_unaligned`
-        // asks no alignment of the storage.
-        Phase::Ready | Phase::Ended => Core::Request(unsafe { core_at.cast::<Request>().read_unaligned() }),
-        // SAFETY: as above.
-        Phase::Reading => Core::Reply(unsafe { core_at.cast::<Reply<CAP>>().read_unaligned() }),
+        Phase::Ready | Phase::Ended => {
+            Core::Request(Request::decode(state).map_err(|_| BACKOFF_ERR_CORRUPT)?)
+        }
+        Phase::Reading => Core::Reply(Reply::decode(state).map_err(|_| BACKOFF_ERR_CORRUPT)?),
     };
     Ok(RequestImage { phase, policy, sent, core })
+}
+
+/// `N` bytes of `bytes` at `at` (zeroes past its end, which the constants above rule out).
+fn part<const N: usize>(bytes: &[u8], at: usize) -> [u8; N] {
+    let mut out = [0u8; N];
+    if let Some(src) = bytes.get(at..at + N) {
+        for (d, s) in out.iter_mut().zip(src) {
+            *d = *s;
+        }
+    }
+    out
 }
 
 /// Writes a request's storage whole (`base` is not NULL and holds `BACKOFF_REQUEST_SIZE`
 /// bytes: checked by the caller).
 pub fn write_request(base: *mut u8, image: RequestImage) {
-    let mut plain = [0u8; CORE_AT];
-    put(&mut plain, 0, &header(MAGIC_REQUEST, KIND_REQUEST, image.phase as u8, REQUEST_USED - HEADER_LEN));
-    put(&mut plain, POLICY_AT, &policy_bytes(&image.policy));
-    put(&mut plain, SENT_AT, &sent_bytes(&image.sent));
+    let mut bytes = [0u8; REQUEST_USED];
+    put(&mut bytes, 0, &header(MAGIC_REQUEST, KIND_REQUEST, image.phase as u8, REQUEST_USED - HEADER_LEN));
+    put(&mut bytes, POLICY_AT, &policy_bytes(&image.policy));
+    put(&mut bytes, SENT_AT, &sent_bytes(&image.sent));
+    if let Some(core) = bytes.get_mut(CORE_AT..) {
+        // Cannot fail: the room is at least either encoding's length; and if it did, the
+        // zeroes left would be refused when read, never misread.
+        let _ = match &image.core {
+            Core::Request(state) => state.encode(core),
+            Core::Reply(state) => state.encode(core),
+        };
+    }
+    let check = check_word(&bytes);
+    put(&mut bytes, CHECK_AT, &check.to_le_bytes());
     // SAFETY: `base` holds at least `REQUEST_USED` writable bytes (the header's contract);
     // nothing else refers to them during the call (the library holds no reference into
-    // storage across calls, and reads it into locals); the core state is written unaligned.
-    unsafe {
-        base.cast::<[u8; CORE_AT]>().write(plain);
-        let core_at = base.add(CORE_AT);
-        core_at.write_bytes(0, CORE_LEN);
-        match image.core {
-            Core::Request(state) => core_at.cast::<Request>().write_unaligned(state),
-            Core::Reply(state) => core_at.cast::<Reply<CAP>>().write_unaligned(state),
-        }
-    }
-    settle(base, REQUEST_USED);
-    // SAFETY: the bytes up to `CHECKED_END` are written above and plain bytes after `settle`.
-    let check = unsafe { check_word(base) };
-    // SAFETY: in bounds (above).
-    unsafe { base.add(CHECK_AT).cast::<[u8; 8]>().write(check.to_le_bytes()) };
+    // storage across calls, and reads it into locals); `[u8; N]` has alignment 1.
+    unsafe { base.cast::<[u8; REQUEST_USED]>().write(bytes) };
 }
 
 /// Reads and decodes a shared storage (`base` is not NULL: checked by the caller).

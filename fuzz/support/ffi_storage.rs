@@ -8,10 +8,11 @@
 //! fields that do not apply are `NONE`; a message is NUL-terminated UTF-8 of `message_len`
 //! bytes; `backoff_shared_acquire` answers SEND, WAIT (later than now) or, for a request, FAIL.
 //!
-//! Shared storage takes any bytes anywhere (it is the core's checked encoding). Request storage
-//! takes any bytes anywhere too, except that the target never rewrites the check word together
-//! with the bytes it covers: a forgery the check word does not claim to catch (see
-//! `ffi/src/storage.rs`); single bytes of the check word itself are set and flipped like any.
+//! Any bytes anywhere, in both kinds of storage: shared storage is the core's checked encoding,
+//! and request storage holds plain data and the core's checked encoding of its state, so safety
+//! does not rest on the request's check word. `Seal` writes the check word that matches the
+//! bytes as they are (the library's, computed here from its layout), so that bytes changed on
+//! purpose reach the decoding behind it: the forgery the check word does not claim to catch.
 //!
 //! Shared by the fuzz target `ffi_storage` and the corpus replay of the C door's tests
 //! (`ffi/tests/storage_corpus.rs`, run under Miri by `ffi/run`).
@@ -25,7 +26,24 @@ use backoff_core_ffi::backoff_status::*;
 use backoff_core_ffi::*;
 
 /// Where the check word sits in request storage (bytes 16..24, after the 16-byte header).
-const CHECK: core::ops::Range<usize> = 16..24;
+const CHECK_AT: usize = 16;
+/// The bytes of request storage the library writes, and its check word covers.
+const USED: usize = 536;
+
+/// The library's check word (`ffi/src/storage.rs`), for bytes forged on purpose.
+pub fn seal(storage: &mut [u8; BACKOFF_REQUEST_SIZE]) {
+    const fn mix(state: u64, word: u64) -> u64 {
+        let mut h = (state ^ word).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        h ^= h >> 29;
+        h = h.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        h ^ (h >> 32)
+    }
+    let mut h = mix(0x6261_636B_6F66_6632, USED as u64);
+    for at in (0..USED).step_by(8).filter(|&at| at != CHECK_AT) {
+        h = mix(h, u64::from_le_bytes(storage[at..at + 8].try_into().unwrap()));
+    }
+    storage[CHECK_AT..CHECK_AT + 8].copy_from_slice(&h.to_le_bytes());
+}
 
 /// One step: a C call, or something done to the storage between calls.
 #[derive(Arbitrary, Debug)]
@@ -96,6 +114,10 @@ pub enum Op {
         at: u16,
         bytes: Vec<u8>,
     },
+    /// The check word rewritten to match the request's bytes as they are.
+    Seal {
+        slot: bool,
+    },
     /// `memcpy` one request's storage over the other's (a request moved mid-body).
     Move {
         from: bool,
@@ -149,16 +171,24 @@ struct World {
 }
 
 impl World {
+    /// The storage of a request and the shared storage (NULL unless `shared`), both taken from
+    /// one borrow of the world: a pointer taken by one `&mut self` call would be invalidated by
+    /// the next (Stacked Borrows, which Miri checks).
+    fn storages(&mut self, slot: Option<bool>, shared: bool) -> (*mut c_void, *mut c_void) {
+        let request = match slot {
+            Some(slot) => self.requests[usize::from(slot)].as_mut_ptr().cast(),
+            None => null_mut(),
+        };
+        let shared = if shared { self.shared.as_mut_ptr().cast() } else { null_mut() };
+        (request, shared)
+    }
+
     fn request(&mut self, slot: bool) -> *mut c_void {
-        self.requests[usize::from(slot)].as_mut_ptr().cast()
+        self.storages(Some(slot), false).0
     }
 
     fn shared(&mut self, on: bool) -> *mut c_void {
-        if on {
-            self.shared.as_mut_ptr().cast()
-        } else {
-            null_mut()
-        }
+        self.storages(None, on).1
     }
 
     /// Runs one call; checks its status, and that a failed call wrote nothing.
@@ -320,8 +350,8 @@ pub fn run(ops: Vec<Op>) {
                     if name.is_empty() { (null(), 0) } else { (name.as_ptr().cast(), name.len()) };
                 let at = world.now + u64::from(now);
                 let answer = world.call(|w, a, _| {
-                    let request = slot.map_or(null_mut(), |s| w.request(s));
-                    backoff_shared_acquire(w.shared(true), request, at, ptr, len, &rng, a)
+                    let (request, shared) = w.storages(slot, true);
+                    backoff_shared_acquire(shared, request, at, ptr, len, &rng, a)
                 });
                 if let Some(a) = answer {
                     match a.kind {
@@ -351,14 +381,15 @@ pub fn run(ops: Vec<Op>) {
                     .collect();
                 let at = world.now + u64::from(now);
                 world.call(|w, _, _| {
+                    let (request, shared_storage) = w.storages(Some(slot), shared);
                     backoff_request_response(
-                        w.request(slot),
+                        request,
                         status,
                         list.as_ptr(),
                         list.len(),
                         at,
                         &rng,
-                        w.shared(shared),
+                        shared_storage,
                     )
                 });
             }
@@ -374,16 +405,9 @@ pub fn run(ops: Vec<Op>) {
             Op::Finish { slot, shared, now, small_buffer } => {
                 let at = world.now + u64::from(now);
                 let answer = world.call(|w, a, m| {
+                    let (request, shared_storage) = w.storages(Some(slot), shared);
                     let cap = if small_buffer { 8 } else { m.len() };
-                    backoff_request_finish(
-                        w.request(slot),
-                        at,
-                        &rng,
-                        w.shared(shared),
-                        a,
-                        m.as_mut_ptr(),
-                        cap,
-                    )
+                    backoff_request_finish(request, at, &rng, shared_storage, a, m.as_mut_ptr(), cap)
                 });
                 if let Some(a) = answer {
                     assert!(matches!(
@@ -396,15 +420,8 @@ pub fn run(ops: Vec<Op>) {
             Op::BodyFailed { slot, shared, now } => {
                 let at = world.now + u64::from(now);
                 let answer = world.call(|w, a, m| {
-                    backoff_request_body_failed(
-                        w.request(slot),
-                        at,
-                        &rng,
-                        w.shared(shared),
-                        a,
-                        m.as_mut_ptr(),
-                        m.len(),
-                    )
+                    let (request, shared_storage) = w.storages(Some(slot), shared);
+                    backoff_request_body_failed(request, at, &rng, shared_storage, a, m.as_mut_ptr(), m.len())
                 });
                 if let Some(a) = answer {
                     assert!(matches!(a.kind, BACKOFF_ACTION_FAIL | BACKOFF_ACTION_RETRY));
@@ -414,12 +431,13 @@ pub fn run(ops: Vec<Op>) {
             Op::TransportFailure { slot, failure, shared, now } => {
                 let at = world.now + u64::from(now);
                 let answer = world.call(|w, a, _| {
+                    let (request, shared_storage) = w.storages(Some(slot), shared);
                     backoff_request_transport_failure(
-                        w.request(slot),
+                        request,
                         at,
                         u32::from(failure % 3),
                         &rng,
-                        w.shared(shared),
+                        shared_storage,
                         a,
                         null_mut(),
                         0,
@@ -446,15 +464,11 @@ pub fn run(ops: Vec<Op>) {
             Op::OverwriteRequest { slot, at, bytes } => {
                 let storage = &mut world.requests[usize::from(slot)];
                 let start = usize::from(at) % storage.len();
-                for (i, b) in bytes.into_iter().enumerate() {
-                    let at = start + i;
-                    // Never the check word together with what it covers (see the doc above).
-                    if at >= storage.len() || CHECK.contains(&at) {
-                        break;
-                    }
-                    storage[at] = b;
+                for (dst, b) in storage.iter_mut().skip(start).zip(bytes) {
+                    *dst = b;
                 }
             }
+            Op::Seal { slot } => seal(&mut world.requests[usize::from(slot)]),
             Op::SetSharedByte { at, value } => {
                 let at = usize::from(at) % world.shared.len();
                 world.shared[at] = value;

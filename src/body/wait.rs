@@ -3,6 +3,8 @@
 //! secondary-limit `message`. Read by the same one pass as the message, into a few bytes of
 //! state; counted only from a body that is valid JSON in full.
 
+use crate::encoding::{DecodeError, Reader, Writer};
+
 /// Which top-level fields of a JSON error body carry pushback in an API's dialect
 /// ([`Dialect::body`](crate::Dialect::body)). They are read only on the statuses that carry
 /// pushback in that dialect, and they tell the request's wait only where the headers tell none
@@ -85,6 +87,9 @@ enum Part {
 /// How many significant digits are kept: four bits each in 64.
 const KEPT: u8 = 16;
 
+/// The exponent's magnitude saturates here.
+const EXPONENT_MAX: u32 = 1_000_000;
+
 impl Seconds {
     pub(crate) const fn new() -> Self {
         Self {
@@ -108,7 +113,7 @@ impl Seconds {
             (_, b'.') => self.part = Part::Fraction,
             (_, b'e' | b'E') => self.part = Part::Exponent,
             (Part::Exponent, b'0'..=b'9') => {
-                self.exponent = (self.exponent.saturating_mul(10) + u32::from(b - b'0')).min(1_000_000);
+                self.exponent = (self.exponent.saturating_mul(10) + u32::from(b - b'0')).min(EXPONENT_MAX);
             }
             (part, b'0'..=b'9') => {
                 let d = b - b'0';
@@ -133,6 +138,45 @@ impl Seconds {
             }
             _ => {}
         }
+    }
+
+    /// The number read so far as 21 bytes (`crate::encoding`).
+    pub(crate) fn write(&self, w: &mut Writer<'_>) {
+        w.u64(self.digits);
+        w.u8(self.kept);
+        w.u32(self.shift as u32);
+        w.flag(self.sticky);
+        w.flag(self.negative);
+        w.u32(self.exponent);
+        w.flag(self.exponent_negative);
+        w.u8(self.part as u8);
+    }
+
+    /// A number [`write`](Self::write) could have written: at most [`KEPT`] digits, each a
+    /// decimal digit, the first not 0, nothing above them; an exponent within its saturation
+    /// (which [`push`](Self::push) adds to unchecked).
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let (digits, kept) = (r.u64()?, r.u8()?);
+        let shift = r.u32()? as i32;
+        let (sticky, negative) = (r.flag()?, r.flag()?);
+        let exponent = r.u32()?;
+        let exponent_negative = r.flag()?;
+        let part = match r.u8()? {
+            0 => Part::Integer,
+            1 => Part::Fraction,
+            2 => Part::Exponent,
+            _ => return Err(DecodeError::Invalid),
+        };
+        let nibbles_are_digits = (0..16).all(|i| (digits >> (4 * i)) & 0xF <= 9);
+        let above = digits.checked_shr(4 * u32::from(kept)).unwrap_or(0);
+        let first = match kept.checked_sub(1) {
+            Some(top) => digits.checked_shr(4 * u32::from(top)).unwrap_or(0) & 0xF,
+            None => 1,
+        };
+        if kept > KEPT || !nibbles_are_digits || above != 0 || first == 0 || exponent > EXPONENT_MAX {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Self { digits, kept, shift, sticky, negative, exponent, exponent_negative, part })
     }
 
     /// The whole milliseconds, rounded up; `None` for a negative number (but `-0`).
@@ -207,6 +251,20 @@ impl Secondary {
 
     pub(crate) fn found(self) -> bool {
         usize::from(self.0) == SECONDARY.len()
+    }
+
+    /// The letters matched so far, one byte (`crate::encoding`).
+    pub(crate) fn write(self, w: &mut Writer<'_>) {
+        w.u8(self.0);
+    }
+
+    /// A match [`write`](Self::write) could have written: no more letters than it has.
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        let matched = r.u8()?;
+        if usize::from(matched) > SECONDARY.len() {
+            return Err(DecodeError::Invalid);
+        }
+        Ok(Self(matched))
     }
 }
 

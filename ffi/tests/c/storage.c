@@ -7,7 +7,10 @@
  *   3. a transport failure releases only the failed request's own send, in its own context;
  *   4. storage below BACKOFF_REQUEST_SIZE / BACKOFF_SHARED_SIZE is refused.
  * Each of them failed on the library before this change (1: 60 of 7 680 changed bytes crashed;
- * 2: BACKOFF_OK; 3: the fourth request went at once; 4: BACKOFF_OK). Plain C99. */
+ * 2: BACKOFF_OK; 3: the fourth request went at once; 4: BACKOFF_OK).
+ * And item 1 against forgery: bytes changed on purpose, with the check word rewritten to match
+ * them, are still decoded with every check: a valid state or BACKOFF_ERR_CORRUPT, never a crash
+ * (before layout 3 the library read such bytes as Rust enums: undefined behaviour). Plain C99. */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,7 +97,8 @@ static void changed_bytes(const char *phase, const uint8_t *storage) {
             check(at < first_unnoticed, "a change noticed past an unnoticed one", (long)at);
         }
     }
-    check(first_unnoticed >= 144, "a change in the bytes the library writes went unnoticed", (long)first_unnoticed);
+    /* 536: the header and plain fields (144 bytes), room for the reply's encoding (392). */
+    check(first_unnoticed >= 536, "a change in the bytes the library writes went unnoticed", (long)first_unnoticed);
     printf("item 1 (%s): %ld changed bytes, every one a code up to byte %zu; the rest of the %d never read\n", phase,
            tried, first_unnoticed, BACKOFF_REQUEST_SIZE);
 }
@@ -248,11 +252,109 @@ static void item_4(void) {
            BACKOFF_SHARED_SIZE);
 }
 
+/* The library's layout (ffi/src/storage.rs), as a forger would learn it: the check word at
+ * bytes 16..24 covers the first 536 bytes, 8 at a time; the reply's encoding starts at 144, its
+ * body parser 47 bytes in, the parser's message 55 bytes into that. */
+enum { CHECK_AT = 16, USED = 536, CORE_AT = 144, PARSER_AT = CORE_AT + 47, TEXT_AT = PARSER_AT + 55 };
+
+static uint64_t mix(uint64_t state, uint64_t word) {
+    uint64_t h = (state ^ word) * UINT64_C(0x9E3779B97F4A7C15);
+    h ^= h >> 29;
+    h *= UINT64_C(0xBF58476D1CE4E5B9);
+    return h ^ (h >> 32);
+}
+
+/* Rewrites the check word to match the bytes as they are. */
+static void seal(uint8_t *storage) {
+    uint64_t h = mix(UINT64_C(0x6261636B6F666632), USED);
+    for (size_t at = 0; at < USED; at += 8) {
+        uint64_t word = 0;
+        if (at == CHECK_AT) continue;
+        for (int i = 7; i >= 0; i--) word = word << 8 | storage[at + (size_t)i];
+        h = mix(h, word);
+    }
+    for (int i = 0; i < 8; i++) storage[CHECK_AT + i] = (uint8_t)(h >> (8 * i));
+}
+
+static int documented(backoff_status status) {
+    return (unsigned)status <= (unsigned)BACKOFF_ERR_OTHER_LAYOUT;
+}
+
+static void forged(void) {
+    static uint8_t request[BACKOFF_REQUEST_SIZE], bad[BACKOFF_REQUEST_SIZE];
+    backoff_policy policy;
+    backoff_action action;
+    char message[BACKOFF_MESSAGE_CAPACITY + 1];
+    backoff_status clean[CALLS], got[CALLS];
+    backoff_policy_follow_up_boss(&policy);
+    check(backoff_request_begin(request, sizeof request, &policy, 5, BACKOFF_IDEMPOTENT) == BACKOFF_OK, "begin", 0);
+    check(backoff_request_response(request, 400, NULL, 0, 6, &rng, NULL) == BACKOFF_OK, "response", 0);
+    const char *part = "{\"errorMessage\":\"slow down\",\"detail\":[1,2,{\"a\":\"b";
+    check(backoff_request_feed(request, part, strlen(part), NULL) == BACKOFF_OK, "feed", 0);
+    every_call(request, clean);
+
+    /* The forger's check word is the library's: sealing what the library wrote changes nothing. */
+    memcpy(bad, request, sizeof bad);
+    seal(bad);
+    check(memcmp(bad, request, sizeof bad) == 0, "the forged check word is the library's", 0);
+
+    /* A check word that matches, over a state byte out of range: the body parser's state tag. */
+    bad[PARSER_AT] = 0xFF;
+    seal(bad);
+    check(backoff_request_feed(bad, "1", 1, NULL) == BACKOFF_ERR_CORRUPT, "forged state tag: feed", PARSER_AT);
+    every_call(bad, got);
+    for (int call = 0; call < CALLS; call++) check(got[call] == BACKOFF_ERR_CORRUPT, "forged state tag", call);
+
+    /* The same for a flag of 2, a message length past the capacity, and a byte after it. */
+    static const size_t out_of_range[][2] = {{PARSER_AT + 21, 2}, {TEXT_AT - 3, 0x01}, {TEXT_AT + 200, 1}};
+    for (size_t i = 0; i < sizeof out_of_range / sizeof out_of_range[0]; i++) {
+        memcpy(bad, request, sizeof bad);
+        bad[out_of_range[i][0]] = (uint8_t)out_of_range[i][1];
+        seal(bad);
+        every_call(bad, got);
+        for (int call = 0; call < CALLS; call++) check(got[call] == BACKOFF_ERR_CORRUPT, "forged field", (long)i);
+    }
+
+    /* A forged but valid state is a state: a letter of the message changed. */
+    memcpy(bad, request, sizeof bad);
+    check(bad[TEXT_AT] == 's', "the message's first letter is where the layout says", TEXT_AT);
+    bad[TEXT_AT] = 'S';
+    seal(bad);
+    check(backoff_request_feed(bad, "\"}]}", 4, NULL) == BACKOFF_OK, "forged letter: feed", 0);
+    check(backoff_request_finish(bad, 7, &rng, NULL, &action, message, sizeof message) == BACKOFF_OK, "finish", 0);
+    check(strcmp(message, "Slow down") == 0, "the forged letter is read", 0);
+
+    /* Every byte the library wrote, a sample of values, the check word forged to match. */
+    long tried = 0, valid = 0;
+    for (size_t at = 0; at < USED; at++) {
+        static const int values[] = {0x00, 0x01, 0x02, 0x03, 0x7F, 0x80, 0xFE, 0xFF};
+        if (at >= CHECK_AT && at < CHECK_AT + 8) continue;
+        for (size_t i = 0; i < sizeof values / sizeof values[0]; i++) {
+            if (values[i] == request[at]) continue;
+            memcpy(bad, request, sizeof bad);
+            bad[at] = (uint8_t)values[i];
+            seal(bad);
+            every_call(bad, got);
+            tried++;
+            int all_ok = 1;
+            for (int call = 0; call < CALLS; call++) {
+                check(documented(got[call]), "a forged byte gave an undocumented status", (long)at);
+                check(got[call] == clean[call] || refused(got[call]), "a forged byte gave another answer", (long)at);
+                all_ok &= got[call] == clean[call];
+            }
+            valid += all_ok;
+        }
+    }
+    printf("forged (check word matching): %ld changed bytes, %ld a valid state, the rest BACKOFF_ERR_CORRUPT\n", tried,
+           valid);
+}
+
 int main(void) {
     item_1();
     item_2();
     item_3();
     item_4();
+    forged();
     if (failures) {
         printf("%d wrong\n", failures);
         return 1;
