@@ -441,27 +441,34 @@ fn decorrelated_jitter_grows_from_the_previous_delay_and_stays_under_the_cap() {
     assert!(next.delay_ms <= 3 * first.delay_ms);
 }
 
-/// A request and a reply are plain data: kept in a slot between two chunks (as C storage or a
-/// store keeps them) and taken out again, they decide as if never put away.
+/// A request and a reply are plain data: written to bytes between two chunks (as the C door
+/// keeps them in caller storage) and read back, they decide as if never put away.
 #[test]
-fn a_request_and_a_reply_kept_as_plain_data_decide_as_if_never_put_away() {
+fn a_request_and_a_reply_kept_as_bytes_decide_as_if_never_put_away() {
+    use backoff_core::Reply;
     let body = br#"{"errorMessage":"Invalid fields in the request body: emails."}"#;
     for seed in 0..20 {
         let (mut a, mut b) = (SplitMix(seed), SplitMix(seed));
         let direct = Request::new(5, Idempotency::NotIdempotent);
         let Action::Retry(first) = respond(&PRESET, direct, 5, 429, b"", &mut a) else { panic!() };
-        let mut slot: [Option<Request>; 1] = [Some(Request::new(5, Idempotency::NotIdempotent))];
-        let kept = slot[0].take().unwrap();
+        let mut bytes = [0u8; Request::ENCODED_LEN];
+        Request::new(5, Idempotency::NotIdempotent).encode(&mut bytes).unwrap();
+        let kept = Request::decode(&bytes).unwrap();
         let Action::Retry(again) = respond(&PRESET, kept, 5, 429, b"", &mut b) else { panic!() };
         assert_eq!((first.delay_ms, first.request), (again.delay_ms, again.request));
-        // A reply put away between two chunks.
+        // A reply put away between two chunks, and one fed straight.
+        let mut straight = first.request.response::<128, _>(&PRESET, 429, &NoHeaders);
+        let _ = straight.feed(body);
         let mut reply = again.request.response::<128, _>(&PRESET, 429, &NoHeaders);
         let _ = reply.feed(&body[..20]);
-        let mut slot: [Option<backoff_core::Reply<128>>; 1] = [Some(reply)];
-        let mut reply = slot[0].take().unwrap();
+        let mut bytes = [0u8; Reply::<128>::ENCODED_LEN];
+        reply.encode(&mut bytes).unwrap();
+        let mut reply = Reply::<128>::decode(&bytes).unwrap();
         assert_eq!(reply.status(), 429);
         let _ = reply.feed(&body[20..]);
         let Action::Retry(third) = reply.finish(&PRESET, first.at_ms, &mut b) else { panic!() };
+        let Action::Retry(expected) = straight.finish(&PRESET, first.at_ms, &mut a) else { panic!() };
+        assert_eq!(format!("{third:?}"), format!("{expected:?}"));
         assert_eq!(third.cause.body.message(), Some("Invalid fields in the request body: emails."));
         assert_eq!(third.request.retries(), 2);
         assert_eq!(third.request.idempotency(), Idempotency::NotIdempotent);
