@@ -26,14 +26,7 @@ fuzz_target!(|input: &[u8]| {
     let whole = Body::<N>::parse(body);
 
     // Chunked equals whole: cut at positions derived from the body itself.
-    let mut parser = BodyParser::<N>::new();
-    let mut from = 0;
-    for i in 0..cuts {
-        let to = (from + 1 + body.get(i).copied().unwrap_or(0) as usize % 17).min(body.len());
-        parser.feed(&body[from..to]);
-        from = to;
-    }
-    parser.feed(&body[from..]);
+    let parser = fed_in_cuts(BodyParser::<N>::new(), body, cuts);
     assert_eq!(parser.finish(), whole);
 
     // The pushback fields, whole and in the same chunks.
@@ -42,14 +35,7 @@ fuzz_target!(|input: &[u8]| {
     told_whole.feed(body);
     let told = told_whole.pushback();
     assert_eq!(told_whole.finish(), whole, "reading the pushback fields changed the answer");
-    let mut parser = BodyParser::<N>::reading(EVERY);
-    let mut from = 0;
-    for i in 0..cuts {
-        let to = (from + 1 + body.get(i).copied().unwrap_or(0) as usize % 17).min(body.len());
-        parser.feed(&body[from..to]);
-        from = to;
-    }
-    parser.feed(&body[from..]);
+    let parser = fed_in_cuts(BodyParser::<N>::reading(EVERY), body, cuts);
     assert_eq!(parser.pushback(), told, "chunks read the pushback fields otherwise");
 
     if let Some(m) = whole.message() {
@@ -116,4 +102,17 @@ fn lenient(body: &[u8]) -> bool {
     }
     let lower = String::from_utf8_lossy(body).to_ascii_lowercase();
     ["\\ud8", "\\ud9", "\\uda", "\\udb", "\\udc", "\\udd", "\\ude", "\\udf"].iter().any(|s| lower.contains(s))
+}
+
+/// `parser` fed `body` in `cuts` pieces cut at positions derived from the body itself, then the
+/// rest.
+fn fed_in_cuts<const N: usize>(mut parser: BodyParser<N>, body: &[u8], cuts: usize) -> BodyParser<N> {
+    let mut from = 0;
+    for i in 0..cuts {
+        let to = (from + 1 + body.get(i).copied().unwrap_or(0) as usize % 17).min(body.len());
+        parser.feed(&body[from..to]);
+        from = to;
+    }
+    parser.feed(&body[from..]);
+    parser
 }
