@@ -17,7 +17,7 @@ mod harness;
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
-use backoff_core::{Action, Idempotency, NoHeaders, Policy, Request};
+use backoff_core::{Action, Idempotency, Policy, Request};
 use harness::{keep, race, samples, Contender};
 
 /// xorshift64: the tiny inline RNG of the lower bound, also handed to this crate so both pay
@@ -132,8 +132,8 @@ fn check(name: &str, delays: [u64; 10], floor: fn(u64) -> u64) {
 }
 
 fn decision(status: u16, body: &[u8], rng: &mut XorShift) -> bool {
-    let action = Request::new(0, Idempotency::Idempotent)
-        .complete::<128, _, _>(&POLICY, 1, status, &NoHeaders, body, rng);
+    let action =
+        Request::new(0, Idempotency::Idempotent).complete::<128, _, _>(&POLICY, 1, status, &(), body, rng);
     matches!(action, Action::Retry(_) | Action::Succeed { .. })
 }
 

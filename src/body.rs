@@ -9,12 +9,11 @@ mod encoding;
 mod fast;
 mod wait;
 
-pub use wait::{BodyFields, BodyWait, SECONDARY_LIMIT_WAIT_MS};
+pub use wait::{BodyFields, BodyWait};
 use wait::{Secondary, Seconds};
 
-/// The deepest nesting of arrays and objects a body may have, counting the top-level object
-/// as 1. `serde_json` refuses the 128th level; so does this parser.
-pub const MAX_DEPTH: u8 = 127;
+/// [`BodyParser::MAX_DEPTH`], for the parser's own modules.
+pub(crate) const MAX_DEPTH: u8 = 127;
 
 /// What the body turned out to be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,7 +34,7 @@ pub enum BodyKind {
     /// end ([`Reply::body_failed`](crate::Reply::body_failed)).
     Truncated,
     /// It began as a JSON object but is not valid JSON (or is nested deeper than
-    /// [`MAX_DEPTH`]).
+    /// [`BodyParser::MAX_DEPTH`]).
     Invalid,
     /// No body was read: a success, or a transport failure.
     NotRead,
@@ -296,7 +295,7 @@ const _: () = assert!(KEY_OVERFLOW as usize > KEY_CAP);
 /// - A leading UTF-8 byte-order mark is skipped.
 /// - A lone surrogate escape (`"\ud800"`) becomes U+FFFD.
 /// - Invalid UTF-8 inside a string becomes U+FFFD (one per maximal ill-formed subpart).
-/// - Nesting deeper than [`MAX_DEPTH`] is refused ([`BodyKind::Invalid`]), the same limit at
+/// - Nesting deeper than [`MAX_DEPTH`](Self::MAX_DEPTH) is refused ([`BodyKind::Invalid`]), the same limit at
 ///   which `serde_json` refuses it.
 ///
 /// # A body that is not JSON
@@ -368,6 +367,10 @@ struct Told {
 }
 
 impl<const N: usize> BodyParser<N> {
+    /// The deepest nesting of arrays and objects a body may have, counting the top-level
+    /// object as 1. `serde_json` refuses the 128th level; so does this parser.
+    pub const MAX_DEPTH: u8 = MAX_DEPTH;
+
     /// A parser at the start of a body.
     #[must_use]
     pub const fn new() -> Self {
@@ -641,7 +644,7 @@ impl<const N: usize> BodyParser<N> {
             return BodyWait::NONE;
         }
         let told = self.told;
-        let secondary = told.secondary.found().then_some(SECONDARY_LIMIT_WAIT_MS);
+        let secondary = told.secondary.found().then_some(BodyFields::SECONDARY_LIMIT_WAIT_MS);
         let wait_ms = match (told.retry_after_ms, secondary) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

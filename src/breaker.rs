@@ -5,7 +5,7 @@
 use rand_core::TryRng;
 
 use crate::backoff;
-use crate::encoding::{check_header, finish, header, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN};
+use crate::encoding::{check_header, finish, header, Error as EncodingError, Kind, Writer, HEADER_LEN};
 use crate::rate_limit::Permit;
 
 /// When a [`Breaker`] trips and how long it stays open. Plain `const` data.
@@ -120,26 +120,13 @@ pub enum BreakerState {
     },
 }
 
-/// What an answer taught the breaker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Health {
-    /// The server answered: a success, or an error that is the client's (4xx, 429).
-    Healthy,
-    /// The server failed: a 5xx, or no response at all.
-    Failed,
-}
-
-impl Health {
-    /// A response's status as the breaker counts it: 5xx (and statuses that are not HTTP)
-    /// are failures; every other answer shows a server that works.
-    #[must_use]
-    pub const fn of_status(status: u16) -> Self {
-        if status >= 500 || status < 100 {
-            Self::Failed
-        } else {
-            Self::Healthy
-        }
+/// Whether an outcome counts against the server: no response at all (`None`), a 5xx, or a
+/// status that is not HTTP. Every other answer — a success, or an error that is the client's
+/// (4xx, 429) — shows a server that works. The one place this rule is written.
+const fn server_failed(status: Option<u16>) -> bool {
+    match status {
+        None => true,
+        Some(status) => status >= 500 || status < 100,
     }
 }
 
@@ -163,12 +150,12 @@ const BUCKETS: usize = 8;
 /// on a 64-bit host (fixed-width fields only: the same where `u64` is 8-aligned).
 ///
 /// ```
-/// use backoff_core::{Breaker, BreakerPolicy, Health, Permit};
+/// use backoff_core::{Breaker, BreakerPolicy, Permit};
 /// # let mut rng = rand_pcg::Pcg32::new(1, 1);
 /// let mut breaker = Breaker::new(BreakerPolicy::API_CLIENT);
 /// for t in 0..5 {
 ///     assert_eq!(breaker.acquire(t, &mut rng), Permit::Go);
-///     breaker.observe(t, Health::Failed, &mut rng);
+///     breaker.observe(t, Some(503), &mut rng);
 /// }
 /// // Five failures in a row: open, for at least 2 s.
 /// let Permit::Wait { until_ms } = breaker.acquire(10, &mut rng) else { panic!() };
@@ -258,12 +245,16 @@ impl Breaker {
         }
     }
 
-    /// What happened to a request at `now_ms`; `rng` jitters the break if this trips it.
-    pub fn observe<R: TryRng + ?Sized>(&mut self, now_ms: u64, outcome: Health, rng: &mut R) {
+    /// What happened to a request at `now_ms`: the `status` of its response, or `None` when
+    /// none came (a transport failure). No response, a 5xx or a status that is not HTTP counts
+    /// against the server; every other answer (a success, a 4xx, a 429: the client's error)
+    /// shows a server that works. `rng` jitters the break if this trips it.
+    pub fn observe<R: TryRng + ?Sized>(&mut self, now_ms: u64, status: Option<u16>, rng: &mut R) {
         let now = self.clock(now_ms);
-        self.count(now, outcome);
-        match (self.state, outcome) {
-            (BreakerState::HalfOpen { in_flight, succeeded }, Health::Healthy) => {
+        let failed = server_failed(status);
+        self.count(now, failed);
+        match (self.state, failed) {
+            (BreakerState::HalfOpen { in_flight, succeeded }, false) => {
                 let succeeded = succeeded.saturating_add(1);
                 if succeeded >= self.policy.probes.max(1) {
                     self.close();
@@ -271,8 +262,8 @@ impl Breaker {
                     self.state = BreakerState::HalfOpen { in_flight: in_flight.saturating_sub(1), succeeded };
                 }
             }
-            (BreakerState::HalfOpen { .. }, Health::Failed) => self.trip(now, rng),
-            (BreakerState::Closed, Health::Failed) if self.should_trip() => self.trip(now, rng),
+            (BreakerState::HalfOpen { .. }, true) => self.trip(now, rng),
+            (BreakerState::Closed, true) if self.should_trip() => self.trip(now, rng),
             _ => {}
         }
     }
@@ -310,7 +301,7 @@ impl Breaker {
     }
 
     /// Counts an outcome in the sliding window, first retiring the buckets it slid past.
-    fn count(&mut self, now: u64, outcome: Health) {
+    fn count(&mut self, now: u64, failed: bool) {
         let width = u64::from((self.policy.window_ms / BUCKETS as u32).max(1));
         let passed = now.saturating_sub(self.bucket_start_ms) / width;
         // Nothing slid past (`passed == 0`): no bucket retired, the start stays.
@@ -321,7 +312,6 @@ impl Breaker {
             }
         }
         self.bucket_start_ms = self.bucket_start_ms.saturating_add(passed.saturating_mul(width));
-        let failed = outcome == Health::Failed;
         if let Some(bucket) = self.buckets.get_mut(usize::from(self.newest)) {
             bucket.0 = bucket.0.saturating_add(1);
             bucket.1 = bucket.1.saturating_add(u16::from(failed));
@@ -337,9 +327,9 @@ impl Breaker {
     pub const ENCODED_LEN: usize = HEADER_LEN + 22 + 11 + 1 + 2 + BUCKETS * 4 + 8 + 1 + 8 + 8;
 
     /// Writes the breaker (its policy included) into `out[..ENCODED_LEN]`; the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
         if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
+            return Err(EncodingError::BufferTooSmall);
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::Breaker, 0);
@@ -383,7 +373,7 @@ impl Breaker {
     }
 
     /// The breaker `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         let mut r = check_header(bytes, Kind::Breaker, 0, Self::ENCODED_LEN)?;
         let policy = BreakerPolicy {
             consecutive_failures: r.u16()?,
@@ -403,7 +393,7 @@ impl Breaker {
             (0, 0, 0, 0) => BreakerState::Closed,
             (1, until_ms, 0, 0) => BreakerState::Open { until_ms },
             (2, 0, in_flight, succeeded) => BreakerState::HalfOpen { in_flight, succeeded },
-            _ => return Err(DecodeError::Invalid),
+            _ => return Err(EncodingError::Invalid),
         };
         let mut breaker = Self::new(policy);
         breaker.state = state;
@@ -415,7 +405,7 @@ impl Breaker {
         breaker.bucket_start_ms = r.u64()?;
         breaker.newest = r.u8()?;
         if usize::from(breaker.newest) >= BUCKETS {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         breaker.latest_ms = r.u64()?;
         breaker.probe_ms = r.u64()?;

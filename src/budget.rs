@@ -1,6 +1,6 @@
 //! A retry budget shared by all requests of a client. The rules are on [`RetryBudget`].
 
-use crate::encoding::{check_header, finish, header, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN};
+use crate::encoding::{check_header, finish, header, Error as EncodingError, Kind, Writer, HEADER_LEN};
 use crate::error::ErrorKind;
 
 /// A token bucket for retries, so an outage does not become a retry storm. Plain data: keep
@@ -84,9 +84,9 @@ impl RetryBudget {
     pub const ENCODED_LEN: usize = HEADER_LEN + 5 * 4;
 
     /// Writes the budget into `out[..ENCODED_LEN]`; the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
         if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
+            return Err(EncodingError::BufferTooSmall);
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::RetryBudget, 0);
@@ -97,12 +97,12 @@ impl RetryBudget {
     }
 
     /// The budget `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         let mut r = check_header(bytes, Kind::RetryBudget, 0, Self::ENCODED_LEN)?;
         let tokens = r.u32()?;
         let mut budget = Self::new(r.u32()?, r.u32()?, r.u32()?, r.u32()?);
         if tokens > budget.capacity {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         budget.tokens = tokens;
         Ok(budget)

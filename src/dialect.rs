@@ -21,9 +21,11 @@ pub enum ResetUnit {
     UnixSeconds,
 }
 
-/// What an IETF policy's quota counts (its `qu` parameter).
+/// What an IETF policy's quota counts (its `qu` parameter), in a parsed item
+/// ([`RateLimitItem`], hidden with it: for the tests, the fuzz targets and the vectors).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[doc(hidden)]
 pub enum QuotaUnit {
     /// Requests: `qu` absent (the default), `"requests"` or `"request"` (the draft's registry).
     #[default]
@@ -100,7 +102,7 @@ impl Dialect {
     /// both carry pushback, as does 503. A secondary limit's 403 or 429 says so in its body's
     /// `message` ("You have exceeded a secondary rate limit"); where its headers carry no
     /// wait ("Otherwise, wait for at least one minute before retrying") it waits
-    /// [`SECONDARY_LIMIT_WAIT_MS`](crate::SECONDARY_LIMIT_WAIT_MS).
+    /// [`BodyFields::SECONDARY_LIMIT_WAIT_MS`](crate::BodyFields::SECONDARY_LIMIT_WAIT_MS).
     pub const GITHUB: Self = Self {
         limit: Some("x-ratelimit-limit"),
         remaining: Some("x-ratelimit-remaining"),

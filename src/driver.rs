@@ -28,9 +28,10 @@ pub trait Transport {
     /// The transport's own error, given back to the caller with the crate's [`Error`].
     type Error;
 
-    /// Sends the request once. A failure says how far it got: [`TransportFailure::BeforeSend`]
-    /// only when nothing can have reached the server (DNS, connect, TLS handshake).
-    fn send(&mut self) -> impl Future<Output = Result<Self::Response, Failed<Self::Error>>>;
+    /// Sends the request once. A failure says how far it got, beside the transport's own error:
+    /// [`TransportFailure::BeforeSend`] only when nothing can have reached the server (DNS,
+    /// connect, TLS handshake).
+    fn send(&mut self) -> impl Future<Output = Result<Self::Response, (TransportFailure, Self::Error)>>;
 
     /// The response's status code.
     fn status(response: &Self::Response) -> u16;
@@ -42,15 +43,6 @@ pub trait Transport {
         response: &mut Self::Response,
         buf: &mut [u8],
     ) -> impl Future<Output = Result<usize, Self::Error>>;
-}
-
-/// A transport failure: how far the attempt got, and the transport's own error.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failed<E> {
-    /// Whether the request may have reached the server.
-    pub failure: TransportFailure,
-    /// What the transport said.
-    pub error: E,
 }
 
 /// The caller's clock and sleep: `tokio::time`, `smol::Timer`, `embassy_time`, or a virtual
@@ -278,7 +270,7 @@ where
             }
         }
         let next = match transport.send().await {
-            Err(Failed { failure, error }) => {
+            Err((failure, error)) => {
                 let now = timer.now_ms();
                 if let Some(shared) = shared {
                     shared.step(now, Step::Failed { context }, entropy(rng, now)).await;

@@ -7,7 +7,7 @@
 //! Integers are little-endian; an `Option` is a tag byte (0 or 1) and the value (zeroes when
 //! absent). The encoding is canonical — one state, one sequence of bytes, unused bytes zero —
 //! so a store can compare values byte for byte. Decoding bytes this version did not write is a
-//! typed [`DecodeError`], never a panic and never a guess.
+//! typed [`Error`], never a panic and never a guess.
 //!
 //! A request between attempts and a reply being read have encodings of their own (kinds 5
 //! and 6, the reply's body parser whole), for the C library, which keeps them in storage its
@@ -32,7 +32,9 @@ use core::fmt;
 #[cfg(doc)]
 use crate::{shared::Shared, Breaker, RateLimits, RetryBudget};
 
-/// The format version this crate writes and reads.
+/// The format version this crate writes and reads (the third byte of every encoding). Hidden:
+/// a caller never needs it, bytes of another version decode to [`Error::OtherVersion`].
+#[doc(hidden)]
 pub const VERSION: u8 = 2;
 
 const MAGIC: [u8; 2] = *b"BC";
@@ -59,13 +61,16 @@ pub enum Kind {
     Reply = 6,
 }
 
-/// Why bytes could not be decoded.
+/// Why a state could not be encoded into a buffer, or bytes could not be decoded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 /// New reasons may come (`#[non_exhaustive]`): a match needs a `_` arm, which is what a caller
 /// does with bytes it cannot use anyway (start afresh, say why).
 #[non_exhaustive]
-pub enum DecodeError {
+pub enum Error {
+    /// `encode`: the buffer is shorter than the encoding (its `ENCODED_LEN`); nothing useful
+    /// was written.
+    BufferTooSmall,
     /// Not this crate's encoding at all (the first two bytes are not `BC`).
     NotOurs,
     /// Written by another version of the format (the byte it gave).
@@ -81,9 +86,10 @@ pub enum DecodeError {
     Invalid,
 }
 
-impl fmt::Display for DecodeError {
+impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::BufferTooSmall => f.write_str("buffer shorter than the state's encoding"),
             Self::NotOurs => f.write_str("not a backoff-core state encoding"),
             Self::OtherVersion(v) => write!(f, "state encoded by format version {v}, this is {VERSION}"),
             Self::OtherKind => f.write_str("an encoding of another kind of state"),
@@ -94,20 +100,7 @@ impl fmt::Display for DecodeError {
     }
 }
 
-impl core::error::Error for DecodeError {}
-
-/// The buffer given to `encode` is shorter than the encoding (its `ENCODED_LEN`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct BufferTooSmall;
-
-impl fmt::Display for BufferTooSmall {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("buffer shorter than the state's encoding")
-    }
-}
-
-impl core::error::Error for BufferTooSmall {}
+impl core::error::Error for Error {}
 
 pub(crate) struct Writer<'a> {
     pub(crate) out: &'a mut [u8],
@@ -159,55 +152,55 @@ pub(crate) struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], DecodeError> {
+    pub(crate) fn take<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let mut out = [0u8; N];
-        let src = self.bytes.get(self.at..self.at + N).ok_or(DecodeError::WrongLength)?;
+        let src = self.bytes.get(self.at..self.at + N).ok_or(Error::WrongLength)?;
         for (d, s) in out.iter_mut().zip(src) {
             *d = *s;
         }
         self.at += N;
         Ok(out)
     }
-    pub(crate) fn u8(&mut self) -> Result<u8, DecodeError> {
+    pub(crate) fn u8(&mut self) -> Result<u8, Error> {
         Ok(self.take::<1>()?[0])
     }
-    pub(crate) fn u16(&mut self) -> Result<u16, DecodeError> {
+    pub(crate) fn u16(&mut self) -> Result<u16, Error> {
         Ok(u16::from_le_bytes(self.take()?))
     }
-    pub(crate) fn u32(&mut self) -> Result<u32, DecodeError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Error> {
         Ok(u32::from_le_bytes(self.take()?))
     }
-    pub(crate) fn u64(&mut self) -> Result<u64, DecodeError> {
+    pub(crate) fn u64(&mut self) -> Result<u64, Error> {
         Ok(u64::from_le_bytes(self.take()?))
     }
     /// The next `len` bytes.
-    pub(crate) fn bytes(&mut self, len: usize) -> Result<&'a [u8], DecodeError> {
+    pub(crate) fn bytes(&mut self, len: usize) -> Result<&'a [u8], Error> {
         let src = slice(self.bytes, self.at, len)?;
         self.at += len;
         Ok(src)
     }
-    pub(crate) fn flag(&mut self) -> Result<bool, DecodeError> {
+    pub(crate) fn flag(&mut self) -> Result<bool, Error> {
         match self.u8()? {
             0 => Ok(false),
             1 => Ok(true),
-            _ => Err(DecodeError::Invalid),
+            _ => Err(Error::Invalid),
         }
     }
     /// An absent value must be written as zero: one state, one encoding.
-    pub(crate) fn opt_u32(&mut self) -> Result<Option<u32>, DecodeError> {
+    pub(crate) fn opt_u32(&mut self) -> Result<Option<u32>, Error> {
         let present = self.flag()?;
         match (present, self.u32()?) {
             (true, v) => Ok(Some(v)),
             (false, 0) => Ok(None),
-            (false, _) => Err(DecodeError::Invalid),
+            (false, _) => Err(Error::Invalid),
         }
     }
-    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, DecodeError> {
+    pub(crate) fn opt_u64(&mut self) -> Result<Option<u64>, Error> {
         let present = self.flag()?;
         match (present, self.u64()?) {
             (true, v) => Ok(Some(v)),
             (false, 0) => Ok(None),
-            (false, _) => Err(DecodeError::Invalid),
+            (false, _) => Err(Error::Invalid),
         }
     }
 }
@@ -219,48 +212,43 @@ pub(crate) fn header(w: &mut Writer<'_>, kind: Kind, capacity: u16) {
     w.u16(capacity);
 }
 
-pub(crate) fn check_header(
-    bytes: &[u8],
-    kind: Kind,
-    capacity: u16,
-    len: usize,
-) -> Result<Reader<'_>, DecodeError> {
+pub(crate) fn check_header(bytes: &[u8], kind: Kind, capacity: u16, len: usize) -> Result<Reader<'_>, Error> {
     if bytes.get(..2) != Some(&MAGIC[..]) {
-        return Err(DecodeError::NotOurs);
+        return Err(Error::NotOurs);
     }
     let mut r = Reader { bytes, at: 2 };
     let version = r.u8()?;
     if version != VERSION {
-        return Err(DecodeError::OtherVersion(version));
+        return Err(Error::OtherVersion(version));
     }
     if r.u8()? != kind as u8 {
-        return Err(DecodeError::OtherKind);
+        return Err(Error::OtherKind);
     }
     if r.u16()? != capacity {
-        return Err(DecodeError::OtherCapacity);
+        return Err(Error::OtherCapacity);
     }
     if bytes.len() != len {
-        return Err(DecodeError::WrongLength);
+        return Err(Error::WrongLength);
     }
     Ok(r)
 }
 
-pub(crate) fn finish(w: &Writer<'_>, len: usize) -> Result<usize, BufferTooSmall> {
+pub(crate) fn finish(w: &Writer<'_>, len: usize) -> Result<usize, Error> {
     if w.out.len() < len {
-        Err(BufferTooSmall)
+        Err(Error::BufferTooSmall)
     } else {
         Ok(len)
     }
 }
 
 /// `len` bytes of `out` from `at`, or the buffer is too small.
-pub(crate) fn part(out: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], BufferTooSmall> {
-    out.get_mut(at..at.saturating_add(len)).ok_or(BufferTooSmall)
+pub(crate) fn part(out: &mut [u8], at: usize, len: usize) -> Result<&mut [u8], Error> {
+    out.get_mut(at..at.saturating_add(len)).ok_or(Error::BufferTooSmall)
 }
 
 /// `len` bytes of `bytes` from `at`, or they are too short.
-pub(crate) fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], DecodeError> {
-    bytes.get(at..at.saturating_add(len)).ok_or(DecodeError::WrongLength)
+pub(crate) fn slice(bytes: &[u8], at: usize, len: usize) -> Result<&[u8], Error> {
+    bytes.get(at..at.saturating_add(len)).ok_or(Error::WrongLength)
 }
 
 /// A tag byte at `at`, then `len` bytes: decoded if the tag is 1, all zero if it is 0.
@@ -268,12 +256,12 @@ pub(crate) fn optional<T>(
     bytes: &[u8],
     at: usize,
     len: usize,
-    decode: impl Fn(&[u8]) -> Result<T, DecodeError>,
-) -> Result<Option<T>, DecodeError> {
+    decode: impl Fn(&[u8]) -> Result<T, Error>,
+) -> Result<Option<T>, Error> {
     let value = slice(bytes, at.saturating_add(1), len)?;
     match slice(bytes, at, 1)? {
         [1] => decode(value).map(Some),
         [0] if value.iter().all(|&b| b == 0) => Ok(None),
-        _ => Err(DecodeError::Invalid),
+        _ => Err(Error::Invalid),
     }
 }

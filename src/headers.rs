@@ -42,12 +42,9 @@ impl<H: Headers + ?Sized> Headers for &H {
     }
 }
 
-/// A response with no headers worth reading.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct NoHeaders;
-
-impl Headers for NoHeaders {
+/// No headers: `&()` is the headers of a response that has none worth reading (a transport
+/// failure's stand-in, a test's bare status).
+impl Headers for () {
     fn for_each(&self, _visit: &mut dyn FnMut(&[u8], &[u8])) {}
 }
 

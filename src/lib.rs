@@ -37,7 +37,7 @@
 //! # A request's life
 //!
 //! ```
-//! use backoff_core::{Action, Idempotency, NoHeaders, Policy, Request};
+//! use backoff_core::{Action, Idempotency, Policy, Request};
 //! # struct Rng(u64);
 //! # impl rand_core::TryRng for Rng {
 //! #     type Error = core::convert::Infallible;
@@ -51,7 +51,7 @@
 //! let mut request = Request::new(now, Idempotency::Idempotent);
 //! let answers: [(u16, &[u8]); 2] = [(503, b"<html>busy</html>"), (400, br#"{"errorMessage":"Invalid email"}"#)];
 //! for (status, body) in answers {
-//!     match request.complete::<64, _, _>(&policy, now, status, &NoHeaders, body, &mut rng) {
+//!     match request.complete::<64, _, _>(&policy, now, status, &(), body, &mut rng) {
 //!         Action::Succeed { .. } => unreachable!("no 2xx in this script"),
 //!         Action::Fail(error) => {
 //!             assert_eq!(error.message(), Some("Invalid email"));
@@ -134,14 +134,12 @@ pub mod shared;
 mod utf8;
 
 pub use backoff::JitterSource;
-pub use body::{
-    Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress, MAX_DEPTH, SECONDARY_LIMIT_WAIT_MS,
-};
-pub use breaker::{Breaker, BreakerPolicy, BreakerState, Health};
+pub use body::{Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress};
+pub use breaker::{Breaker, BreakerPolicy, BreakerState};
 pub use budget::RetryBudget;
 pub use dialect::{Dialect, ResetUnit};
 pub use error::{Cause, Error, ErrorKind, Stop};
-pub use headers::{retry_after_ms, Headers, NoHeaders};
+pub use headers::{retry_after_ms, Headers};
 pub use policy::{Jitter, Policy, RetryOn};
 pub use pushback::{ContextName, RateLimitHeaders};
 pub use rate_limit::{Pacing, Permit, RateLimits};

@@ -4,7 +4,7 @@
 //! ([`RateLimits::observe_parsed`](crate::RateLimits::observe_parsed)) both take.
 
 use crate::body::{BodyFields, BodyWait};
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{Error as EncodingError, Reader, Writer};
 use crate::error::ErrorKind;
 use crate::headers::{self, Headers};
 
@@ -227,14 +227,14 @@ impl ContextName {
 
     /// A name `encode` wrote: its kept bytes a name [`new`](Self::new) accepts, zeroes after
     /// them.
-    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn decode(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let bytes: [u8; CONTEXT_NAME_CAP] = r.take()?;
         let len = r.u8()?;
         let hash = r.u32()?;
-        let kept = bytes.get(..usize::from(len)).ok_or(DecodeError::Invalid)?;
+        let kept = bytes.get(..usize::from(len)).ok_or(EncodingError::Invalid)?;
         let valid = Self::new(kept).is_some() && bytes.iter().skip(usize::from(len)).all(|&b| b == 0);
         if !valid {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         Ok(Self { bytes, len, hash })
     }

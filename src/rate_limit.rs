@@ -2,7 +2,7 @@
 //! asked before each request is sent. The rules are on [`RateLimits`].
 
 use crate::encoding::{
-    check_header, finish, header, BufferTooSmall, DecodeError, Kind, Reader, Writer, HEADER_LEN,
+    check_header, finish, header, Error as EncodingError, Kind, Reader, Writer, HEADER_LEN,
 };
 use crate::headers::Headers;
 use crate::pushback::{ContextName, RateLimitHeaders, Scope};
@@ -524,10 +524,10 @@ impl Hold {
     }
 
     /// A hold: its far part is none, or believed for less than it says.
-    fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn decode(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let (until_ms, far, believed) = (r.u64()?, r.u64()?, r.u64()?);
         if believed >= far && (far, believed) != (0, 0) {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         Ok(Self { until_ms, far: (far, believed) })
     }
@@ -543,9 +543,9 @@ impl<const C: usize> RateLimits<C> {
     pub const ENCODED_LEN: usize = HEADER_LEN + 24 + 1 + 4 + C * ENTRY_LEN;
 
     /// Writes the state into `out[..ENCODED_LEN]` (the rest untouched); the length written.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
         if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
+            return Err(EncodingError::BufferTooSmall);
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::RateLimits, u16::try_from(C).unwrap_or(u16::MAX));
@@ -578,22 +578,22 @@ impl<const C: usize> RateLimits<C> {
     }
 
     /// The state `encode` wrote, or why these bytes are not one.
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let capacity = u16::try_from(C).map_err(|_| DecodeError::OtherCapacity)?;
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
+        let capacity = u16::try_from(C).map_err(|_| EncodingError::OtherCapacity)?;
         let mut r = check_header(bytes, Kind::RateLimits, capacity, Self::ENCODED_LEN)?;
         let mut limits = Self::new(Pacing::Burst);
         limits.all = Hold::decode(&mut r)?;
         limits.pacing = match r.u8()? {
             0 => Pacing::Burst,
             1 => Pacing::Smooth,
-            _ => return Err(DecodeError::Invalid),
+            _ => return Err(EncodingError::Invalid),
         };
         limits.max_hold_ms = r.u32()?;
         for slot in limits.entries.iter_mut() {
             if !r.flag()? {
                 // An empty slot is all zeroes: one state, one encoding.
                 if r.take::<{ ENTRY_LEN - 1 }>()?.iter().any(|&b| b != 0) {
-                    return Err(DecodeError::Invalid);
+                    return Err(EncodingError::Invalid);
                 }
                 continue;
             }

@@ -6,7 +6,7 @@ use crate::backoff::{self, JitterSource};
 use crate::body::{Body, BodyParser, Progress};
 use crate::budget::RetryBudget;
 use crate::encoding::{
-    check_header, finish, header, BufferTooSmall, DecodeError, Kind, Reader, Writer, HEADER_LEN,
+    check_header, finish, header, Error as EncodingError, Kind, Reader, Writer, HEADER_LEN,
 };
 use crate::error::{Cause, Error, ErrorKind, Stop};
 use crate::headers::{self, Headers};
@@ -147,7 +147,7 @@ pub struct Retry<const N: usize> {
 /// succeeded or failed cannot be asked for another decision.
 ///
 /// ```
-/// use backoff_core::{Action, Idempotency, NoHeaders, Policy, Request};
+/// use backoff_core::{Action, Idempotency, Policy, Request};
 /// # use core::convert::Infallible;
 /// # struct Dice(u32);
 /// # impl rand_core::TryRng for Dice {
@@ -159,10 +159,10 @@ pub struct Retry<const N: usize> {
 /// let policy = Policy::FOLLOW_UP_BOSS;
 /// let mut rng = Dice(1);
 /// let request = Request::new(0, Idempotency::Idempotent);
-/// let action = request.complete::<64, _, _>(&policy, 10, 503, &NoHeaders, b"", &mut rng);
+/// let action = request.complete::<64, _, _>(&policy, 10, 503, &(), b"", &mut rng);
 /// let Action::Retry(retry) = action else { panic!("a 503 is retried") };
 /// assert!((1000..=2000).contains(&retry.delay_ms));
-/// let action = retry.request.complete::<64, _, _>(&policy, retry.at_ms + 40, 201, &NoHeaders, b"", &mut rng);
+/// let action = retry.request.complete::<64, _, _>(&policy, retry.at_ms + 40, 201, &(), b"", &mut rng);
 /// assert!(matches!(action, Action::Succeed { attempts: 2 }));
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -576,13 +576,13 @@ impl Request {
         w.u8(u8::from(self.idempotency == Idempotency::NotIdempotent));
     }
 
-    fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    fn read(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         Ok(Self {
             started_ms: r.u64()?,
             latest_ms: r.u64()?,
             retries: r.u32()?,
             last_backoff_ms: r.u32()?,
-            idempotency: *IDEMPOTENCY.get(usize::from(r.u8()?)).ok_or(DecodeError::Invalid)?,
+            idempotency: *IDEMPOTENCY.get(usize::from(r.u8()?)).ok_or(EncodingError::Invalid)?,
         })
     }
 
@@ -590,9 +590,9 @@ impl Request {
     /// [`encoding`](crate::encoding), kind 5); the length written. For a door that keeps
     /// requests in storage it does not own (the C library); not part of the documented API.
     #[doc(hidden)]
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
         if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
+            return Err(EncodingError::BufferTooSmall);
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::Request, 0);
@@ -602,7 +602,7 @@ impl Request {
 
     /// The request [`encode`](Self::encode) wrote, or why these bytes are not one.
     #[doc(hidden)]
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         let mut r = check_header(bytes, Kind::Request, 0, Self::ENCODED_LEN)?;
         Self::read(&mut r)
     }
@@ -623,9 +623,9 @@ impl<const N: usize> Reply<N> {
     /// written. For a door that keeps a reply between two chunks in storage it does not own
     /// (the C library); not part of the documented API.
     #[doc(hidden)]
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
         if out.len() < Self::ENCODED_LEN {
-            return Err(BufferTooSmall);
+            return Err(EncodingError::BufferTooSmall);
         }
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::Reply, Self::CAPACITY);
@@ -644,13 +644,13 @@ impl<const N: usize> Reply<N> {
     /// field's range, its kind is the one its status gives (or rate limited, for a client
     /// error that carried a wait), and a success carries no wait.
     #[doc(hidden)]
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         let mut r = check_header(bytes, Kind::Reply, Self::CAPACITY, Self::ENCODED_LEN)?;
         let request = Request::read(&mut r)?;
         let status = r.u16()?;
         let kind = match r.u8()? {
             0 => None,
-            tag => Some(*KINDS.get(usize::from(tag - 1)).ok_or(DecodeError::Invalid)?),
+            tag => Some(*KINDS.get(usize::from(tag - 1)).ok_or(EncodingError::Invalid)?),
         };
         let retry_after_ms = r.opt_u64()?;
         let left = r.u32()?;
@@ -663,7 +663,7 @@ impl<const N: usize> Reply<N> {
             (of_status, kind) => of_status == kind,
         };
         if !kind_fits {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         Ok(Self { request, status, kind, retry_after_ms, left, parser })
     }

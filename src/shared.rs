@@ -8,10 +8,10 @@ use core::future::Future;
 
 use rand_core::TryRng;
 
-use crate::breaker::{Breaker, Health};
+use crate::breaker::Breaker;
 use crate::budget::RetryBudget;
 use crate::encoding::{
-    check_header, header, optional, part, slice, BufferTooSmall, DecodeError, Kind, Writer, HEADER_LEN,
+    check_header, header, optional, part, slice, Error as EncodingError, Kind, Writer, HEADER_LEN,
 };
 use crate::error::ErrorKind;
 use crate::headers::Headers;
@@ -97,7 +97,7 @@ impl<const C: usize> Shared<C> {
     ) {
         self.limits.observe_parsed(now_ms, status, seen);
         if let Some(breaker) = &mut self.breaker {
-            breaker.observe(now_ms, Health::of_status(status), rng);
+            breaker.observe(now_ms, Some(status), rng);
         }
     }
 
@@ -106,7 +106,7 @@ impl<const C: usize> Shared<C> {
     pub fn failed<R: TryRng + ?Sized>(&mut self, now_ms: u64, context: Option<&[u8]>, rng: &mut R) {
         self.limits.abandon(context);
         if let Some(breaker) = &mut self.breaker {
-            breaker.observe(now_ms, Health::Failed, rng);
+            breaker.observe(now_ms, None, rng);
         }
     }
 
@@ -128,7 +128,7 @@ impl<const C: usize> Shared<C> {
             }
             Step::BodyFailed => {
                 if let Some(breaker) = &mut self.breaker {
-                    breaker.observe(now_ms, Health::Failed, rng);
+                    breaker.observe(now_ms, None, rng);
                 }
                 Outcome::Done
             }
@@ -281,8 +281,8 @@ impl<const C: usize> Shared<C> {
 
     /// Writes the whole state into `out[..ENCODED_LEN]` (the rest untouched); the length
     /// written. One state, one sequence of bytes, like its parts'.
-    pub fn encode(&self, out: &mut [u8]) -> Result<usize, BufferTooSmall> {
-        let out = out.get_mut(..Self::ENCODED_LEN).ok_or(BufferTooSmall)?;
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, EncodingError> {
+        let out = out.get_mut(..Self::ENCODED_LEN).ok_or(EncodingError::BufferTooSmall)?;
         out.fill(0);
         let mut w = Writer { out, at: 0 };
         header(&mut w, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX));
@@ -303,7 +303,7 @@ impl<const C: usize> Shared<C> {
 
     /// The state `encode` wrote, or why these bytes are not one (an absent part's bytes must
     /// be zero).
-    pub fn decode(bytes: &[u8]) -> Result<Self, DecodeError> {
+    pub fn decode(bytes: &[u8]) -> Result<Self, EncodingError> {
         check_header(bytes, Kind::Shared, u16::try_from(C).unwrap_or(u16::MAX), Self::ENCODED_LEN)?;
         let mut at = HEADER_LEN;
         let limits = RateLimits::<C>::decode(slice(bytes, at, RateLimits::<C>::ENCODED_LEN)?)?;

@@ -4,7 +4,7 @@
 //! decoder: an ill-formed sequence becomes one U+FFFD and the byte that broke it is decoded
 //! afresh, so the same bytes give the same text however they were split into chunks.
 
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{Error as EncodingError, Reader, Writer};
 
 /// What one byte produced.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,7 +93,7 @@ impl Utf8 {
     /// A decoder [`write`](Self::write) could have written: no sequence open and the bounds
     /// at rest, or one to three bytes still needed, bounds that one of the lead bytes sets (or
     /// the plain ones), and no more bits of code than the bytes read so far carry.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let state = Self { code: r.u32()?, need: r.u8()?, lower: r.u8()?, upper: r.u8()? };
         let valid = match state.need {
             0 => state == Self::new(),
@@ -110,7 +110,7 @@ impl Utf8 {
         if valid {
             Ok(state)
         } else {
-            Err(DecodeError::Invalid)
+            Err(EncodingError::Invalid)
         }
     }
 }

@@ -1,8 +1,6 @@
 //! The error-body parser, byte by byte and split by split, and against `serde_json`.
 
-use backoff_core::{
-    Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress, MAX_DEPTH, SECONDARY_LIMIT_WAIT_MS,
-};
+use backoff_core::{Body, BodyFields, BodyKind, BodyParser, BodyWait, Progress};
 use proptest::prelude::*;
 
 fn parse<const N: usize>(body: &[u8]) -> Body<N> {
@@ -214,10 +212,11 @@ fn deep_nesting_is_accepted_up_to_the_limit_and_refused_beyond() {
         let inner = levels - 1;
         format!(r#"{{"errorMessage":"x","d":{}1{}}}"#, "[".repeat(inner), "]".repeat(inner))
     };
-    assert_eq!(message(nest(usize::from(MAX_DEPTH)).as_bytes()).as_deref(), Some("x"));
-    assert_eq!(kind(nest(usize::from(MAX_DEPTH) + 1).as_bytes()), BodyKind::Invalid);
-    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(MAX_DEPTH))).is_ok());
-    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(MAX_DEPTH) + 1)).is_err());
+    assert_eq!(message(nest(usize::from(BodyParser::<0>::MAX_DEPTH)).as_bytes()).as_deref(), Some("x"));
+    assert_eq!(kind(nest(usize::from(BodyParser::<0>::MAX_DEPTH) + 1).as_bytes()), BodyKind::Invalid);
+    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(BodyParser::<0>::MAX_DEPTH))).is_ok());
+    assert!(serde_json::from_str::<serde_json::Value>(&nest(usize::from(BodyParser::<0>::MAX_DEPTH) + 1))
+        .is_err());
     let deep = format!("{{\"d\":{}", "[".repeat(100_000));
     assert_eq!(parse::<16>(deep.as_bytes()).kind(), BodyKind::Invalid);
     let mut p = BodyParser::<16>::new();
@@ -619,7 +618,7 @@ fn pushback_reference(body: &[u8]) -> Option<BodyWait> {
         .get("message")
         .and_then(serde_json::Value::as_str)
         .is_some_and(|m| m.to_ascii_lowercase().contains("secondary rate limit"))
-        .then_some(SECONDARY_LIMIT_WAIT_MS);
+        .then_some(BodyFields::SECONDARY_LIMIT_WAIT_MS);
     let wait_ms = match (retry_after, secondary) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use backoff_core::{Breaker, BreakerPolicy, BreakerState, Health, Permit};
+use backoff_core::{Breaker, BreakerPolicy, BreakerState, Permit};
 use common::{broken, SplitMix};
 use proptest::prelude::*;
 
@@ -28,7 +28,7 @@ impl rand_core::TryRng for Zero {
 
 fn fail<R: rand_core::TryRng>(b: &mut Breaker, t: u64, rng: &mut R) {
     assert_eq!(b.acquire(t, rng), Permit::Go, "at {t}: {:?}", b.state());
-    b.observe(t, Health::Failed, rng);
+    b.observe(t, None, rng);
 }
 
 #[test]
@@ -38,7 +38,7 @@ fn five_failures_in_a_row_trip_it_and_a_success_in_between_resets_the_run() {
     for t in 0..4 {
         fail(&mut b, t, &mut rng);
     }
-    b.observe(4, Health::Healthy, &mut rng);
+    b.observe(4, Some(200), &mut rng);
     for t in 5..9 {
         fail(&mut b, t, &mut rng);
     }
@@ -54,33 +54,38 @@ fn a_failure_share_over_the_window_trips_it_once_there_are_enough_requests() {
     let mut b = Breaker::new(policy);
     // Alternating: 50 % failures, but the first 9 requests are too few to judge.
     for t in 0..9u64 {
-        let h = if t % 2 == 0 { Health::Failed } else { Health::Healthy };
+        let h = if t % 2 == 0 { None } else { Some(200) };
         assert_eq!(b.acquire(t * 100, &mut rng), Permit::Go);
         b.observe(t * 100, h, &mut rng);
     }
     assert_eq!(b.state(), BreakerState::Closed);
-    b.observe(900, Health::Failed, &mut rng); // 10 requests, 5 failed
+    b.observe(900, None, &mut rng); // 10 requests, 5 failed
     assert!(matches!(b.state(), BreakerState::Open { .. }));
     // Old failures slide out of the window: the same share spread over 20 s does not trip.
     let mut b = Breaker::new(policy);
     for t in 0..10u64 {
-        let h = if t % 2 == 0 { Health::Failed } else { Health::Healthy };
+        let h = if t % 2 == 0 { None } else { Some(200) };
         b.observe(t * 2_000, h, &mut rng);
     }
     assert_eq!(b.state(), BreakerState::Closed);
 }
 
+/// Whether the breaker counts this outcome against the server: a breaker that trips on the
+/// first failure is given only this one.
+fn counts_as_failure(status: Option<u16>) -> bool {
+    let mut b = Breaker::new(BreakerPolicy { consecutive_failures: 1, ..QUIET });
+    b.observe(0, status, &mut Zero);
+    b.state() != BreakerState::Closed
+}
+
 #[test]
 fn four_xx_and_429_are_not_failures() {
-    assert_eq!(Health::of_status(400), Health::Healthy);
-    assert_eq!(Health::of_status(404), Health::Healthy);
-    assert_eq!(Health::of_status(429), Health::Healthy);
-    assert_eq!(Health::of_status(201), Health::Healthy);
-    assert_eq!(Health::of_status(500), Health::Failed);
-    assert_eq!(Health::of_status(503), Health::Failed);
-    assert_eq!(Health::of_status(599), Health::Failed);
-    assert_eq!(Health::of_status(42), Health::Failed);
-    assert_eq!(Health::of_status(600), Health::Failed);
+    for healthy in [400, 404, 429, 201] {
+        assert!(!counts_as_failure(Some(healthy)), "{healthy}");
+    }
+    for failed in [Some(500), Some(503), Some(599), Some(42), Some(600), None] {
+        assert!(counts_as_failure(failed), "{failed:?}");
+    }
 }
 
 #[test]
@@ -97,19 +102,19 @@ fn open_half_open_then_closed_on_a_successful_probe_or_reopened_longer_on_a_fail
     assert_eq!(b.state(), BreakerState::HalfOpen { in_flight: 1, succeeded: 0 });
     assert_eq!(b.acquire(opened + 1, &mut rng), Permit::Wait { until_ms: opened + 1 + 2_000 });
     // The probe fails: open again, for twice as long.
-    b.observe(opened + 10, Health::Failed, &mut rng);
+    b.observe(opened + 10, None, &mut rng);
     assert_eq!(b.state(), BreakerState::Open { until_ms: opened + 10 + 4_000 });
     // And again: 8 s, 16 s, then the 30 s cap.
     let mut now = opened + 10 + 4_000;
     for expected in [8_000, 16_000, 30_000, 30_000] {
         assert_eq!(b.acquire(now, &mut rng), Permit::Go);
-        b.observe(now, Health::Failed, &mut rng);
+        b.observe(now, None, &mut rng);
         assert_eq!(b.state(), BreakerState::Open { until_ms: now + expected });
         now += expected;
     }
     // A probe that succeeds closes it, and the next trip starts from 2 s again.
     assert_eq!(b.acquire(now, &mut rng), Permit::Go);
-    b.observe(now, Health::Healthy, &mut rng);
+    b.observe(now, Some(200), &mut rng);
     assert_eq!(b.state(), BreakerState::Closed);
     for t in now..now + 5 {
         fail(&mut b, t, &mut rng);
@@ -130,10 +135,10 @@ fn probes_are_bounded_and_all_must_succeed() {
         assert_eq!(b.acquire(open, &mut rng), Permit::Go);
     }
     assert!(matches!(b.acquire(open, &mut rng), Permit::Wait { .. }), "a fourth probe");
-    b.observe(open + 1, Health::Healthy, &mut rng);
-    b.observe(open + 1, Health::Healthy, &mut rng);
+    b.observe(open + 1, Some(200), &mut rng);
+    b.observe(open + 1, Some(200), &mut rng);
     assert_eq!(b.state(), BreakerState::HalfOpen { in_flight: 1, succeeded: 2 });
-    b.observe(open + 1, Health::Healthy, &mut rng);
+    b.observe(open + 1, Some(200), &mut rng);
     assert_eq!(b.state(), BreakerState::Closed);
 }
 
@@ -159,7 +164,7 @@ fn a_clock_that_goes_back_is_read_as_standing_still() {
     }
     assert_eq!(b.acquire(0, &mut rng), Permit::Wait { until_ms: 1_004 + 2_000 });
     assert_eq!(b.acquire(u64::MAX, &mut rng), Permit::Go);
-    b.observe(0, Health::Failed, &mut rng);
+    b.observe(0, None, &mut rng);
     assert_eq!(b.state(), BreakerState::Open { until_ms: u64::MAX }, "saturated, not wrapped");
 }
 
@@ -251,7 +256,7 @@ proptest! {
                     prop_assert!(in_flight <= policy.probes.max(1));
                 }
             } else {
-                let h = if failed { Health::Failed } else { Health::Healthy };
+                let h = if failed { None } else { Some(200) };
                 b.observe(now, h, &mut rng);
             }
         }
@@ -260,10 +265,10 @@ proptest! {
 
 #[test]
 fn statuses_from_100_to_499_are_healthy_and_the_rest_failures() {
-    assert_eq!(Health::of_status(100), Health::Healthy);
-    assert_eq!(Health::of_status(99), Health::Failed);
-    assert_eq!(Health::of_status(499), Health::Healthy);
-    assert_eq!(Health::of_status(500), Health::Failed);
+    assert!(!counts_as_failure(Some(100)));
+    assert!(counts_as_failure(Some(99)));
+    assert!(!counts_as_failure(Some(499)));
+    assert!(counts_as_failure(Some(500)));
 }
 
 #[test]
@@ -292,9 +297,9 @@ fn one_failure_in_ten_is_below_a_half_share() {
     let share = BreakerPolicy { consecutive_failures: 0, ..QUIET };
     let mut b = Breaker::new(share);
     for t in 0..9 {
-        b.observe(t, Health::Healthy, &mut Zero);
+        b.observe(t, Some(200), &mut Zero);
     }
-    b.observe(9, Health::Failed, &mut Zero);
+    b.observe(9, None, &mut Zero);
     assert_eq!(b.state(), BreakerState::Closed, "10 % is not 50 %");
 }
 
@@ -305,14 +310,14 @@ fn failures_spread_over_the_window_add_up_and_older_ones_slide_out() {
     // window, half of them failed: it trips.
     let mut b = Breaker::new(share);
     for t in 0..10u64 {
-        let h = if t % 2 == 1 { Health::Failed } else { Health::Healthy };
+        let h = if t % 2 == 1 { None } else { Some(200) };
         b.observe(t * 1_000, h, &mut Zero);
     }
     assert!(matches!(b.state(), BreakerState::Open { .. }), "{:?}", b.state());
     // The same pattern every 2 s: the window never holds ten, so it does not.
     let mut b = Breaker::new(share);
     for t in 0..10u64 {
-        let h = if t % 2 == 1 { Health::Failed } else { Health::Healthy };
+        let h = if t % 2 == 1 { None } else { Some(200) };
         b.observe(t * 2_000, h, &mut Zero);
     }
     assert_eq!(b.state(), BreakerState::Closed);

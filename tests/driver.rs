@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use backoff_core::driver::{self, Failed, Options, Shared, Success, Timer, Transport};
+use backoff_core::driver::{self, Options, Shared, Success, Timer, Transport};
 use backoff_core::{
     BodyKind, ErrorKind, Idempotency, Pacing, Policy, RateLimits, RetryBudget, Stop, TransportFailure,
 };
@@ -125,14 +125,14 @@ impl Transport for Scripted<'_> {
     type Response = Response;
     type Error = &'static str;
 
-    async fn send(&mut self) -> Result<Response, Failed<&'static str>> {
+    async fn send(&mut self) -> Result<Response, (TransportFailure, &'static str)> {
         self.sent_at.push(self.clock.now_ms());
         YieldOnce(false).await;
         match self.steps.pop_front().expect("the script has a step for every attempt") {
             Step::Respond { status, headers, chunks, cut } => {
                 Ok(Response { status, headers, chunks: chunks.into(), cut })
             }
-            Step::Fail(failure) => Err(Failed { failure, error: "connection reset" }),
+            Step::Fail(failure) => Err((failure, "connection reset")),
         }
     }
 
@@ -228,7 +228,7 @@ fn a_503_is_retried_after_a_backoff_and_the_201_is_handed_over_unread() {
         &PRESET,
         0,
         503,
-        &backoff_core::NoHeaders,
+        &(),
         b"<html>busy</html>",
         &mut rng,
     );

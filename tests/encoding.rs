@@ -3,8 +3,8 @@
 
 mod common;
 
-use backoff_core::encoding::{BufferTooSmall, DecodeError, VERSION};
-use backoff_core::{Breaker, BreakerPolicy, Health, Pacing, Permit, RateLimits, RetryBudget};
+use backoff_core::encoding::{Error as DecodeError, VERSION};
+use backoff_core::{Breaker, BreakerPolicy, Pacing, Permit, RateLimits, RetryBudget};
 use common::SplitMix;
 use proptest::prelude::*;
 
@@ -29,7 +29,7 @@ fn each_kind_of_wrong_bytes_gets_its_own_error() {
     let mut limits = RateLimits::<4>::new(Pacing::Smooth);
     limits.observe(5, 429, &[("Retry-After", "2"), ("X-RateLimit-Context", "events")]);
     assert_eq!(limits.encode(&mut bytes), Ok(RateLimits::<4>::ENCODED_LEN));
-    assert_eq!(limits.encode(&mut bytes[..10]), Err(BufferTooSmall));
+    assert_eq!(limits.encode(&mut bytes[..10]), Err(DecodeError::BufferTooSmall));
     let ok = bytes;
     let decode = |b: &[u8]| RateLimits::<4>::decode(b).map(|_| ());
     assert_eq!(decode(&ok), Ok(()));
@@ -74,9 +74,9 @@ fn a_budget_encodes_into_any_buffer_long_enough_and_refuses_a_shorter_one() {
     assert_eq!(long[RetryBudget::ENCODED_LEN..], [0xAA; 3], "nothing written past the encoding");
     assert_eq!(RetryBudget::decode(&long[..RetryBudget::ENCODED_LEN]), Ok(RetryBudget::AWS_STANDARD));
     let mut short = [0u8; RetryBudget::ENCODED_LEN - 1];
-    assert_eq!(RetryBudget::AWS_STANDARD.encode(&mut short), Err(BufferTooSmall));
+    assert_eq!(RetryBudget::AWS_STANDARD.encode(&mut short), Err(DecodeError::BufferTooSmall));
     assert_eq!(short, [0; RetryBudget::ENCODED_LEN - 1], "nothing written into a short buffer");
-    assert_eq!(BufferTooSmall.to_string(), "buffer shorter than the state's encoding");
+    assert_eq!(DecodeError::BufferTooSmall.to_string(), "buffer shorter than the state's encoding");
 }
 
 #[derive(Clone, Debug)]
@@ -160,7 +160,7 @@ proptest! {
         let mut now = 0;
         for (ask, dt, failed) in &steps {
             now += dt;
-            if *ask { let _ = a.acquire(now, &mut rng); } else { a.observe(now, if *failed { Health::Failed } else { Health::Healthy }, &mut rng); }
+            if *ask { let _ = a.acquire(now, &mut rng); } else { a.observe(now, if *failed { None } else { Some(200) }, &mut rng); }
         }
         let mut bytes = [0u8; Breaker::ENCODED_LEN];
         a.encode(&mut bytes).unwrap();
@@ -188,7 +188,7 @@ fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
     limits.limits.observe(5, 429, &[("Retry-After", "2"), ("X-RateLimit-Context", "events")]);
     let budget = RetryBudget::new(50, 5, 10, 1);
     let mut breaker = Breaker::new(BreakerPolicy::API_CLIENT);
-    breaker.observe(7, Health::Failed, &mut SplitMix(1));
+    breaker.observe(7, None, &mut SplitMix(1));
     vec![
         limits.clone(),
         limits.clone().with_budget(budget),
@@ -235,7 +235,7 @@ fn a_clients_whole_shared_state_round_trips_part_by_part() {
     }
     let mut ok = [0u8; Shared::<4>::ENCODED_LEN];
     Shared::<4>::new(Pacing::Burst).encode(&mut ok).unwrap();
-    assert_eq!(Shared::<4>::new(Pacing::Burst).encode(&mut ok[..100]), Err(BufferTooSmall));
+    assert_eq!(Shared::<4>::new(Pacing::Burst).encode(&mut ok[..100]), Err(DecodeError::BufferTooSmall));
     assert_eq!(Shared::<8>::decode(&ok).map(|_| ()), Err(DecodeError::OtherCapacity));
     assert_eq!(RateLimits::<4>::decode(&ok).map(|_| ()), Err(DecodeError::OtherKind));
     assert_eq!(Shared::<4>::decode(&ok[..ok.len() - 1]).map(|_| ()), Err(DecodeError::WrongLength));
@@ -266,9 +266,9 @@ proptest! {
 // Requests and replies as bytes: the C door keeps them so in its caller's storage.
 
 mod requests {
-    use backoff_core::encoding::{BufferTooSmall, DecodeError};
+    use backoff_core::encoding::Error as DecodeError;
     use backoff_core::{
-        Action, Dialect, Idempotency, NoHeaders, Policy, RateLimitHeaders, Reply, Request, TransportFailure,
+        Action, Dialect, Idempotency, Policy, RateLimitHeaders, Reply, Request, TransportFailure,
     };
     use proptest::prelude::*;
 
@@ -279,17 +279,14 @@ mod requests {
         assert_eq!(Request::ENCODED_LEN, 31);
         assert_eq!(Reply::<255>::ENCODED_LEN, 392);
         assert_eq!(Reply::<0>::ENCODED_LEN, 137);
-        let reply = Request::new(0, Idempotency::Idempotent).response::<16, _>(
-            &Policy::FOLLOW_UP_BOSS,
-            400,
-            &NoHeaders,
-        );
+        let reply =
+            Request::new(0, Idempotency::Idempotent).response::<16, _>(&Policy::FOLLOW_UP_BOSS, 400, &());
         let mut buf = [0xAAu8; Reply::<16>::ENCODED_LEN + 1];
         assert_eq!(reply.encode(&mut buf), Ok(Reply::<16>::ENCODED_LEN));
         assert_eq!(buf[Reply::<16>::ENCODED_LEN], 0xAA, "nothing written past the encoding");
-        assert_eq!(reply.encode(&mut buf[..Reply::<16>::ENCODED_LEN - 1]), Err(BufferTooSmall));
+        assert_eq!(reply.encode(&mut buf[..Reply::<16>::ENCODED_LEN - 1]), Err(DecodeError::BufferTooSmall));
         let request = Request::new(0, Idempotency::Idempotent);
-        assert_eq!(request.encode(&mut buf[..30]), Err(BufferTooSmall));
+        assert_eq!(request.encode(&mut buf[..30]), Err(DecodeError::BufferTooSmall));
         // One kind is not the other, and a reply of another capacity is refused.
         request.encode(&mut buf).unwrap();
         assert_eq!(
@@ -431,7 +428,7 @@ mod requests {
     #[test]
     fn each_field_out_of_range_is_refused() {
         let policy = Policy::FOLLOW_UP_BOSS;
-        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &NoHeaders);
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
         let _ = reply.feed(br#"{"errorMessage":"ab"#);
         let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
         reply.encode(&mut ok).unwrap();

@@ -6,9 +6,8 @@
 mod common;
 
 use backoff_core::{
-    http_date, retry_after_ms, Action, ContextName, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders,
-    Pacing, Permit, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn, Stop,
-    TransportFailure,
+    http_date, retry_after_ms, Action, ContextName, ErrorKind, Idempotency, Jitter, JitterSource, Pacing,
+    Permit, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn, Stop, TransportFailure,
 };
 use common::{broken, Scripted, SplitMix};
 
@@ -158,7 +157,7 @@ fn each_retry_costs_what_the_budget_says_and_a_success_refunds() {
         let request = Request::new(0, Idempotency::Idempotent);
         let action: Action<16> = match status {
             Some(status) => {
-                let reply = request.response::<16, _>(&PRESET, status, &NoHeaders);
+                let reply = request.response::<16, _>(&PRESET, status, &());
                 reply.finish(&PRESET, 0, rng).settle(Some(budget))
             }
             None => {
@@ -191,14 +190,8 @@ fn a_class_left_out_of_retry_on_fails_at_once() {
     let servers_only = PRESET.with_retry_on(RetryOn::SERVER_ERROR);
     let mut rng = SplitMix(2);
     for status in [408, 429] {
-        let action: Action<16> = Request::new(0, Idempotency::Idempotent).complete(
-            &servers_only,
-            0,
-            status,
-            &NoHeaders,
-            b"",
-            &mut rng,
-        );
+        let action: Action<16> =
+            Request::new(0, Idempotency::Idempotent).complete(&servers_only, 0, status, &(), b"", &mut rng);
         assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent), "{status}: {action:?}");
     }
     let action: Action<16> = Request::new(0, Idempotency::Idempotent).transport_failure(
@@ -209,11 +202,11 @@ fn a_class_left_out_of_retry_on_fails_at_once() {
     );
     assert!(matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent));
     let action: Action<16> =
-        Request::new(0, Idempotency::Idempotent).complete(&servers_only, 0, 503, &NoHeaders, b"", &mut rng);
+        Request::new(0, Idempotency::Idempotent).complete(&servers_only, 0, 503, &(), b"", &mut rng);
     assert!(matches!(action, Action::Retry(_)));
     let nothing = PRESET.with_retry_on(RetryOn::NOTHING);
     let action: Action<16> =
-        Request::new(0, Idempotency::Idempotent).complete(&nothing, 0, 503, &NoHeaders, b"", &mut rng);
+        Request::new(0, Idempotency::Idempotent).complete(&nothing, 0, 503, &(), b"", &mut rng);
     assert!(
         matches!(action, Action::Fail(ref e) if e.stop == Stop::Permanent && e.kind() == ErrorKind::ServerError)
     );

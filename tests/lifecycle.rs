@@ -3,8 +3,8 @@
 mod common;
 
 use backoff_core::{
-    Action, BodyKind, ErrorKind, Idempotency, Jitter, JitterSource, NoHeaders, Policy, Request, Stop,
-    TransportFailure, Wait,
+    Action, BodyKind, ErrorKind, Idempotency, Jitter, JitterSource, Policy, Request, Stop, TransportFailure,
+    Wait,
 };
 use common::{broken, SplitMix};
 
@@ -12,7 +12,7 @@ const PRESET: Policy = Policy::FOLLOW_UP_BOSS;
 type Act = Action<128>;
 
 fn respond(policy: &Policy, req: Request, now: u64, status: u16, body: &[u8], rng: &mut SplitMix) -> Act {
-    req.complete(policy, now, status, &NoHeaders, body, rng)
+    req.complete(policy, now, status, &(), body, rng)
 }
 
 #[test]
@@ -163,7 +163,7 @@ fn retry_after_is_read_only_on_429_and_503() {
         };
         let without = Request::new(0, Idempotency::Idempotent);
         let Action::Retry(without) =
-            without.complete::<128, _, _>(&exact, 0, status, &NoHeaders, b"", &mut SplitMix(3))
+            without.complete::<128, _, _>(&exact, 0, status, &(), b"", &mut SplitMix(3))
         else {
             panic!("{status} must retry")
         };
@@ -328,7 +328,7 @@ fn a_failing_rng_falls_back_to_clock_jitter_inside_the_bounds() {
     let mut now = 0;
     let mut delays = Vec::new();
     for n in 0..5 {
-        let action: Act = req.complete(&PRESET, now, 503, &NoHeaders, b"", &mut rng);
+        let action: Act = req.complete(&PRESET, now, 503, &(), b"", &mut rng);
         let Action::Retry(retry) = action else { panic!() };
         assert_eq!(retry.wait, Wait::Backoff(JitterSource::ClockFallback));
         let (lo, hi) = PRESET.delay_bounds(n);
@@ -383,7 +383,7 @@ fn a_body_fed_in_chunks_gives_the_same_error_as_whole() {
         br#"{"data":{"errorMessage":"nested"},"errorMessage":"Lead \u00e9t\u00e9 locked \ud83d\ude00"}"#;
     let whole = respond(&PRESET, Request::new(0, Idempotency::Idempotent), 0, 403, body, &mut SplitMix(0));
     for size in 1..body.len() {
-        let mut reply = Request::new(0, Idempotency::Idempotent).response::<128, _>(&PRESET, 403, &NoHeaders);
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<128, _>(&PRESET, 403, &());
         for chunk in body.chunks(size) {
             let _ = reply.feed(chunk);
         }
@@ -457,9 +457,9 @@ fn a_request_and_a_reply_kept_as_bytes_decide_as_if_never_put_away() {
         let Action::Retry(again) = respond(&PRESET, kept, 5, 429, b"", &mut b) else { panic!() };
         assert_eq!((first.delay_ms, first.request), (again.delay_ms, again.request));
         // A reply put away between two chunks, and one fed straight.
-        let mut straight = first.request.response::<128, _>(&PRESET, 429, &NoHeaders);
+        let mut straight = first.request.response::<128, _>(&PRESET, 429, &());
         let _ = straight.feed(body);
-        let mut reply = again.request.response::<128, _>(&PRESET, 429, &NoHeaders);
+        let mut reply = again.request.response::<128, _>(&PRESET, 429, &());
         let _ = reply.feed(&body[..20]);
         let mut bytes = [0u8; Reply::<128>::ENCODED_LEN];
         reply.encode(&mut bytes).unwrap();
@@ -480,14 +480,8 @@ fn a_request_and_a_reply_kept_as_bytes_decide_as_if_never_put_away() {
 fn an_action_prints_in_one_line_what_to_do_and_why() {
     let mut rng = common::SplitMix(3);
     let request = Request::new(0, Idempotency::Idempotent);
-    let action = request.complete::<64, _, _>(
-        &Policy::FOLLOW_UP_BOSS,
-        0,
-        503,
-        &NoHeaders,
-        b"<html>busy</html>",
-        &mut rng,
-    );
+    let action =
+        request.complete::<64, _, _>(&Policy::FOLLOW_UP_BOSS, 0, 503, &(), b"<html>busy</html>", &mut rng);
     let Action::Retry(retry) = &action else { panic!("{action:?}") };
     assert_eq!(
         action.to_string(),
@@ -516,7 +510,7 @@ fn an_action_prints_in_one_line_what_to_do_and_why() {
         &Policy::FOLLOW_UP_BOSS,
         9,
         400,
-        &NoHeaders,
+        &(),
         br#"{"errorMessage":"bad"}"#,
         &mut rng,
     );
@@ -525,7 +519,7 @@ fn an_action_prints_in_one_line_what_to_do_and_why() {
         &Policy::FOLLOW_UP_BOSS,
         0,
         201,
-        &NoHeaders,
+        &(),
         b"",
         &mut rng,
     );
@@ -535,7 +529,7 @@ fn an_action_prints_in_one_line_what_to_do_and_why() {
         &Policy::FOLLOW_UP_BOSS,
         0,
         502,
-        &NoHeaders,
+        &(),
         b"",
         &mut broken(),
     );

@@ -7,8 +7,8 @@ mod common;
 mod sim;
 
 use backoff_core::{
-    retry_after_ms, Action, ErrorKind, Idempotency, NoHeaders, Pacing, Permit, Policy, RateLimitHeaders,
-    RateLimits, Request, RetryBudget, Stop,
+    retry_after_ms, Action, ErrorKind, Idempotency, Pacing, Permit, Policy, RateLimitHeaders, RateLimits,
+    Request, RetryBudget, Stop,
 };
 use common::SplitMix;
 use proptest::prelude::*;
@@ -190,7 +190,7 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     let mut first_refusal = None;
     // An outage: every request fails with 503 on its first attempt.
     for i in 0..30 {
-        let mut reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &NoHeaders);
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &());
         let _ = reply.feed(b"");
         match reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)) {
             Action::Retry(_) => {}
@@ -206,17 +206,17 @@ fn the_budget_stops_retries_during_an_outage_and_lets_them_resume_after() {
     assert_eq!(budget.tokens(), 0);
     // Recovery: successes refill the bucket, and retries are paid for again.
     for _ in 0..5 {
-        let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 201, &NoHeaders);
+        let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 201, &());
         assert!(matches!(
             reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)),
             Action::Succeed { .. }
         ));
     }
     assert_eq!(budget.tokens(), 5);
-    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &NoHeaders);
+    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 503, &());
     assert!(matches!(reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)), Action::Retry(_)));
     // Permanent failures and successes never spend tokens.
-    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 400, &NoHeaders);
+    let reply = Request::new(0, Idempotency::Idempotent).response::<32, _>(&policy, 400, &());
     assert!(
         matches!(reply.finish(&policy, 0, &mut rng).settle(Some(&mut budget)), Action::Fail(e) if e.stop == Stop::Permanent)
     );

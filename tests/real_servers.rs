@@ -7,8 +7,8 @@ mod common;
 mod sim;
 
 use backoff_core::{
-    http_date, retry_after_ms, Action, BodyKind, ErrorKind, Idempotency, JitterSource, NoHeaders, Pacing,
-    Permit, Policy, RateLimits, Request, Stop, Wait,
+    http_date, retry_after_ms, Action, BodyKind, ErrorKind, Idempotency, JitterSource, Pacing, Permit,
+    Policy, RateLimits, Request, Stop, Wait,
 };
 use common::SplitMix;
 
@@ -117,7 +117,7 @@ fn retry_after_zero_waits_at_least_the_floor_and_is_spread() {
 fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
     let mut rng = SplitMix(3);
     let request = Request::new(0, Idempotency::NotIdempotent);
-    let action = request.complete::<64, _, _>(&PRESET, 0, 408, &NoHeaders, b"", &mut rng);
+    let action = request.complete::<64, _, _>(&PRESET, 0, 408, &(), b"", &mut rng);
     let Action::Retry(retry) = action else {
         panic!("408 means the request never arrived whole: {action:?}")
     };
@@ -127,7 +127,7 @@ fn a_408_on_a_request_that_is_not_idempotent_is_retried() {
 #[test]
 fn a_201_whose_body_was_cut_is_a_transport_failure_after_sending_not_a_success() {
     let mut rng = SplitMix(4);
-    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 201, &NoHeaders);
+    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 201, &());
     let _ = reply.feed(br#"{"id":12"#);
     let Action::Retry(retry) = reply.body_failed(&PRESET, 10, &mut rng) else {
         panic!("a cut 201 is not a success")
@@ -137,7 +137,7 @@ fn a_201_whose_body_was_cut_is_a_transport_failure_after_sending_not_a_success()
     assert_eq!(retry.cause.body.kind(), BodyKind::Truncated);
     assert!(matches!(retry.wait, Wait::Backoff(_)));
     // Not idempotent: it may have been processed, so it is not sent again.
-    let reply = Request::new(0, Idempotency::NotIdempotent).response::<64, _>(&PRESET, 201, &NoHeaders);
+    let reply = Request::new(0, Idempotency::NotIdempotent).response::<64, _>(&PRESET, 201, &());
     let Action::Fail(error) = reply.body_failed(&PRESET, 10, &mut rng) else { panic!() };
     assert_eq!((error.stop, error.cause.kind), (Stop::MayHaveBeenProcessed, ErrorKind::Transport));
 }
@@ -145,7 +145,7 @@ fn a_201_whose_body_was_cut_is_a_transport_failure_after_sending_not_a_success()
 #[test]
 fn a_cut_error_body_is_not_the_servers_last_word() {
     let mut rng = SplitMix(4);
-    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 400, &NoHeaders);
+    let mut reply = Request::new(0, Idempotency::Idempotent).response::<64, _>(&PRESET, 400, &());
     let _ = reply.feed(br#"{"errorMessage":"Invalid fie"#);
     let Action::Retry(retry) = reply.body_failed(&PRESET, 10, &mut rng) else {
         panic!("a cut 400 body is retried")

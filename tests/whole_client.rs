@@ -77,7 +77,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use backoff_core::driver::{self, Failed, Options, Shared, Success, Timer, Transport};
+use backoff_core::driver::{self, Options, Shared, Success, Timer, Transport};
 use backoff_core::{
     Breaker, BreakerPolicy, ErrorKind, Idempotency, Jitter, Pacing, Policy, RateLimits, RetryBudget, Stop,
     TransportFailure,
@@ -697,7 +697,7 @@ impl Transport for Server<'_> {
     type Response = Answer;
     type Error = &'static str;
 
-    async fn send(&mut self) -> Result<Answer, Failed<&'static str>> {
+    async fn send(&mut self) -> Result<Answer, (TransportFailure, &'static str)> {
         let sent = self.clock.now();
         self.log.borrow_mut().events.push(Event::Send { id: self.id, at: sent });
         let latency = below(&mut self.rng, self.case.max_latency_ms + 1);
@@ -711,7 +711,7 @@ impl Transport for Server<'_> {
             Ok(answer) => Ok(answer),
             Err(failure) => {
                 self.log.borrow_mut().events.push(Event::Failed { id: self.id, at, failure });
-                Err(Failed { failure, error: "connection failed" })
+                Err((failure, "connection failed"))
             }
         }
     }

@@ -18,7 +18,7 @@ use backoff_core::dialect::{parse_lines, parse_list, QuotaUnit, Scope};
 use backoff_core::http_date::{self, DateError};
 use backoff_core::{
     retry_after_ms, Action, Body, BodyFields, BodyKind, BodyParser, Breaker, BreakerPolicy, BreakerState,
-    Dialect, Error, ErrorKind, Health, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress,
+    Dialect, Error, ErrorKind, Idempotency, Jitter, JitterSource, Pacing, Permit, Policy, Progress,
     RateLimitHeaders, RateLimits, Request, ResetUnit, RetryBudget, RetryOn, Stop, TransportFailure, Wait,
 };
 use serde_json::{json, Map, Value};
@@ -1052,15 +1052,15 @@ fn breaker(case: &mut Value, words: Words) -> R<()> {
         let mut answer = match string(step, "op")? {
             "acquire" => permit_json(breaker.acquire(now, &mut rng)),
             "observe" => {
-                let health = match (opt_string(step, "health")?, opt_u64(step, "status")?) {
-                    (Some("healthy"), None) => Health::Healthy,
-                    (Some("failed"), None) => Health::Failed,
-                    (None, Some(status)) => {
-                        Health::of_status(u16::try_from(status).map_err(|_| Bad("status".into()))?)
-                    }
+                // `healthy` stands for any answer that shows a working server (a 2xx), `failed`
+                // for no answer at all (a transport failure, counted as a 5xx is).
+                let status = match (opt_string(step, "health")?, opt_u64(step, "status")?) {
+                    (Some("healthy"), None) => Some(200),
+                    (Some("failed"), None) => None,
+                    (None, Some(status)) => Some(u16::try_from(status).map_err(|_| Bad("status".into()))?),
                     _ => return bad("observe: one of health (healthy, failed) or status"),
                 };
-                breaker.observe(now, health, &mut rng);
+                breaker.observe(now, status, &mut rng);
                 json!({})
             }
             other => return bad(format!("breaker op {other:?}")),

@@ -8,8 +8,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use backoff_core::{
-    Action, Breaker, BreakerPolicy, BreakerState, Health, Idempotency, Jitter, NoHeaders, Permit, Policy,
-    Request, RetryBudget,
+    Action, Breaker, BreakerPolicy, BreakerState, Idempotency, Jitter, Permit, Policy, Request, RetryBudget,
 };
 use rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg32;
@@ -738,7 +737,7 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
                 let rng = &mut client_rngs[client];
                 if let Some(breaker) = breakers[client].as_mut() {
                     let was_open = matches!(breaker.state(), BreakerState::Open { .. });
-                    breaker.observe(now, Health::of_status(status), rng);
+                    breaker.observe(now, Some(status), rng);
                     match breaker.state() {
                         BreakerState::Open { .. } if !was_open => trips[client] += 1,
                         BreakerState::Closed => trips[client] = 0,
@@ -746,7 +745,7 @@ pub fn run(setup: &Setup, fleet: &FleetPolicy) -> Report {
                     }
                 }
                 let action = {
-                    let mut reply = flight.request.response::<16, _>(&policy, status, &NoHeaders);
+                    let mut reply = flight.request.response::<16, _>(&policy, status, &());
                     let _ = reply.feed(b"");
                     reply.finish(&policy, now, rng).settle(budgets[client].as_mut())
                 };
@@ -825,7 +824,7 @@ pub fn contention(clients: usize, jitter: Jitter, seed: u64) -> (u64, u64) {
         let Some(request) = requests[c].take() else { continue };
         // A conflicting write fails and is retried (AWS's optimistic-concurrency writes).
         let status = if conflict { 503 } else { 200 };
-        match request.complete::<8, _, _>(&policy, t, status, &NoHeaders, b"", &mut rngs[c]) {
+        match request.complete::<8, _, _>(&policy, t, status, &(), b"", &mut rngs[c]) {
             Action::Retry(retry) => {
                 requests[c] = Some(retry.request);
                 next.push(Reverse((retry.at_ms, c)));

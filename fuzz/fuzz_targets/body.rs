@@ -13,7 +13,7 @@
 //!   `secondary rate limit`; from any other, nothing.
 #![no_main]
 
-use backoff_core::{Body, BodyFields, BodyKind, BodyParser, BodyWait, SECONDARY_LIMIT_WAIT_MS};
+use backoff_core::{Body, BodyFields, BodyKind, BodyParser, BodyWait};
 use libfuzzer_sys::fuzz_target;
 
 const N: usize = 64;
@@ -80,13 +80,15 @@ fn check_pushback(object: &serde_json::Map<String, serde_json::Value>, told: Bod
     // `f64` milliseconds, where they are exact enough to compare (below 2^50).
     let seconds = object.get("retry_after").and_then(serde_json::Value::as_f64);
     match (seconds, told.wait_ms) {
-        (None, wait) => assert_eq!(wait, secondary.then_some(SECONDARY_LIMIT_WAIT_MS), "no retry_after"),
+        (None, wait) => {
+            assert_eq!(wait, secondary.then_some(BodyFields::SECONDARY_LIMIT_WAIT_MS), "no retry_after")
+        }
         (Some(s), wait) if s < 0.0 && s * 1000.0 <= -1.0 => {
-            assert_eq!(wait, secondary.then_some(SECONDARY_LIMIT_WAIT_MS), "negative retry_after")
+            assert_eq!(wait, secondary.then_some(BodyFields::SECONDARY_LIMIT_WAIT_MS), "negative retry_after")
         }
         (Some(s), Some(ms)) if s >= 0.0 && s * 1000.0 < 1e15 => {
             let want = (s * 1000.0).ceil();
-            let floor = if secondary { SECONDARY_LIMIT_WAIT_MS as f64 } else { 0.0 };
+            let floor = if secondary { BodyFields::SECONDARY_LIMIT_WAIT_MS as f64 } else { 0.0 };
             let ms = ms as f64;
             assert!((ms - want.max(floor)).abs() <= 1.0, "retry_after {s} read as {ms} ms");
         }

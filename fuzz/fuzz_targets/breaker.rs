@@ -5,7 +5,7 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use backoff_core::{Breaker, BreakerPolicy, BreakerState, Health, Permit};
+use backoff_core::{Breaker, BreakerPolicy, BreakerState, Permit};
 use libfuzzer_sys::fuzz_target;
 
 #[derive(Arbitrary, Debug)]
@@ -58,7 +58,7 @@ fuzz_target!(|input: Input| {
                 assert!(in_flight <= policy.probes.max(1));
             }
         } else {
-            let health = if failed { Health::Failed } else { Health::Healthy };
+            let health = if failed { None } else { Some(200) };
             breaker.observe(now, health, &mut rng);
         }
     }

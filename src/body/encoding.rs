@@ -18,7 +18,7 @@ use super::{
     Body, BodyFields, BodyParser, Number, Role, Slot, State, Target, Text, Told, KEY_CAP, KEY_OVERFLOW,
     LITERALS, MAX_DEPTH,
 };
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{Error as EncodingError, Reader, Writer};
 use crate::utf8::Utf8;
 
 const NUMBERS: [Number; 8] = [
@@ -43,8 +43,8 @@ fn index<T: PartialEq>(table: &[T], value: &T) -> u8 {
 }
 
 /// The variant at `tag`, or the bytes are not a state.
-fn variant<T: Copy>(table: &[T], tag: u8) -> Result<T, DecodeError> {
-    table.get(usize::from(tag)).copied().ok_or(DecodeError::Invalid)
+fn variant<T: Copy>(table: &[T], tag: u8) -> Result<T, EncodingError> {
+    table.get(usize::from(tag)).copied().ok_or(EncodingError::Invalid)
 }
 
 /// A state as three bytes: its tag, then what it carries (zeroes for the states that carry
@@ -73,7 +73,7 @@ fn state_bytes(state: State) -> [u8; 3] {
     }
 }
 
-fn state_from(bytes: [u8; 3]) -> Result<State, DecodeError> {
+fn state_from(bytes: [u8; 3]) -> Result<State, EncodingError> {
     Ok(match bytes {
         [0, 0, 0] => State::Start,
         [1, 0, 0] => State::Bom1,
@@ -94,15 +94,15 @@ fn state_from(bytes: [u8; 3]) -> Result<State, DecodeError> {
         [15, n, 0] => State::Num(variant(&NUMBERS, n)?),
         // Inside a literal: its first letter read, its last not yet.
         [16, which, at] => {
-            let word = LITERALS.get(usize::from(which)).ok_or(DecodeError::Invalid)?;
+            let word = LITERALS.get(usize::from(which)).ok_or(EncodingError::Invalid)?;
             if at == 0 || usize::from(at) >= word.len() {
-                return Err(DecodeError::Invalid);
+                return Err(EncodingError::Invalid);
             }
             State::Literal(which, at)
         }
         [17, 0, 0] => State::End,
         [18, 0, 0] => State::Invalid,
-        _ => return Err(DecodeError::Invalid),
+        _ => return Err(EncodingError::Invalid),
     })
 }
 
@@ -157,7 +157,7 @@ impl<const N: usize> BodyParser<N> {
     }
 
     /// Reads a state [`write`](Self::write) could have written.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let state = state_from([r.u8()?, r.u8()?, r.u8()?])?;
         let role = variant(&ROLES, r.u8()?)?;
         let depth = r.u8()?;
@@ -178,14 +178,14 @@ impl<const N: usize> BodyParser<N> {
         let error = variant(&SLOTS, r.u8()?)?;
         let raw_space = r.flag()?;
         let truncated = r.flag()?;
-        let len = usize::try_from(r.u32()?).map_err(|_| DecodeError::Invalid)?;
+        let len = usize::try_from(r.u32()?).map_err(|_| EncodingError::Invalid)?;
         let buffer = r.bytes(N)?;
         let (kept, rest) = (buffer.get(..len), buffer.get(len..));
-        let (Some(kept), Some(rest)) = (kept, rest) else { return Err(DecodeError::Invalid) };
+        let (Some(kept), Some(rest)) = (kept, rest) else { return Err(EncodingError::Invalid) };
         if core::str::from_utf8(kept).is_err() || rest.iter().any(|&b| b != 0) {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
-        let text = Text(Vec::from_slice(kept).map_err(|_| DecodeError::Invalid)?);
+        let text = Text(Vec::from_slice(kept).map_err(|_| EncodingError::Invalid)?);
         let fields = BodyFields { retry_after: r.flag()?, global: r.flag()?, secondary_limit: r.flag()? };
         let told = Told {
             retry_after_ms: r.opt_u64()?,
@@ -208,7 +208,7 @@ impl<const N: usize> BodyParser<N> {
             && hex_fits
             && (usize::from(key_len) <= KEY_CAP || key_len == KEY_OVERFLOW);
         if !valid {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         let mut out = Body::not_read();
         out.text = text;

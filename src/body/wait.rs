@@ -3,7 +3,7 @@
 //! secondary-limit `message`. Read by the same one pass as the message, into a few bytes of
 //! state; counted only from a body that is valid JSON in full.
 
-use crate::encoding::{DecodeError, Reader, Writer};
+use crate::encoding::{Error as EncodingError, Reader, Writer};
 
 /// Which top-level fields of a JSON error body carry pushback in an API's dialect
 /// ([`Dialect::body`](crate::Dialect::body)). They are read only on the statuses that carry
@@ -21,18 +21,19 @@ pub struct BodyFields {
     /// ([`Scope::Global`](crate::dialect::Scope::Global)). Discord's 429 body.
     pub global: bool,
     /// `message`, a string that says `secondary rate limit` (in any case): wait at least
-    /// [`SECONDARY_LIMIT_WAIT_MS`]. GitHub's 403 and 429 bodies.
+    /// [`SECONDARY_LIMIT_WAIT_MS`](Self::SECONDARY_LIMIT_WAIT_MS). GitHub's 403 and 429 bodies.
     pub secondary_limit: bool,
 }
 
 impl BodyFields {
     /// No field: the body carries no wait (Follow Up Boss's dialect, the IETF draft's).
     pub const NONE: Self = Self { retry_after: false, global: false, secondary_limit: false };
-}
 
-/// The least wait after a secondary rate limit that carries no wait in its headers: GitHub,
-/// "Rate limits for the REST API": "Otherwise, wait for at least one minute before retrying."
-pub const SECONDARY_LIMIT_WAIT_MS: u64 = 60_000;
+    /// The least wait after a secondary rate limit that carries no wait in its headers:
+    /// GitHub, "Rate limits for the REST API": "Otherwise, wait for at least one minute before
+    /// retrying."
+    pub const SECONDARY_LIMIT_WAIT_MS: u64 = 60_000;
+}
 
 /// What a JSON error body said about waiting, in the fields it was read for
 /// ([`BodyParser::pushback`](crate::BodyParser::pushback)).
@@ -155,7 +156,7 @@ impl Seconds {
     /// A number [`write`](Self::write) could have written: at most [`KEPT`] digits, each a
     /// decimal digit, the first not 0, nothing above them; an exponent within its saturation
     /// (which [`push`](Self::push) adds to unchecked).
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let (digits, kept) = (r.u64()?, r.u8()?);
         let shift = r.u32()? as i32;
         let (sticky, negative) = (r.flag()?, r.flag()?);
@@ -165,7 +166,7 @@ impl Seconds {
             0 => Part::Integer,
             1 => Part::Fraction,
             2 => Part::Exponent,
-            _ => return Err(DecodeError::Invalid),
+            _ => return Err(EncodingError::Invalid),
         };
         let nibbles_are_digits = (0..16).all(|i| (digits >> (4 * i)) & 0xF <= 9);
         let above = digits.checked_shr(4 * u32::from(kept)).unwrap_or(0);
@@ -174,7 +175,7 @@ impl Seconds {
             None => 1,
         };
         if kept > KEPT || !nibbles_are_digits || above != 0 || first == 0 || exponent > EXPONENT_MAX {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         Ok(Self { digits, kept, shift, sticky, negative, exponent, exponent_negative, part })
     }
@@ -259,10 +260,10 @@ impl Secondary {
     }
 
     /// A match [`write`](Self::write) could have written: no more letters than it has.
-    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+    pub(crate) fn read(r: &mut Reader<'_>) -> Result<Self, EncodingError> {
         let matched = r.u8()?;
         if usize::from(matched) > SECONDARY.len() {
-            return Err(DecodeError::Invalid);
+            return Err(EncodingError::Invalid);
         }
         Ok(Self(matched))
     }

@@ -84,7 +84,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use backoff_core::driver::{Outcome, Shared, SharedState, Step};
-use backoff_core::encoding::DecodeError;
+use backoff_core::encoding;
 use backoff_core::{ErrorKind, Permit, RateLimitHeaders};
 use redis::aio::MultiplexedConnection;
 
@@ -205,7 +205,7 @@ pub enum StoreError {
         /// The key.
         key: String,
         /// Why the bytes are not a state.
-        error: DecodeError,
+        error: encoding::Error,
     },
     /// The key holds another type than a string.
     WrongType {

@@ -46,7 +46,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff_core::driver::{self, Failed, Failure, Options, Shared, SharedState, Success, Timer, Transport};
+use backoff_core::driver::{self, Failure, Options, Shared, SharedState, Success, Timer, Transport};
 use backoff_core::{RateLimits, TransportFailure};
 
 /// What the middleware is configured with and answers in, re-exported so one dependency is
@@ -484,7 +484,7 @@ impl Transport for Attempting<'_> {
     type Response = Attempt;
     type Error = reqwest_middleware::Error;
 
-    async fn send(&mut self) -> Result<Attempt, Failed<reqwest_middleware::Error>> {
+    async fn send(&mut self) -> Result<Attempt, (TransportFailure, reqwest_middleware::Error)> {
         let request = if self.cloneable {
             self.request.as_ref().and_then(Request::try_clone)
         } else {
@@ -495,7 +495,7 @@ impl Transport for Attempting<'_> {
             let error = reqwest_middleware::Error::middleware(std::io::Error::other(
                 "request body cannot be sent twice",
             ));
-            return Err(Failed { failure: TransportFailure::BeforeSend, error });
+            return Err((TransportFailure::BeforeSend, error));
         };
         match self.next.clone().run(request, self.extensions).await {
             Ok(response) => {
@@ -506,7 +506,7 @@ impl Transport for Attempting<'_> {
                 // byte of the request is sent; every other error may come after.
                 let before = matches!(&error, reqwest_middleware::Error::Reqwest(e) if e.is_connect());
                 let failure = if before { TransportFailure::BeforeSend } else { TransportFailure::AfterSend };
-                Err(Failed { failure, error })
+                Err((failure, error))
             }
         }
     }

@@ -14,8 +14,8 @@
 use core::cell::{Cell, RefCell};
 use core::task::Waker;
 
-use backoff_core::driver::{self, Failed, Options, Shared, Transport};
-use backoff_core::{BodyKind, ErrorKind, Idempotency, Pacing, Policy, Stop};
+use backoff_core::driver::{self, Options, Shared, Transport};
+use backoff_core::{BodyKind, ErrorKind, Idempotency, Pacing, Policy, Stop, TransportFailure};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::exception;
 use cortex_m_semihosting::{debug, hprintln};
@@ -100,13 +100,13 @@ impl Transport for Scripted {
     type Response = Response;
     type Error = ();
 
-    async fn send(&mut self) -> Result<Response, Failed<()>> {
+    async fn send(&mut self) -> Result<Response, (TransportFailure, ())> {
         if let Some(slot) = self.sent_at.get_mut(self.next) {
             *slot = Instant::now().as_millis();
         }
         Timer::after_millis(40).await;
         let Some(&(status, headers, body)) = self.answers.get(self.next) else {
-            return Err(Failed { failure: backoff_core::TransportFailure::BeforeSend, error: () });
+            return Err((TransportFailure::BeforeSend, ()));
         };
         self.next += 1;
         Ok(Response { status, headers, body, read: 0 })

@@ -314,8 +314,7 @@ mod all_api {
     use backoff_core::Reply;
     use backoff_core::{
         http_date, retry_after_ms, Action, Body, BodyParser, ContextName, ErrorKind, Idempotency, Jitter,
-        NoHeaders, Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn,
-        TransportFailure,
+        Pacing, Policy, RateLimitHeaders, RateLimits, Request, RetryBudget, RetryOn, TransportFailure,
     };
     use core::hint::black_box;
 
@@ -385,8 +384,7 @@ mod all_api {
             .response::<16, _>(&policy, black_box(429), &headers[..])
             .body_failed(&policy, 1, &mut rng);
         black_box(matches!(cut, Action::Retry(_)));
-        let action: Action<16> =
-            request.complete(&policy, black_box(1), black_box(502), &NoHeaders, body, &mut rng);
+        let action: Action<16> = request.complete(&policy, black_box(1), black_box(502), &(), body, &mut rng);
         if let Action::Retry(retry) = action {
             let next: Action<16> = retry
                 .request
@@ -422,7 +420,7 @@ mod all_api {
     /// `Future` contract leaves open); `run` checks it is the only panic path linked.
     #[cfg(feature = "driver")]
     fn driver() {
-        use backoff_core::driver::{self, Failed, Options, Shared, Timer, Transport};
+        use backoff_core::driver::{self, Options, Shared, Timer, Transport};
         use backoff_core::{Breaker, BreakerPolicy};
         use core::cell::{Cell, RefCell};
         use core::future::Future;
@@ -438,10 +436,10 @@ mod all_api {
         impl Transport for Script {
             type Response = Reply;
             type Error = ();
-            async fn send(&mut self) -> Result<Reply, Failed<()>> {
+            async fn send(&mut self) -> Result<Reply, (TransportFailure, ())> {
                 self.0 = self.0.wrapping_add(1);
                 match black_box(self.0) {
-                    1 => Err(Failed { failure: TransportFailure::BeforeSend, error: () }),
+                    1 => Err((TransportFailure::BeforeSend, ())),
                     2 => Ok(Reply(503, 3)),
                     _ => Ok(Reply(black_box(201), 0)),
                 }
@@ -502,12 +500,12 @@ mod all_api {
     /// The breaker, the dialects and the plain-data states: no `async` here, so these stay in
     /// the panic-free link.
     fn breaker_dialects_and_states() {
-        use backoff_core::{Breaker, BreakerPolicy, Dialect, Health};
+        use backoff_core::{Breaker, BreakerPolicy, Dialect};
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut breaker = Breaker::new(black_box(BreakerPolicy::POLLY));
         let mut rng = XorShift(black_box(5));
         let _ = black_box(breaker.acquire(black_box(1), &mut rng));
-        breaker.observe(black_box(2), Health::of_status(black_box(503)), &mut rng);
+        breaker.observe(black_box(2), Some(black_box(503)), &mut rng);
         black_box((breaker.state(), breaker.policy().break_ms));
         let headers: [(&[u8], &[u8]); 1] = [(b"RateLimit", black_box(b"a;r=1;t=2"))];
         let dialect = black_box(&Dialect::IETF_DRAFT_11);
@@ -518,7 +516,7 @@ mod all_api {
             black_box(item.q);
         }));
         let request = black_box(Request::new(black_box(0), Idempotency::Idempotent));
-        let reply = black_box(request.response::<16, _>(&policy, black_box(500), &NoHeaders));
+        let reply = black_box(request.response::<16, _>(&policy, black_box(500), &()));
         black_box(reply.status());
         // A dialect that reads the body: the fields a 429 may carry its wait in.
         let discord = black_box(&Dialect::DISCORD);
@@ -531,7 +529,7 @@ mod all_api {
         let wait = reply.body_wait();
         let mut limits = backoff_core::RateLimits::<2>::new(Pacing::Burst);
         limits.observe_parsed(black_box(4), status, &seen.clone().with_body(status, wait));
-        black_box(reply.finish(&policy, black_box(5), &mut rng));
+        let _ = black_box(reply.finish(&policy, black_box(5), &mut rng));
         let mut parser = BodyParser::<16>::reading(seen.body_fields(black_box(403)));
         black_box(parser.feed(black_box(br#"{"message":"You have exceeded a secondary rate limit"}"#)));
         black_box(parser.pushback().wait_ms);
