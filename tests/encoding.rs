@@ -468,6 +468,26 @@ mod requests {
         }
     }
 
+    #[test]
+    fn a_literal_is_read_from_its_second_letter_to_its_last() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
+        let _ = reply.feed(br#"{"a":tr"#);
+        let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+        reply.encode(&mut ok).unwrap();
+        // The parser's state (offset 47): the literal's tag, which literal, letters read.
+        let state = 47;
+        assert_eq!(ok[state..state + 3], [16, 0, 2], "inside `true`, two letters read");
+        for (at, valid) in [(0, false), (1, true), (2, true), (3, true), (4, false), (5, false)] {
+            let mut v = ok;
+            v[state + 2] = at;
+            assert_eq!(Reply::<8>::decode(&v).is_ok(), valid, "`true` with {at} letters read");
+        }
+        let mut v = ok;
+        v[state + 1] = 3; // true, false, null: no fourth
+        assert_eq!(Reply::<8>::decode(&v).map(|_| ()), Err(DecodeError::Invalid));
+    }
+
     /// A reachable reply of each kind, to start from.
     fn seeds() -> Vec<Reply<16>> {
         let policy = Policy::FOLLOW_UP_BOSS;
