@@ -592,7 +592,20 @@ fn plain_run(bytes: &[u8]) -> usize {
 /// too: the usual message, which is then kept with no UTF-8 check.
 #[inline]
 fn ascii_run(bytes: &[u8]) -> usize {
-    run_until(bytes, ascii_stops)
+    if cfg!(target_pointer_width = "64") {
+        run_until(bytes, ascii_stops)
+    } else {
+        // On 32-bit microcontrollers, where flash counts for more: the one copy of
+        // `plain_run`, then the ASCII check (a scan of its own costs 0.3–0.4 KiB more).
+        ascii_prefix(bytes, plain_run(bytes))
+    }
+}
+
+/// How many of the first `run` bytes of `bytes` are ASCII.
+#[inline]
+fn ascii_prefix(bytes: &[u8], run: usize) -> usize {
+    let run_bytes = bytes.get(..run).unwrap_or_default();
+    run_bytes.iter().position(|b| !b.is_ascii()).unwrap_or(run_bytes.len())
 }
 
 /// How many bytes at the start of `bytes` `stops` flags none of, two machine words at a time.
@@ -700,9 +713,9 @@ fn printable_run(bytes: &[u8], limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{
-        ascii_run, ascii_stops, closed_plain_string, complete_number, digit_run, error_message_key, hex4,
-        key, literal, next_token, plain_run, printable_run, short_key, string_stops, whole_escape, ONES,
-        WORD,
+        ascii_prefix, ascii_run, ascii_stops, closed_plain_string, complete_number, digit_run,
+        error_message_key, hex4, key, literal, next_token, plain_run, printable_run, run_until, short_key,
+        string_stops, whole_escape, ONES, WORD,
     };
     use std::vec::Vec;
 
@@ -813,7 +826,10 @@ mod tests {
             let closed = (s.get(run) == Some(&b'"')).then_some(run);
             assert_eq!(closed_plain_string(&s), closed, "{s:?}");
             let ascii = s.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b));
-            assert_eq!(ascii_run(&s), ascii.unwrap_or(s.len()), "{s:?}");
+            let ascii = ascii.unwrap_or(s.len());
+            assert_eq!(ascii_run(&s), ascii, "{s:?}");
+            assert_eq!(run_until(&s, ascii_stops), ascii, "{s:?}");
+            assert_eq!(ascii_prefix(&s, plain_run(&s)), ascii, "{s:?}");
         }
     }
 
