@@ -3,7 +3,7 @@
 //! accelerates: it stops at anything unusual — a token cut by the chunk's end, an escape it
 //! does not take whole, every error — and leaves it to the byte-by-byte state machine in
 //! `body.rs`, which alone is a complete parser. Without this module the answers are the same;
-//! Cortex-M firmware is ~5.5 KiB smaller and the bench's bodies take 2.8–9.8× the instructions
+//! Cortex-M firmware is ~5.5 KiB smaller and the bench's bodies take 2.8–11.9× the instructions
 //! (`docs/performance.md`).
 
 use super::{
