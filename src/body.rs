@@ -1076,6 +1076,8 @@ mod tests {
     fn the_fast_path_reads_usual_bodies_in_a_few_rounds() {
         for (body, at_most) in [
             (&br#"{"errorMessage": "Invalid email address", "status": 400}"#[..], 1),
+            // Text that is not ASCII, if it is valid UTF-8, is taken whole too.
+            (r#"{"errorMessage": "Adresse électronique invalide", "status": 400}"#.as_bytes(), 1),
             (br#"{ "errorMessage" : "x" , "meta" : { "a" : [1, 2.5, true, null, "s"] } }"#, 1),
             (br#"{"error": {"code": 7, "errors": [{"field": "email"}]}, "errorMessage": "y"}"#, 3),
             // Start, then the lead byte, then the raw prefix in one run.

@@ -92,7 +92,7 @@
 //! # Features
 //!
 //! - `fast-body` (default): the body parser's fast path — whole tokens read with control flow
-//!   that follows the grammar, strings a machine word at a time. The same answers in 2.8–9.8×
+//!   that follows the grammar, strings a machine word at a time. The same answers in 2.8–11.9×
 //!   fewer instructions (`docs/performance.md`), for about 5.5 KiB of flash on Cortex-M; firmware that counts bytes can build with
 //!   `default-features = false` for the compact parser.
 //! - `defmt`: derives `defmt::Format` for every public type.

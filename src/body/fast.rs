@@ -3,7 +3,7 @@
 //! accelerates: it stops at anything unusual — a token cut by the chunk's end, an escape it
 //! does not take whole, every error — and leaves it to the byte-by-byte state machine in
 //! `body.rs`, which alone is a complete parser. Without this module the answers are the same;
-//! Cortex-M firmware is ~5.5 KiB smaller and the bench's bodies take 2.8–9.8× the instructions
+//! Cortex-M firmware is ~5.5 KiB smaller and the bench's bodies take 2.8–11.9× the instructions
 //! (`docs/performance.md`).
 
 use super::{
@@ -91,26 +91,34 @@ impl<const N: usize> BodyParser<N> {
                     // A value that may be the message. A string with no escapes that is valid
                     // UTF-8 is taken here; anything else is left to the byte-by-byte path,
                     // which unescapes and repairs.
-                    let Some(text) = (b == b'"')
-                        .then(|| closed_plain_string(body))
-                        .flatten()
-                        .and_then(|len| body.get(..len))
-                    else {
+                    if b != b'"' {
                         return (i, State::Value, false);
+                    }
+                    // ASCII text (the usual message) is found and known valid in one scan;
+                    // other text must be valid UTF-8 to be taken here.
+                    let ascii = ascii_run(body);
+                    let (len, ascii) = match body.get(ascii) {
+                        Some(b'"') => (ascii, true),
+                        Some(&c) if c >= 0x80 => {
+                            match closed_plain_string(body.get(ascii..).unwrap_or_default()) {
+                                Some(more) => (ascii + more, false),
+                                None => return (i, State::Value, false),
+                            }
+                        }
+                        _ => return (i, State::Value, false),
                     };
-                    // ASCII (the usual message) needs no further check; other text must be
-                    // valid UTF-8 to be taken here.
-                    let ascii = text.is_ascii();
-                    let utf8 = if ascii { Some("") } else { core::str::from_utf8(text).ok() };
-                    let Some(utf8) = utf8 else { return (i, State::Value, false) };
-                    if self.begin_top_value(b'"') == Role::Capture {
-                        if ascii {
+                    let text = body.get(..len).unwrap_or_default();
+                    if ascii {
+                        if self.begin_top_value(b'"') == Role::Capture {
                             self.capture_ascii(text);
-                        } else {
+                        }
+                    } else {
+                        let Ok(utf8) = core::str::from_utf8(text) else { return (i, State::Value, false) };
+                        if self.begin_top_value(b'"') == Role::Capture {
                             self.capture_str(utf8);
                         }
                     }
-                    Some(text.len() + 2)
+                    Some(len + 2)
                 } else {
                     match b {
                         b'"' => closed_plain_string(body).map(|len| len + 2),
@@ -540,6 +548,18 @@ fn string_stops(x: usize) -> usize {
         & HIGH
 }
 
+/// The bytes of a machine word that end an ASCII plain run inside a string — `"`, `\\`, below
+/// 0x20, or not ASCII — flagged by their high bit. As in [`string_stops`], only a true flag
+/// borrows, so the lowest flag is exact.
+#[inline(always)]
+fn ascii_stops(x: usize) -> usize {
+    // Without `string_stops`'s masks a byte with its high bit set flags itself, which is what
+    // is wanted here.
+    let quote_or_control = x ^ (ONES * 0x02);
+    let backslash = x ^ (ONES * 0x5C);
+    (quote_or_control.wrapping_sub(ONES * 0x21) | backslash.wrapping_sub(ONES) | x) & HIGH
+}
+
 /// The length of the run at the start of `bytes` that needs no per-byte work inside a
 /// string: not `"`, `\\` or a control byte.
 // Inlined where it runs hot on 64-bit hosts; one copy on 32-bit microcontrollers, where its
@@ -566,6 +586,64 @@ fn plain_run(bytes: &[u8]) -> usize {
     }
     let found = flags(usize::from_le_bytes(word));
     i + if found != 0 { (found.trailing_zeros() / 8) as usize } else { tail.len() }
+}
+
+/// The length of the run at the start of `bytes` that [`plain_run`] takes and that is ASCII
+/// too: the usual message, which is then kept with no UTF-8 check.
+#[inline]
+fn ascii_run(bytes: &[u8]) -> usize {
+    if cfg!(target_pointer_width = "64") {
+        run_until(bytes, ascii_stops)
+    } else {
+        // On 32-bit microcontrollers, where flash counts for more: the one copy of
+        // `plain_run`, then the ASCII check (a scan of its own costs 0.3–0.4 KiB more).
+        ascii_prefix(bytes, plain_run(bytes))
+    }
+}
+
+/// How many of the first `run` bytes of `bytes` are ASCII.
+#[inline]
+fn ascii_prefix(bytes: &[u8], run: usize) -> usize {
+    let run_bytes = bytes.get(..run).unwrap_or_default();
+    run_bytes.iter().position(|b| !b.is_ascii()).unwrap_or(run_bytes.len())
+}
+
+/// How many bytes at the start of `bytes` `stops` flags none of, two machine words at a time.
+/// `stops` must flag exactly the lowest byte that stops the run (what it flags above that
+/// does not matter), and nothing in a word with no such byte.
+#[inline(always)]
+fn run_until(bytes: &[u8], stops: fn(usize) -> usize) -> usize {
+    let word_at = |at: usize| {
+        let word = bytes.get(at..at + WORD).unwrap_or_default();
+        stops(usize::from_le_bytes(word.try_into().unwrap_or([0; WORD])))
+    };
+    let mut pairs = bytes.chunks_exact(2 * WORD);
+    let mut i = 0;
+    for pair in &mut pairs {
+        let (low, high) = pair.split_at_checked(WORD).unwrap_or_default();
+        let low = stops(usize::from_le_bytes(low.try_into().unwrap_or([0; WORD])));
+        let high = stops(usize::from_le_bytes(high.try_into().unwrap_or([0; WORD])));
+        if low | high != 0 {
+            let (at, found) = if low != 0 { (i, low) } else { (i + WORD, high) };
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        i += 2 * WORD;
+    }
+    if pairs.remainder().len() >= WORD {
+        let found = word_at(i);
+        if found != 0 {
+            return i + (found.trailing_zeros() / 8) as usize;
+        }
+    }
+    // Fewer than a word left. The last word of `bytes` overlaps bytes already read, none of
+    // which stops the run, so its lowest flag is still the first stop after them.
+    if let Some(last) = bytes.len().checked_sub(WORD) {
+        let found = word_at(last);
+        return if found != 0 { last + (found.trailing_zeros() / 8) as usize } else { bytes.len() };
+    }
+    // Bytes shorter than a word: one at a time, each the lowest byte of a word (whatever the
+    // zeros above it flag, its own flag is exact).
+    bytes.iter().position(|&b| stops(usize::from(b)) & 0x80 != 0).unwrap_or(bytes.len())
 }
 
 /// The bytes of `low` (a word whose bytes are all below 0x80) that are a control byte or DEL,
@@ -635,8 +713,9 @@ fn printable_run(bytes: &[u8], limit: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::{
-        closed_plain_string, complete_number, digit_run, error_message_key, hex4, key, literal, next_token,
-        plain_run, printable_run, short_key, string_stops, whole_escape, ONES, WORD,
+        ascii_prefix, ascii_run, ascii_stops, closed_plain_string, complete_number, digit_run,
+        error_message_key, hex4, key, literal, next_token, plain_run, printable_run, run_until, short_key,
+        string_stops, whole_escape, ONES, WORD,
     };
     use std::vec::Vec;
 
@@ -719,7 +798,25 @@ mod tests {
     }
 
     #[test]
-    fn plain_run_and_closed_plain_string_agree_with_a_byte_by_byte_scan() {
+    fn ascii_stops_flags_exactly_the_bytes_that_end_an_ascii_plain_run() {
+        for at in 0..WORD {
+            for b in 0..=255u8 {
+                let mut word = [b'A'; WORD];
+                word[at] = b;
+                let flags = ascii_stops(usize::from_le_bytes(word));
+                let stop = b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b);
+                assert_eq!(flags, if stop { 0x80 << (8 * at) } else { 0 }, "byte {b:#04x} at {at}");
+                // Under a stop at byte 0, whatever follows, the lowest flag is still exact.
+                word[0] = 0x1F;
+                let flags = ascii_stops(usize::from_le_bytes(word));
+                assert_eq!(flags.trailing_zeros(), 7, "byte {b:#04x} at {at} after a control byte");
+            }
+        }
+        assert_eq!(ascii_stops(ONES * usize::from(b'~')), 0);
+    }
+
+    #[test]
+    fn plain_run_ascii_run_and_closed_plain_string_agree_with_a_byte_by_byte_scan() {
         let alphabet = [b'a', b'"', b'\\', 0x1F, 0x20, 0x7F, 0x80, 0xFF, b'~'];
         let mut rng = Bytes(1);
         for _ in 0..20_000 {
@@ -728,6 +825,11 @@ mod tests {
             assert_eq!(plain_run(&s), run, "{s:?}");
             let closed = (s.get(run) == Some(&b'"')).then_some(run);
             assert_eq!(closed_plain_string(&s), closed, "{s:?}");
+            let ascii = s.iter().position(|&b| b == b'"' || b == b'\\' || !(0x20..0x80).contains(&b));
+            let ascii = ascii.unwrap_or(s.len());
+            assert_eq!(ascii_run(&s), ascii, "{s:?}");
+            assert_eq!(run_until(&s, ascii_stops), ascii, "{s:?}");
+            assert_eq!(ascii_prefix(&s, plain_run(&s)), ascii, "{s:?}");
         }
     }
 
