@@ -1316,3 +1316,24 @@ proptest! {
         }
     }
 }
+
+/// Whether the shared state must wait for the body before it learns from a response: only
+/// where the dialect reads body fields on that status and the body could still change what is
+/// learnt — a wait the headers did not tell, or a global limit they did not say.
+#[test]
+fn the_shared_state_waits_for_the_body_only_where_the_body_can_still_tell_something() {
+    let read = |dialect: &Dialect, headers: &[(&str, &str)]| dialect.read(headers);
+    // Follow Up Boss reads no body field: never, with or without a Retry-After.
+    assert!(!read(&Dialect::FOLLOW_UP_BOSS, &[]).may_tell_in_body(429));
+    assert!(!read(&Dialect::FOLLOW_UP_BOSS, &[("Retry-After", "3")]).may_tell_in_body(429));
+    // Discord: the body's `retry_after`, or its `global` beside a header wait.
+    assert!(read(&Dialect::DISCORD, &[]).may_tell_in_body(429));
+    assert!(read(&Dialect::DISCORD, &[("Retry-After", "3")]).may_tell_in_body(429));
+    // ... but not once the headers said global, nor on a status without pushback.
+    assert!(!read(&Dialect::DISCORD, &[("Retry-After", "3"), ("X-RateLimit-Global", "true")])
+        .may_tell_in_body(429));
+    assert!(!read(&Dialect::DISCORD, &[]).may_tell_in_body(400));
+    // GitHub: its body says only "secondary rate limit", which a header wait already outranks.
+    assert!(read(&Dialect::GITHUB, &[]).may_tell_in_body(403));
+    assert!(!read(&Dialect::GITHUB, &[("retry-after", "7")]).may_tell_in_body(403));
+}
