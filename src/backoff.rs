@@ -82,11 +82,7 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
 
 /// A random value in `0..=max` for retry number `n`: from the RNG, or, if it fails, from a
 /// hash of the clock and `n` (and the source says which). Nothing is drawn when `max` is 0.
-///
-/// Out of line: its callers (a `Retry-After` wait, a breaker's trip or hold) draw at most once
-/// in a large decision, which inlining it only makes larger (inlined, it moved the bench's 503
-/// decision, which never calls it, by two instructions).
-#[inline(never)]
+#[inline]
 pub(crate) fn draw<R: TryRng + ?Sized>(rng: &mut R, max: u32, n: u32, now_ms: u64) -> (u32, JitterSource) {
     if max == 0 {
         return (0, JitterSource::NotDrawn);
@@ -128,8 +124,11 @@ fn jittered<R: TryRng + ?Sized>(rng: &mut R, floor: u32, max: u32, cap: u32, n: 
 
 /// [`jittered`] from its first word on, when the exact test is needed (or `max` is
 /// `u32::MAX`): it may reject the word and draw again, until the RNG fails.
+///
+/// `#[cold]` is enough to keep it out of line (the schedule table of docs/performance.md, which
+/// CI checks, would show it inlined); `#[inline(never)]` as well measured no better (a schedule
+/// two instructions shorter, the 503 and 400 decisions five and six longer).
 #[cold]
-#[inline(never)]
 fn jittered_exactly<R: TryRng + ?Sized>(
     rng: &mut R,
     first: u32,
