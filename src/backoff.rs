@@ -77,10 +77,7 @@ pub(crate) fn delay<R: TryRng + ?Sized>(
     if spread == 0 {
         return Delay { ms: floor, source: JitterSource::NotDrawn };
     }
-    let (r, source) = draw(rng, spread, n, now_ms);
-    let total = u64::from(floor) + u64::from(r);
-    // Truncated at the cap, a `u32`, so the cast is exact.
-    Delay { ms: total.min(cap) as u32, source }
+    jittered(rng, floor, spread, policy.max_backoff_ms, n, now_ms)
 }
 
 /// A random value in `0..=max` for retry number `n`: from the RNG, or, if it fails, from a
@@ -90,34 +87,89 @@ pub(crate) fn draw<R: TryRng + ?Sized>(rng: &mut R, max: u32, n: u32, now_ms: u6
     if max == 0 {
         return (0, JitterSource::NotDrawn);
     }
-    match uniform_inclusive(rng, max) {
-        Some(r) => (r, JitterSource::Rng),
-        None => (scale(mix(now_ms ^ u64::from(n).rotate_left(32)), max), JitterSource::ClockFallback),
+    // `min(0 + r, max)` is `r`.
+    let d = jittered(rng, 0, max, max, n, now_ms);
+    (d.ms, d.source)
+}
+
+/// `min(floor + r, cap)` with `r` drawn from `0..=max` (`max > 0`) as [`draw`] draws it.
+///
+/// Lemire's "nearly divisionless" method, unbiased: the product of a 32-bit word and the range
+/// has the answer in its high half; its low half says whether the word fell in the
+/// over-represented remainder, which needs a division to know exactly, but only when the low
+/// half is smaller than the range (rarely, for small ranges). Only that common case is here,
+/// inlined into every caller: one word, one multiply, one comparison and no loop, so that a
+/// schedule of delays unrolls and folds like plain arithmetic. The exact test with its redraws
+/// finishes the delay itself, out of line ([`jittered_exactly`]), and hands back the RNG's
+/// error rather than falling back itself: with an infallible RNG (`Error = Infallible`, every
+/// `Rng`) that error cannot exist, nothing is left to do after the call, and the common case
+/// keeps its values in scratch registers instead of saving others around it.
+#[inline]
+fn jittered<R: TryRng + ?Sized>(rng: &mut R, floor: u32, max: u32, cap: u32, n: u32, now_ms: u64) -> Delay {
+    let seed = now_ms ^ u64::from(n).rotate_left(32);
+    let Ok(word) = rng.try_next_u32() else {
+        return jittered_by_clock(floor, max, cap, seed);
+    };
+    if let Some(range) = max.checked_add(1) {
+        let product = u64::from(word) * u64::from(range);
+        if !may_be_over_represented(product as u32, range) {
+            return Delay { ms: add_capped(floor, (product >> 32) as u32, cap), source: JitterSource::Rng };
+        }
+    }
+    match jittered_exactly(rng, word, floor, max, cap) {
+        Ok(delay) => delay,
+        Err(_) => jittered_by_clock(floor, max, cap, seed),
     }
 }
 
-/// An unbiased draw from `0..=max`, or `None` if the RNG failed.
+/// [`jittered`] from its first word on, when the exact test is needed (or `max` is
+/// `u32::MAX`): it may reject the word and draw again, until the RNG fails.
 ///
-/// Lemire's "nearly divisionless" method: the product of a 32-bit draw and the range has the
-/// answer in its high half; its low half says whether the draw fell in the over-represented
-/// remainder, which needs a division to know exactly, but only when the low half is smaller
-/// than the range (rarely, for small ranges).
+/// `#[cold]` is enough to keep it out of line (the schedule table of docs/performance.md, which
+/// CI checks, would show it inlined); `#[inline(never)]` as well measured no better (a schedule
+/// two instructions shorter, the 503 and 400 decisions five and six longer).
+#[cold]
+fn jittered_exactly<R: TryRng + ?Sized>(
+    rng: &mut R,
+    first: u32,
+    floor: u32,
+    max: u32,
+    cap: u32,
+) -> Result<Delay, R::Error> {
+    let r = uniform_from(rng, first, max)?;
+    Ok(Delay { ms: add_capped(floor, r, cap), source: JitterSource::Rng })
+}
+
+/// [`jittered`] when the RNG failed: `r` is a hash of `seed` (the clock and the retry number)
+/// scaled onto `0..=max`.
+#[cold]
+#[inline(never)]
+fn jittered_by_clock(floor: u32, max: u32, cap: u32, seed: u64) -> Delay {
+    Delay { ms: add_capped(floor, scale(mix(seed), max), cap), source: JitterSource::ClockFallback }
+}
+
+/// `min(floor + r, cap)`, summed in 64 bits.
 #[inline]
-pub(crate) fn uniform_inclusive<R: TryRng + ?Sized>(rng: &mut R, max: u32) -> Option<u32> {
+fn add_capped(floor: u32, r: u32, cap: u32) -> u32 {
+    // Truncated at the cap, a `u32`, so the cast is exact.
+    (u64::from(floor) + u64::from(r)).min(u64::from(cap)) as u32
+}
+
+/// An unbiased draw from `0..=max` starting from the word `first`, drawing more while the exact
+/// test rejects them, or the RNG's error if it fails.
+fn uniform_from<R: TryRng + ?Sized>(rng: &mut R, first: u32, max: u32) -> Result<u32, R::Error> {
     let Some(range) = max.checked_add(1) else {
-        return rng.try_next_u32().ok();
+        return Ok(first);
     };
-    let mut product = u64::from(rng.try_next_u32().ok()?) * u64::from(range);
-    if may_be_over_represented(product as u32, range) {
-        // 2^32 mod range: the low products below it are the over-represented ones.
-        let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
-        let mut draws = 1;
-        while (product as u32) < threshold && draws < MAX_DRAWS {
-            product = u64::from(rng.try_next_u32().ok()?) * u64::from(range);
-            draws += 1;
-        }
+    let mut product = u64::from(first) * u64::from(range);
+    // 2^32 mod range: the low products below it are the over-represented ones.
+    let threshold = range.wrapping_neg().checked_rem(range).unwrap_or(0);
+    let mut draws = 1;
+    while (product as u32) < threshold && draws < MAX_DRAWS {
+        product = u64::from(rng.try_next_u32()?) * u64::from(range);
+        draws += 1;
     }
-    Some((product >> 32) as u32)
+    Ok((product >> 32) as u32)
 }
 
 /// Whether a draw's low half is below the range, where the over-represented remainder lies:
@@ -230,10 +282,94 @@ mod tests {
     #[test]
     fn stuck_rng_still_answers_within_range() {
         for max in [1, 2, 1000, 1 << 20, u32::MAX - 1, u32::MAX] {
-            let r = uniform_inclusive(&mut Constant(0), max).unwrap();
-            assert!(r <= max);
-            let r = uniform_inclusive(&mut Constant(u32::MAX), max).unwrap();
-            assert!(r <= max);
+            for word in [0, u32::MAX] {
+                let (r, source) = draw(&mut Constant(word), max, 0, 0);
+                assert!(r <= max);
+                assert_eq!(source, JitterSource::Rng);
+            }
+        }
+    }
+
+    #[derive(Debug)]
+    struct RanOut;
+    impl core::fmt::Display for RanOut {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            f.write_str("no words left")
+        }
+    }
+    impl core::error::Error for RanOut {}
+
+    /// Hands out the given words, then fails.
+    struct Words<'a>(&'a [u32]);
+    impl TryRng for Words<'_> {
+        type Error = RanOut;
+        fn try_next_u32(&mut self) -> Result<u32, RanOut> {
+            let (&first, rest) = self.0.split_first().ok_or(RanOut)?;
+            self.0 = rest;
+            Ok(first)
+        }
+        fn try_next_u64(&mut self) -> Result<u64, RanOut> {
+            Err(RanOut)
+        }
+        fn try_fill_bytes(&mut self, _: &mut [u8]) -> Result<(), RanOut> {
+            Err(RanOut)
+        }
+    }
+
+    /// The draw as vectors/README.md states it ("A draw in `0..=n`", "When the words run out"),
+    /// written as plainly as possible: the value, where it came from, and the words left.
+    fn contract(words: &[u32], n: u32, k: u32, now: u64) -> (u32, JitterSource, usize) {
+        let fallback = |left| {
+            let hash = u128::from(mix(now ^ u64::from(k).rotate_left(32)));
+            (((hash * (u128::from(n) + 1)) >> 64) as u32, JitterSource::ClockFallback, left)
+        };
+        if n == 0 {
+            return (0, JitterSource::NotDrawn, words.len());
+        }
+        let Some((&w, mut rest)) = words.split_first() else { return fallback(0) };
+        if n == u32::MAX {
+            return (w, JitterSource::Rng, rest.len());
+        }
+        let range = u64::from(n) + 1;
+        let mut m = u64::from(w) * range;
+        if m % (1 << 32) < range {
+            let threshold = ((1 << 32) - range) % range;
+            let mut taken = 1;
+            while m % (1 << 32) < threshold && taken < 16 {
+                let Some((&w, after)) = rest.split_first() else { return fallback(0) };
+                rest = after;
+                m = u64::from(w) * range;
+                taken += 1;
+            }
+        }
+        ((m >> 32) as u32, JitterSource::Rng, rest.len())
+    }
+
+    #[test]
+    fn draw_takes_the_words_the_contract_takes_and_answers_the_same() {
+        // Ranges where most words are taken at once, and ranges just past 2^31 where about half
+        // are rejected, so the redraws, the 16-word limit and running out part way all happen.
+        let maxes = [1, 2, 1000, 1001, 65_535, 1 << 31, (1 << 31) + 1, u32::MAX - 1, u32::MAX];
+        let mut state = 7u64;
+        let mut words = [0u32; 20];
+        for case in 0..4000u32 {
+            for word in &mut words {
+                state = mix(state);
+                // Small even words often (all of them in one case in five): for `max = 2^31`
+                // each is rejected, so a case of them reaches the 16-word limit.
+                let small = (state >> 40) as u32 & !1;
+                *word = if state.is_multiple_of(3) || case.is_multiple_of(5) {
+                    small
+                } else {
+                    (state >> 32) as u32
+                };
+            }
+            let given = &words[..(case % 21) as usize];
+            let max = maxes[(case % maxes.len() as u32) as usize];
+            let (n, now) = (case % 7, u64::from(case) * 977);
+            let mut rng = Words(given);
+            let (r, source) = draw(&mut rng, max, n, now);
+            assert_eq!((r, source, rng.0.len()), contract(given, max, n, now), "max {max}, words {given:?}");
         }
     }
 
