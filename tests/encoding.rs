@@ -469,6 +469,29 @@ mod requests {
     }
 
     #[test]
+    fn a_reply_of_a_capacity_past_16_bits_says_so_in_its_header() {
+        // 70 000 bytes of message: a reply of that capacity is large, so it gets a stack of its own.
+        let run = || {
+            let reply = Request::new(0, Idempotency::Idempotent).response::<70_000, _>(
+                &Policy::FOLLOW_UP_BOSS,
+                400,
+                &(),
+            );
+            let mut bytes = vec![0u8; Reply::<70_000>::ENCODED_LEN];
+            reply.encode(&mut bytes).unwrap();
+            // The header's capacity saturates (70 000 would wrap to 4 464 in 16 bits) …
+            assert_eq!(bytes[4..6], u16::MAX.to_le_bytes());
+            // … so a reply of capacity 4 464 is not fooled by the first bytes of this one.
+            assert_eq!(
+                Reply::<4_464>::decode(&bytes[..Reply::<4_464>::ENCODED_LEN]).map(|_| ()),
+                Err(DecodeError::OtherCapacity)
+            );
+            assert!(Reply::<70_000>::decode(&bytes).is_ok());
+        };
+        std::thread::Builder::new().stack_size(16 << 20).spawn(run).unwrap().join().unwrap();
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
