@@ -492,6 +492,29 @@ mod requests {
     }
 
     #[test]
+    fn a_state_before_or_after_the_object_is_at_depth_zero() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        for (body, tag) in [(&br#"{"a":1}"#[..], 17), (b"  ", 3), (b"\xEF", 1)] {
+            let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
+            let _ = reply.feed(body);
+            let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+            reply.encode(&mut ok).unwrap();
+            // The parser's state (offset 47), then its role and its depth.
+            let (state, depth) = (47, 47 + 4);
+            assert_eq!((ok[state], ok[depth]), (tag, 0), "{body:?}");
+            for forged in [1, 2, 127] {
+                let mut v = ok;
+                v[depth] = forged;
+                assert_eq!(
+                    Reply::<8>::decode(&v).map(|_| ()),
+                    Err(DecodeError::Invalid),
+                    "{body:?} at depth {forged}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
