@@ -515,6 +515,24 @@ mod requests {
     }
 
     #[test]
+    fn an_escape_half_read_holds_no_more_hex_digits_than_it_has_read() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
+        let _ = reply.feed(br#"{"errorMessage":"\u0F"#);
+        let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+        reply.encode(&mut ok).unwrap();
+        // The parser's state (offset 47): inside `\u`, two digits read; its value at 47 + 31.
+        let (state, hex) = (47, 47 + 31);
+        assert_eq!(ok[state..state + 3], [14, 2, 0]);
+        assert_eq!(ok[hex..hex + 2], 0x0Fu16.to_le_bytes());
+        for (value, valid) in [(0x00FFu16, true), (0x0100, false), (0xF000, false)] {
+            let mut v = ok;
+            v[hex..hex + 2].copy_from_slice(&value.to_le_bytes());
+            assert_eq!(Reply::<8>::decode(&v).is_ok(), valid, "two digits read, {value:#06x} kept");
+        }
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
