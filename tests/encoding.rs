@@ -533,6 +533,34 @@ mod requests {
     }
 
     #[test]
+    fn a_number_half_read_keeps_only_decimal_digits_below_its_count_and_no_leading_zero() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let seen: RateLimitHeaders = Dialect::DISCORD.read(&[] as &[(&str, &str)]);
+        let mut reply = Request::new(0, Idempotency::Idempotent).response_parsed::<8>(&policy, 429, &seen);
+        let _ = reply.feed(br#"{"retry_after":12"#);
+        let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+        reply.encode(&mut ok).unwrap();
+        // The number read so far (`retry_after`'s digits, four bits each, then how many): after
+        // the message's length (47 + 51), the message (8), three flags, the wait told (9) and
+        // `global` (1).
+        let digits = 47 + 51 + 4 + 8 + 3 + 9 + 1;
+        let kept = digits + 8;
+        assert_eq!((&ok[digits..kept], ok[kept]), (&0x12u64.to_le_bytes()[..], 2));
+        for (value, count, why) in [
+            (0x12u64, 2, ""),
+            (0xA2, 2, "a digit that is not decimal"),
+            (0x1A, 2, "a last digit that is not decimal"),
+            (0x112, 2, "a digit above the count"),
+            (0x012, 3, "a leading zero kept"),
+        ] {
+            let mut v = ok;
+            v[digits..kept].copy_from_slice(&value.to_le_bytes());
+            v[kept] = count;
+            assert_eq!(Reply::<8>::decode(&v).is_ok(), why.is_empty(), "{value:#x}, {count} kept: {why}");
+        }
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
