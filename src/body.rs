@@ -488,7 +488,10 @@ impl<const N: usize> BodyParser<N> {
                         st = State::Bom1;
                         true
                     } else {
-                        st = State::Lead;
+                        // The fast parser takes a body that is not JSON (an HTML page from a
+                        // proxy) to its raw prefix now, not a round later through `Lead`.
+                        let raw = cfg!(feature = "fast-body") && b != b'{' && !is_whitespace(b);
+                        st = if raw { State::Raw } else { State::Lead };
                         false
                     }
                 }

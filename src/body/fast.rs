@@ -655,12 +655,18 @@ fn control_or_del(low: usize) -> usize {
     (low + ONES) | !(low + ONES * 0x60)
 }
 
-/// The bytes of the word `x` that are exactly a space, flagged by their high bit (and perhaps
-/// non-ASCII bytes too, which the caller flags as unprintable anyway).
+/// The bytes of the word `x` that the raw prefix does not keep as they are, flagged by their
+/// high bit: not printable ASCII, or a space after a space (`carry` is the space flag of the
+/// byte before the word, moved to the first byte's place). Exact up to the lowest flag, all a
+/// caller reads. Also the spaces, exact when nothing is flagged.
 #[inline(always)]
-fn space_flags(x: usize) -> usize {
-    let t = x ^ (ONES * 0x20);
-    !(((t & !HIGH) + ONES * 0x7F) | t) & HIGH
+fn unkept(x: usize, carry: usize) -> (usize, usize) {
+    let unprintable = (x | control_or_del(x & !HIGH)) & HIGH;
+    // A printable byte is a space exactly when adding 0x5F leaves its high bit clear, and
+    // printable bytes carry nothing into the next: up to the first unprintable byte, the
+    // flags are exact. (An exact test for 0x20 in any byte takes twice the operations.)
+    let space = !x.wrapping_add(ONES * 0x5F) & HIGH;
+    (unprintable | (space & ((space << 8) | carry)), space)
 }
 
 /// How many bytes at the start of `bytes` (which does not start with a space), up to `limit`,
@@ -668,15 +674,23 @@ fn space_flags(x: usize) -> usize {
 /// prefix keeps as it is. A machine word at a time (SWAR).
 fn printable_run(bytes: &[u8], limit: usize) -> usize {
     let bytes = bytes.get(..limit).unwrap_or(bytes);
-    let mut words = bytes.chunks_exact(WORD);
+    let word_at = |at: usize| {
+        let word = bytes.get(at..at + WORD).and_then(|w| w.try_into().ok()).unwrap_or([0; WORD]);
+        usize::from_le_bytes(word)
+    };
     let mut i = 0;
     // The space flag of the previous word's last byte, moved to the first byte's place.
     let mut carry = 0;
     let mut run = loop {
-        let Some(word) = words.next() else {
-            let tail = words.remainder();
-            let mut previous = carry != 0;
-            let n = tail
+        if i + WORD > bytes.len() {
+            // The last bytes, short of a word: the word that ends with them, whose earlier
+            // bytes were all kept (with no two spaces in a row, the carry is not needed).
+            if let Some(last) = bytes.len().checked_sub(WORD) {
+                let (flags, _) = unkept(word_at(last), 0);
+                break if flags != 0 { last + (flags.trailing_zeros() / 8) as usize } else { bytes.len() };
+            }
+            let mut previous = false;
+            let n = bytes
                 .iter()
                 .take_while(|&&b| {
                     let keep = (0x21..=0x7E).contains(&b) || (b == b' ' && !previous);
@@ -684,17 +698,9 @@ fn printable_run(bytes: &[u8], limit: usize) -> usize {
                     keep
                 })
                 .count();
-            break i + n;
-        };
-        let x = usize::from_le_bytes(word.try_into().unwrap_or([0; WORD]));
-        // Per byte, with no carry between bytes: the high bit set (non-ASCII), the low seven
-        // bits 0x7F (DEL) or below 0x20 (control); and exactly the spaces.
-        let low = x & !HIGH;
-        let unprintable = (x | control_or_del(low)) & HIGH;
-        let space = space_flags(x);
-        // Disjoint bits joined with `+`: a space is printable, and `carry` fills the first byte
-        // that `space << 8` leaves empty.
-        let flags = unprintable + (space & ((space << 8) + carry));
+            break n;
+        }
+        let (flags, space) = unkept(word_at(i), carry);
         if flags != 0 {
             break i + (flags.trailing_zeros() / 8) as usize;
         }
