@@ -561,6 +561,23 @@ mod requests {
     }
 
     #[test]
+    fn a_number_whose_exponent_saturated_round_trips() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let seen: RateLimitHeaders = Dialect::DISCORD.read(&[] as &[(&str, &str)]);
+        for body in [&br#"{"retry_after":1e99999999"#[..], br#"{"retry_after":1e-99999999"#] {
+            let mut reply =
+                Request::new(0, Idempotency::Idempotent).response_parsed::<8>(&policy, 429, &seen);
+            let _ = reply.feed(body);
+            let kept = through_bytes(&reply);
+            let mut whole = kept.clone();
+            let _ = whole.feed(b"}");
+            let mut straight = reply;
+            let _ = straight.feed(b"}");
+            assert_eq!(whole.body_wait(), straight.body_wait());
+        }
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());

@@ -197,8 +197,8 @@ impl Seconds {
                 ms = ms * 10 + d;
             }
         }
-        // Kept digits all below the millisecond, and then some: they are not 0.
-        round_up |= power < -i64::from(KEPT) && self.kept > 0;
+        // Kept digits all below the millisecond (`power` below `-KEPT` too) have rounded up
+        // above: the first one kept is never 0.
         if power >= 0 {
             // A dropped digit rounds up at the last one kept.
             ms = ms.saturating_add(u64::from(round_up));
