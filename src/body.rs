@@ -489,8 +489,9 @@ impl<const N: usize> BodyParser<N> {
                         true
                     } else {
                         // The fast parser takes a body that is not JSON (an HTML page from a
-                        // proxy) to its raw prefix now, not a round later through `Lead`.
-                        let raw = cfg!(feature = "fast-body") && b != b'{' && !is_whitespace(b);
+                        // proxy) to its raw prefix now, not a round later through `Lead`. (Its
+                        // `{` never gets here: it is taken before the loop.)
+                        let raw = cfg!(feature = "fast-body") && !is_whitespace(b);
                         st = if raw { State::Raw } else { State::Lead };
                         false
                     }
