@@ -578,6 +578,24 @@ mod requests {
     }
 
     #[test]
+    fn a_utf8_sequence_half_read_holds_no_more_bits_than_its_bytes_carry() {
+        let policy = Policy::FOLLOW_UP_BOSS;
+        let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
+        // Two bytes of a four-byte sequence (U+1F600): 3 + 6 bits read, two bytes still needed.
+        let _ = reply.feed(b"{\"errorMessage\":\"\xF0\x9F");
+        let mut ok = [0u8; Reply::<8>::ENCODED_LEN];
+        reply.encode(&mut ok).unwrap();
+        // The UTF-8 decoder (offset 47 + 22): the code so far, then `need`, `lower`, `upper`.
+        let code = 47 + 22;
+        assert_eq!(&ok[code..code + 7], &[0x1F, 0, 0, 0, 2, 0x80, 0xBF]);
+        for (value, valid) in [(0x1Fu32, true), (0x1FF, true), (0x200, false), (0x3FFF, false)] {
+            let mut v = ok;
+            v[code..code + 4].copy_from_slice(&value.to_le_bytes());
+            assert_eq!(Reply::<8>::decode(&v).is_ok(), valid, "{value:#x} with two bytes needed");
+        }
+    }
+
+    #[test]
     fn a_literal_is_read_from_its_second_letter_to_its_last() {
         let policy = Policy::FOLLOW_UP_BOSS;
         let mut reply = Request::new(0, Idempotency::Idempotent).response::<8, _>(&policy, 400, &());
