@@ -96,7 +96,7 @@
 //!   fewer instructions (`docs/performance.md`), for about 5.5 KiB of flash on Cortex-M; firmware that counts bytes can build with
 //!   `default-features = false` for the compact parser.
 //! - `defmt`: derives `defmt::Format` for every public type.
-//! - `std`: [`driver::SharedState`] for `std::sync::Mutex`. ([`Error`] implements
+//! - `std`: [`shared::SharedState`] for `std::sync::Mutex`. ([`Error`] implements
 //!   `core::error::Error`, which is `std::error::Error`, without it.)
 //! - `http`: [`Headers`] for `http::HeaderMap` and `http::Response<B>`, and
 //!   `Request::http_response`, for std clients built on reqwest, hyper or ureq (implies `std`).
@@ -116,7 +116,6 @@ mod body;
 mod breaker;
 mod budget;
 pub mod dialect;
-pub mod driver;
 pub mod encoding;
 mod error;
 #[cfg(feature = "http")]

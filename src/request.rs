@@ -63,7 +63,7 @@ impl<const N: usize> Action<N> {
     ///
     /// The budget is kept apart from the request, so it can live wherever the client keeps
     /// it: beside the loop, in firmware's static memory, or in a shared store, where the
-    /// driver's [`Step::Pay`](crate::driver::Step::Pay) settles it the same way.
+    /// driver's [`Step::Pay`](crate::shared::Step::Pay) settles it the same way.
     pub fn settle(self, budget: Option<&mut RetryBudget>) -> Self {
         let Some(budget) = budget else { return self };
         match self {
@@ -99,8 +99,12 @@ impl<const N: usize> core::fmt::Display for Action<N> {
 
 impl<const N: usize> Retry<N> {
     /// The failure this retry becomes when the budget cannot pay for it: the attempt just
-    /// made was the last.
-    pub(crate) fn refused(self) -> Error<N> {
+    /// made was the last, and the error says [`Stop::BudgetExhausted`]. [`Action::settle`] does
+    /// this for a budget at hand; a door whose budget is kept elsewhere calls it when the
+    /// budget refuses (a shared state's [`Step::Pay`](crate::shared::Step::Pay) answered
+    /// `Paid(false)`).
+    #[must_use]
+    pub fn refused(self) -> Error<N> {
         // `retries` counts this retry already, so it is the number of the attempt just made.
         Error { cause: self.cause, stop: Stop::BudgetExhausted, attempts: self.request.retries }
     }

@@ -1,7 +1,7 @@
 //! What a client's requests share — rate limits, and a retry budget and a circuit breaker if it
 //! uses them — and the protocol that changes it: each change is a [`Step`] as plain data, which
 //! [`Shared::apply`] decides and nothing else does. Every door and every store speaks it: the
-//! async driver, the reqwest middleware, the C door, a fleet's state in Redis.
+//! async driver (`backoff-core-async`), the reqwest middleware, the C door, a fleet's state in Redis.
 
 use core::cell::RefCell;
 use core::future::Future;
@@ -178,6 +178,16 @@ pub enum Step<'a> {
     Refund,
 }
 
+impl Step<'_> {
+    /// The word of randomness a step takes ([`Shared::apply`]'s `entropy`), drawn from `rng`;
+    /// if the RNG fails, the caller's clock hashed (SplitMix64's finaliser), as a backoff's
+    /// jitter falls back: still different between devices whose clocks differ, never a
+    /// constant.
+    pub fn entropy<R: TryRng + ?Sized>(rng: &mut R, now_ms: u64) -> u64 {
+        rng.try_next_u64().unwrap_or_else(|_| crate::backoff::mix(now_ms))
+    }
+}
+
 /// What [`Shared::apply`] answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -202,7 +212,7 @@ pub trait SharedState {
     where
         Self: 'a;
 
-    /// Applies `step` at `now_ms` on the caller's clock ([`Timer::now_ms`](crate::driver::Timer::now_ms)), with `entropy`
+    /// Applies `step` at `now_ms` on the caller's clock (the driver's `Timer::now_ms`), with `entropy`
     /// drawn from the caller's RNG. `None` when the state cannot be had now (a `RefCell` the
     /// caller holds borrowed); a [`Permit::Wait`] instant is on the caller's clock.
     fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a>;
@@ -213,7 +223,7 @@ impl<const C: usize> SharedState for RefCell<Shared<C>> {
 
     /// Requests on one executor thread (embassy, a current-thread runtime). The driver never
     /// holds the borrow across an `.await`; if the caller does, the step is answered `None`
-    /// (see [`retry`](crate::driver::retry) for what the driver does then), never a panic.
+    /// (`backoff_core_async::retry` says what the driver does then), never a panic.
     fn step<'a>(&'a self, now_ms: u64, step: Step<'a>, entropy: u64) -> Self::Pending<'a> {
         Immediate(self.try_borrow_mut().ok().map(|mut s| s.apply(now_ms, step, entropy)))
     }

@@ -182,8 +182,8 @@ proptest! {
 }
 
 /// A client's whole shared state, with every part present or absent.
-fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
-    use backoff_core::driver::Shared;
+fn shared_states() -> Vec<backoff_core::shared::Shared<4>> {
+    use backoff_core::shared::Shared;
     let mut limits = Shared::<4>::new(Pacing::Smooth);
     limits.limits.observe(5, 429, &[("Retry-After", "2"), ("X-RateLimit-Context", "events")]);
     let budget = RetryBudget::new(50, 5, 10, 1);
@@ -199,7 +199,7 @@ fn shared_states() -> Vec<backoff_core::driver::Shared<4>> {
 
 #[test]
 fn a_clients_whole_shared_state_round_trips_part_by_part() {
-    use backoff_core::driver::Shared;
+    use backoff_core::shared::Shared;
     assert_eq!(Shared::<4>::ENCODED_LEN, 6 + 459 + 1 + 26 + 1 + 99);
     assert_eq!(Shared::<8>::ENCODED_LEN, 1016);
     for state in shared_states() {
@@ -248,7 +248,7 @@ fn a_clients_whole_shared_state_round_trips_part_by_part() {
 proptest! {
     #[test]
     fn any_bytes_decode_to_a_shared_state_or_an_error(flips in prop::collection::vec((0usize..508, any::<u8>()), 0..6), pick in 0usize..4) {
-        use backoff_core::driver::Shared;
+        use backoff_core::shared::Shared;
         let mut bytes = [0u8; Shared::<4>::ENCODED_LEN];
         shared_states()[pick].encode(&mut bytes).unwrap();
         for (at, value) in flips {

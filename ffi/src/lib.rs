@@ -40,7 +40,7 @@
 use core::ffi::{c_char, c_int, c_void};
 use core::mem::align_of;
 
-use backoff_core::driver::{Outcome, Shared, Step};
+use backoff_core::shared::{Outcome, Shared, Step};
 use backoff_core::{
     Action, Body, BodyKind, Breaker, BreakerPolicy, BreakerState, ErrorKind, Idempotency, JitterSource,
     Pacing, Permit, Policy, RateLimitHeaders, Request, RetryBudget, RetryOn, Stop, TransportFailure, Wait,

@@ -25,7 +25,7 @@
 //! does not depend on it: bytes forged to match it are still decoded with every check.
 //! Nothing in the storage needs alignment: it is read and written byte-wise.
 
-use backoff_core::driver::Shared;
+use backoff_core::shared::Shared;
 use backoff_core::{Reply, Request};
 
 use crate::{backoff_policy, backoff_status, BACKOFF_REQUEST_SIZE, BACKOFF_SHARED_SIZE, CAP, CONTEXTS};

@@ -3,7 +3,7 @@
 //! C door's storage), and a reply that decodes can be fed the rest of the input and finished.
 #![no_main]
 
-use backoff_core::driver::Shared;
+use backoff_core::shared::Shared;
 use backoff_core::{Breaker, Policy, RateLimits, Reply, Request, RetryBudget};
 use libfuzzer_sys::fuzz_target;
 

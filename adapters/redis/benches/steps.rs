@@ -16,7 +16,7 @@ use std::process::{Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use backoff_core::driver::{Outcome, Shared, SharedState, Step};
+use backoff_core::shared::{Outcome, Shared, SharedState, Step};
 use backoff_core::{Breaker, BreakerPolicy, Pacing, Permit, RateLimitHeaders, RetryBudget};
 use backoff_core_redis::FleetState;
 

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use backoff_core::driver::{Outcome, Shared, SharedState, Step};
+use backoff_core::shared::{Outcome, Shared, SharedState, Step};
 use backoff_core::{Pacing, Policy};
 use backoff_core_redis::FleetState;
 use backoff_core_reqwest::{Context, RetryMiddleware};

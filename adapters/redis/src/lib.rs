@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! # fn demo() -> Result<(), backoff_core_redis::StoreError> {
-//! use backoff_core::driver::Shared;
+//! use backoff_core::shared::Shared;
 //! use backoff_core::Pacing;
 //! use backoff_core_redis::FleetState;
 //! use backoff_core_reqwest::RetryMiddleware;
@@ -83,8 +83,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use backoff_core::driver::{Outcome, Shared, SharedState, Step};
 use backoff_core::encoding;
+use backoff_core::shared::{Outcome, Shared, SharedState, Step};
 use backoff_core::{ErrorKind, Permit, RateLimitHeaders};
 use redis::aio::MultiplexedConnection;
 

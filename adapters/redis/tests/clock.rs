@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use backoff_core::driver::{Outcome, Shared, SharedState, Step};
+use backoff_core::shared::{Outcome, Shared, SharedState, Step};
 use backoff_core::{Pacing, Permit, RateLimitHeaders};
 use backoff_core_redis::FleetState;
 use common::Redis;

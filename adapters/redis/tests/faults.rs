@@ -90,7 +90,7 @@ fn flushall_mid_run_leaves_no_send_counted_in_flight() {
 /// Every worker is done: the key counts no request in flight.
 fn assert_nothing_in_flight(redis: &Redis, key: &str) {
     let bytes: Vec<u8> = redis.cmd(&[b"GET", key.as_bytes()]);
-    let state = backoff_core::driver::Shared::<8>::decode(&bytes).expect("the fleet's state");
+    let state = backoff_core::shared::Shared::<8>::decode(&bytes).expect("the fleet's state");
     let shown = format!("{state:?}");
     let counted: Vec<u32> = shown
         .split("in_flight: ")
@@ -135,8 +135,8 @@ fn garbage_in_the_key_names_it_and_the_fleet_rejoins_once_it_is_deleted() {
 
 #[test]
 fn a_truncated_value_names_the_key_and_the_fleet_rejoins_once_it_is_deleted() {
-    let mut bytes = vec![0u8; backoff_core::driver::Shared::<8>::ENCODED_LEN];
-    backoff_core::driver::Shared::<8>::new(backoff_core::Pacing::Burst).encode(&mut bytes).unwrap();
+    let mut bytes = vec![0u8; backoff_core::shared::Shared::<8>::ENCODED_LEN];
+    backoff_core::shared::Shared::<8>::new(backoff_core::Pacing::Burst).encode(&mut bytes).unwrap();
     bytes.truncate(100);
     foreign("truncated", &[b"SET", &bytes]);
 }

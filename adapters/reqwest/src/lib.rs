@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Every request then goes through the crate's decisions (the core's
-//! [`backoff_core::driver::retry`] over the request): 5xx, 408 and connection
+//! [`backoff_core_async::retry`] over the request): 5xx, 408 and connection
 //! failures retried with truncated exponential backoff; 429 and 503 after their `Retry-After`
 //! (at least a second, spread by up to a second), which also holds back every other request of
 //! the client in the same `X-RateLimit-Context`; a wait longer than 10 minutes failed at once;
@@ -46,8 +46,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use backoff_core::driver::{self, Failure, Options, Shared, SharedState, Success, Timer, Transport};
+use backoff_core::shared::{Shared, SharedState};
 use backoff_core::{RateLimits, TransportFailure};
+use backoff_core_async::{self as driver, Failure, Options, Success, Timer, Transport};
 
 /// What the middleware is configured with and answers in, re-exported so one dependency is
 /// enough: the policy and its presets, the shared state's parts, and the error's vocabulary.

@@ -14,8 +14,9 @@
 use core::cell::{Cell, RefCell};
 use core::task::Waker;
 
-use backoff_core::driver::{self, Options, Shared, Transport};
+use backoff_core::shared::Shared;
 use backoff_core::{BodyKind, ErrorKind, Idempotency, Pacing, Policy, Stop, TransportFailure};
+use backoff_core_async::{self as driver, Options, Transport};
 use cortex_m::peripheral::syst::SystClkSource;
 use cortex_m_rt::exception;
 use cortex_m_semihosting::{debug, hprintln};

@@ -420,8 +420,9 @@ mod all_api {
     /// `Future` contract leaves open); `run` checks it is the only panic path linked.
     #[cfg(feature = "driver")]
     fn driver() {
-        use backoff_core::driver::{self, Options, Shared, Timer, Transport};
+        use backoff_core::shared::Shared;
         use backoff_core::{Breaker, BreakerPolicy};
+        use backoff_core_async::{self as driver, Options, Timer, Transport};
         use core::cell::{Cell, RefCell};
         use core::future::Future;
         use core::task::{Context, Poll, Waker};

@@ -1,22 +1,26 @@
-//! A runtime-agnostic async retry loop over the state machine: the caller brings a transport
-//! and a timer, [`retry`] does the rest. The rules are on [`retry`].
+//! [backoff-core](https://docs.rs/backoff-core)'s retry loop for any async Rust client
+//! (tokio, smol, embassy): the caller brings a [`Transport`] and a [`Timer`], [`retry`] does the
+//! rest. Every decision is the core's — the per-request machine ([`Request`]) and the shared
+//! state's steps ([`Shared::apply`]) — so the answers are those of a hand-written loop over
+//! them. The rules are on [`retry`].
+//!
+//! `no_std`, no allocation, no runtime dependency, no `unsafe`.
+
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
 
 use core::future::Future;
 
+use backoff_core::shared::{Outcome, SharedState, Step};
+use backoff_core::{
+    Action, Dialect, Error, ErrorKind, Headers, Idempotency, Permit, Policy, Progress, Request,
+    TransportFailure, Wait,
+};
 use rand_core::TryRng;
 
-use crate::dialect::Dialect;
-use crate::error::{Error, ErrorKind};
-use crate::headers::Headers;
-use crate::policy::Policy;
-use crate::rate_limit::Permit;
-use crate::request::{Action, Idempotency, Request, TransportFailure, Wait};
-use crate::Progress;
-
-// What the driver asks of the client's shared state, defined in `shared` (the protocol every
-// door and store speaks) and named here as well, where the driver takes it.
-#[doc(no_inline)]
-pub use crate::shared::{Outcome, Shared, SharedState, Step};
+#[cfg(doc)]
+use backoff_core::shared::Shared;
 
 /// How one attempt goes over the wire: whatever HTTP client the caller has (reqwest, hyper,
 /// embassy-net, a modem's AT commands), seen as three steps.
@@ -211,13 +215,13 @@ const CHUNK: usize = 64;
 /// ceiling or ends past the request's deadline: then the request fails at once, unsent
 /// ([`Request::may_wait_until`]). Every response teaches the shared state — at once, or, where
 /// its body may tell the wait or a global limit in the dialect's body fields
-/// ([`RateLimitHeaders::may_tell_in_body`](crate::RateLimitHeaders::may_tell_in_body)), once
+/// ([`RateLimitHeaders::may_tell_in_body`](backoff_core::RateLimitHeaders::may_tell_in_body)), once
 /// the body is read (a future dropped while it reads such a body leaves its send counted in
 /// flight until the rate limits forget it); a failing
 /// response's body is read in pieces and parsed, up to the policy's
 /// [`max_error_body_bytes`](Policy::max_error_body_bytes) (a success's is not touched); a body
 /// that breaks off is a
-/// transport failure after sending; retries are paid from the shared [`RetryBudget`](crate::RetryBudget) (when
+/// transport failure after sending; retries are paid from the shared [`RetryBudget`](backoff_core::RetryBudget) (when
 /// there is one); a send that got no response is released from the in-flight count. Every
 /// decision is the state machine's and [`Shared::apply`]'s, so the answers are those of a
 /// hand-written loop over [`Request`] — whichever [`SharedState`] keeps the state.
@@ -254,7 +258,7 @@ where
         if let Some(shared) = shared {
             loop {
                 let now = timer.now_ms();
-                match shared.step(now, Step::Acquire { context }, entropy(rng, now)).await {
+                match shared.step(now, Step::Acquire { context }, Step::entropy(rng, now)).await {
                     Some(Outcome::Permit(Permit::Go)) => break,
                     Some(Outcome::Permit(Permit::Wait { until_ms })) => {
                         // A wait the request will not keep (past the ceiling or its deadline)
@@ -273,7 +277,7 @@ where
             Err((failure, error)) => {
                 let now = timer.now_ms();
                 if let Some(shared) = shared {
-                    shared.step(now, Step::Failed { context }, entropy(rng, now)).await;
+                    shared.step(now, Step::Failed { context }, Step::entropy(rng, now)).await;
                 }
                 let action = request.transport_failure::<N, R>(policy, now, failure, rng);
                 match pay_or_refund(shared, now, action).await {
@@ -296,7 +300,7 @@ where
                 // learns once it is read; otherwise at once.
                 let in_body = seen.may_tell_in_body(status);
                 if let (Some(shared), false) = (shared, in_body) {
-                    shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
+                    shared.step(now, Step::Observe { status, seen }, Step::entropy(rng, now)).await;
                 }
                 let mut reply = request.response_parsed::<N>(policy, status, &seen);
                 let mut transport_error = None;
@@ -319,14 +323,14 @@ where
                 }
                 if let (Some(shared), true) = (shared, in_body) {
                     let seen = seen.with_body(status, reply.body_wait());
-                    shared.step(now, Step::Observe { status, seen }, entropy(rng, now)).await;
+                    shared.step(now, Step::Observe { status, seen }, Step::entropy(rng, now)).await;
                 }
                 let now = timer.now_ms();
                 let action = if transport_error.is_some() {
                     // The breaker learnt the status already; a body that broke off is the
                     // transport failing.
                     if let Some(shared) = shared {
-                        shared.step(now, Step::BodyFailed, entropy(rng, now)).await;
+                        shared.step(now, Step::BodyFailed, Step::entropy(rng, now)).await;
                     }
                     reply.body_failed(policy, now, rng)
                 } else {
@@ -352,11 +356,6 @@ where
         timer.sleep_until(next.at_ms).await;
         request = next.request;
     }
-}
-
-/// One word of randomness for a step on the shared state; the clock, hashed, if the RNG fails.
-fn entropy<R: TryRng + ?Sized>(rng: &mut R, now_ms: u64) -> u64 {
-    rng.try_next_u64().unwrap_or_else(|_| crate::backoff::mix(now_ms))
 }
 
 /// [`Action::settle`] with the budget of the shared state: a retry asks it to pay (and fails

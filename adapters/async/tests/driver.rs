@@ -2,6 +2,7 @@
 //! action, chunked and cut bodies, failures before and after sending, a rate-limit hold shared
 //! by two concurrent requests, and an exhausted budget. Nothing sleeps for real.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
 use std::cell::{Cell, RefCell};
@@ -10,10 +11,11 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use backoff_core::driver::{self, Options, Shared, Success, Timer, Transport};
+use backoff_core::shared::Shared;
 use backoff_core::{
     BodyKind, ErrorKind, Idempotency, Pacing, Policy, RateLimits, RetryBudget, Stop, TransportFailure,
 };
+use backoff_core_async::{self as driver, Options, Success, Timer, Transport};
 use common::SplitMix;
 
 /// A virtual clock: a sleep is pending until the executor moves the clock to the earliest
@@ -512,7 +514,7 @@ fn an_open_breaker_holds_the_next_request_until_its_probe_instant() {
 
 #[test]
 fn each_step_of_the_shared_state_does_what_it_says() {
-    use backoff_core::driver::{Outcome, Step};
+    use backoff_core::shared::{Outcome, Step};
     use backoff_core::{Breaker, BreakerPolicy, BreakerState, Permit, RateLimitHeaders};
     let mut shared = Shared::<4>::new(Pacing::Burst);
     // No budget: every retry is paid for; a refund changes nothing.
@@ -560,13 +562,13 @@ fn each_step_of_the_shared_state_does_what_it_says() {
 
 #[test]
 fn an_in_process_steps_future_answers_once_and_then_none() {
-    use backoff_core::driver::{Outcome, SharedState, Step};
+    use backoff_core::shared::{Outcome, SharedState, Step};
     let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
     let mut future = pin!(shared.step(0, Step::Refund, 0));
     let mut cx = Context::from_waker(Waker::noop());
     assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(Some(Outcome::Done)));
     assert_eq!(future.as_mut().poll(&mut cx), Poll::Ready(None), "polled again: nothing, no panic");
-    #[cfg(feature = "std")]
+    // The core's `std` feature is on in this crate's tests: the `Mutex` is a `SharedState`.
     {
         let mutex = std::sync::Mutex::new(Shared::<4>::new(Pacing::Burst));
         let mut future = pin!(mutex.step(0, Step::Pay { kind: ErrorKind::ServerError }, 0));
@@ -584,13 +586,13 @@ struct Remote {
 struct Later<'a> {
     remote: &'a Remote,
     now_ms: u64,
-    step: Option<backoff_core::driver::Step<'a>>,
+    step: Option<backoff_core::shared::Step<'a>>,
     entropy: u64,
     polled: bool,
 }
 
 impl Future for Later<'_> {
-    type Output = Option<backoff_core::driver::Outcome>;
+    type Output = Option<backoff_core::shared::Outcome>;
     fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         if !self.polled {
             self.polled = true;
@@ -607,9 +609,9 @@ impl Future for Later<'_> {
     }
 }
 
-impl backoff_core::driver::SharedState for Remote {
+impl backoff_core::shared::SharedState for Remote {
     type Pending<'a> = Later<'a>;
-    fn step<'a>(&'a self, now_ms: u64, step: backoff_core::driver::Step<'a>, entropy: u64) -> Later<'a> {
+    fn step<'a>(&'a self, now_ms: u64, step: backoff_core::shared::Step<'a>, entropy: u64) -> Later<'a> {
         Later { remote: self, now_ms, step: Some(step), entropy, polled: false }
     }
 }
@@ -930,7 +932,7 @@ fn an_endless_error_body_is_read_only_up_to_the_policys_bound() {
 
 #[test]
 fn every_retry_and_hold_is_told_to_on_event() {
-    use backoff_core::driver::Event;
+    use backoff_core_async::Event;
     let events = std::sync::Mutex::new(Vec::new());
     let record = |event: Event| events.lock().unwrap().push(event);
     let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));

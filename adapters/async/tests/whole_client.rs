@@ -64,9 +64,10 @@
 //! alone and prints its log; `WHOLE_CLIENT_SURVEY=1` lists every failing case instead of
 //! stopping at the first.
 
+#[path = "../../../tests/common/mod.rs"]
 mod common;
 
-#[path = "common/sim.rs"]
+#[path = "../../../tests/common/sim.rs"]
 mod sim;
 
 use std::cell::{Cell, RefCell};
@@ -77,11 +78,12 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use backoff_core::driver::{self, Options, Shared, Success, Timer, Transport};
+use backoff_core::shared::Shared;
 use backoff_core::{
     Breaker, BreakerPolicy, ErrorKind, Idempotency, Jitter, Pacing, Policy, RateLimits, RetryBudget, Stop,
     TransportFailure,
 };
+use backoff_core_async::{self as driver, Options, Success, Timer, Transport};
 use common::SplitMix;
 use rand_core::TryRng;
 
