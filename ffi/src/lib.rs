@@ -26,7 +26,7 @@
 //! behaviour: a pointer to less memory than the size it claims, or storage freed while in use.
 //!
 //! The door decides nothing itself: a request is the core's [`Request`] and
-//! [`Reply`](backoff_core::Reply), and the shared state is the driver's [`Shared`], changed only
+//! [`Reply`](backoff_core::Reply), and the shared state is the core's [`Shared`], changed only
 //! by [`Shared::apply`] with the same [`Step`]s the async driver takes (a retry is paid for with
 //! [`Action::settle`], which is what the driver's `Step::Pay` does).
 
@@ -571,11 +571,10 @@ impl rand_core::TryRng for CallbackRng {
 }
 
 impl CallbackRng {
-    /// One word for a step on the shared state, as the driver draws it; the clock, hashed by
-    /// the step, if the RNG fails.
+    /// One word for a step on the shared state, drawn as every door draws it
+    /// ([`Step::entropy`]: the clock, hashed, if the RNG fails).
     fn entropy(&mut self, now_ms: u64) -> u64 {
-        use rand_core::TryRng;
-        self.try_next_u64().unwrap_or(now_ms)
+        Step::entropy(self, now_ms)
     }
 }
 

@@ -1,6 +1,7 @@
 //! A simulated Follow-Up-Boss-like server with a sliding-window rate limit, and a client that
 #![allow(dead_code)]
-//! follows the crate's answers. Shared by `tests/rate_limits.rs` and `examples/rate_limit_sim.rs`.
+//! follows the crate's answers. Shared by `tests/rate_limits.rs`, `examples/rate_limit_sim.rs` and the async driver's
+//! `adapters/async/tests/whole_client.rs`.
 
 use std::collections::VecDeque;
 

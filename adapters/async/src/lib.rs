@@ -29,7 +29,7 @@ use backoff_core::shared::Shared;
 pub trait Transport {
     /// A response whose status and headers have arrived and whose body has not been read.
     type Response: Headers;
-    /// The transport's own error, given back to the caller with the crate's [`Error`].
+    /// The transport's own error, given back to the caller with the core's [`Error`].
     type Error;
 
     /// Sends the request once. A failure says how far it got, beside the transport's own error:
@@ -41,7 +41,7 @@ pub trait Transport {
     fn status(response: &Self::Response) -> u16;
 
     /// Reads the next piece of the response's body into `buf`: how many bytes, 0 at its end.
-    /// Only called for responses that are not a success, whose body the crate parses.
+    /// Only called for responses that are not a success, whose body the core parses.
     fn read(
         &mut self,
         response: &mut Self::Response,
@@ -72,7 +72,7 @@ pub struct Success<Resp> {
     pub attempts: u32,
 }
 
-/// A request that failed for good: the crate's typed error, the last response if there was
+/// A request that failed for good: the core's typed error, the last response if there was
 /// one (its body read as far as the parser needed), and the transport's own error if the last
 /// attempt ended in one (a failed send, or a body that broke off).
 #[derive(Debug)]
@@ -208,7 +208,7 @@ impl<L: ?Sized> Copy for Options<'_, L> {}
 /// How many body bytes the driver reads at once: an error body is parsed as it streams.
 const CHUNK: usize = 64;
 
-/// Sends a request until the crate says stop, sleeping as told.
+/// Sends a request until the core says stop, sleeping as told.
 ///
 /// Before every send it asks the shared state (when given) — its rate limits, then its
 /// breaker — and sleeps until they allow it, unless that wait is longer than the policy's
