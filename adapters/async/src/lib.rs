@@ -5,6 +5,86 @@
 //! them. The rules are on [`retry`].
 //!
 //! `no_std`, no allocation, no runtime dependency, no `unsafe`.
+//!
+//! # Bringing your client
+//!
+//! A [`Transport`] is your HTTP client seen as three steps (send, status, read the body), and
+//! a [`Timer`] your clock. Here a client that answers 503 and then 201, and a virtual clock
+//! that a sleep moves on; with reqwest, hyper or embassy-net the same two impls wrap the real
+//! thing (`backoff-core-reqwest` is one).
+//!
+//! ```
+//! use core::cell::{Cell, RefCell};
+//! use core::future::{ready, Future};
+//! use backoff_core::shared::Shared;
+//! use backoff_core::{Headers, Idempotency, Pacing, Policy, TransportFailure};
+//! use backoff_core_async::{retry, Options, Timer, Transport};
+//! # use rand_core::SeedableRng;
+//!
+//! #[derive(Debug)]
+//! struct Response { status: u16, headers: Vec<(&'static str, &'static str)>, body: &'static [u8] }
+//! impl Headers for Response {
+//!     fn for_each(&self, visit: &mut dyn FnMut(&[u8], &[u8])) {
+//!         self.headers.as_slice().for_each(visit)
+//!     }
+//! }
+//!
+//! struct Client { answers: Vec<Response> }
+//! impl Transport for Client {
+//!     type Response = Response;
+//!     type Error = &'static str;
+//!     fn send(&mut self) -> impl Future<Output = Result<Response, (TransportFailure, &'static str)>> {
+//!         ready(self.answers.pop().ok_or((TransportFailure::BeforeSend, "connection refused")))
+//!     }
+//!     fn status(response: &Response) -> u16 {
+//!         response.status
+//!     }
+//!     fn read(&mut self, response: &mut Response, buf: &mut [u8]) -> impl Future<Output = Result<usize, &'static str>> {
+//!         let n = response.body.len().min(buf.len());
+//!         buf[..n].copy_from_slice(&response.body[..n]);
+//!         response.body = &response.body[n..];
+//!         ready(Ok(n))
+//!     }
+//! }
+//!
+//! struct Clock(Cell<u64>);
+//! impl Timer for Clock {
+//!     fn now_ms(&self) -> u64 {
+//!         self.0.get()
+//!     }
+//!     fn sleep_until(&self, at_ms: u64) -> impl Future<Output = ()> {
+//!         self.0.set(self.0.get().max(at_ms));
+//!         ready(())
+//!     }
+//! }
+//!
+//! let mut client = Client {
+//!     answers: vec![
+//!         Response { status: 201, headers: vec![], body: b"{}" },
+//!         Response { status: 503, headers: vec![("Retry-After", "3")], body: b"<html>busy</html>" },
+//!     ], // sent from the end
+//! };
+//! let clock = Clock(Cell::new(0));
+//! let mut rng = rand_pcg::Pcg32::seed_from_u64(7);
+//! // The client's shared state: rate limits (and a budget and a breaker, if added).
+//! let shared = RefCell::new(Shared::<4>::new(Pacing::Burst));
+//! let options = Options::new(&Policy::FOLLOW_UP_BOSS, Idempotency::Idempotent).shared(&shared);
+//!
+//! let request = retry::<128, _, _, _, _>(options, &mut client, &clock, &mut rng);
+//! # let result = {
+//! #     use core::task::{Context, Poll, Waker};
+//! #     let mut request = core::pin::pin!(request);
+//! #     let mut cx = Context::from_waker(Waker::noop());
+//! #     loop {
+//! #         if let Poll::Ready(result) = request.as_mut().poll(&mut cx) { break result; }
+//! #     }
+//! # };
+//! // `request.await` on your executor; here polled by hand.
+//! let success = result.expect("the 503 is retried, the 201 succeeds");
+//! assert_eq!(success.attempts, 2);
+//! // Sent again no earlier than the 503's `Retry-After` told (plus up to 1 s of spread).
+//! assert!((3_000..=4_000).contains(&clock.now_ms()));
+//! ```
 
 #![no_std]
 #![forbid(unsafe_code)]
